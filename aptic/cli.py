@@ -1,0 +1,164 @@
+"""``aptic``: the operator's command-line tool. It acts on the running platform over AMQP, so it
+works whatever the storage (the in-process engine of ``make run`` included)."""
+
+import eventlet
+
+eventlet.monkey_patch()  # noqa: E402  (nameko needs it before anything else is imported)
+
+import json  # noqa: E402
+import os  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import click  # noqa: E402
+
+from shared.config import load_config  # noqa: E402
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "deploy" / "config.yml"
+
+
+def _config(path):
+    return load_config(path or os.environ.get("APTIC_CONFIG") or DEFAULT_CONFIG)
+
+
+def _rpc(config):
+    from nameko.standalone.rpc import ClusterRpcProxy
+
+    return ClusterRpcProxy(config, timeout=config.get("RPC_TIMEOUT", 30))
+
+
+def _call(ctx, service, method, *args, **kwargs):
+    from shared.errors import AppError
+
+    try:
+        with _rpc(ctx.obj["config"]) as cluster:
+            return getattr(getattr(cluster, service), method)(*args, **kwargs)
+    except AppError as exc:
+        raise click.ClickException(f"{exc.code}: {exc.message} {json.dumps(exc.details)}") from None
+    except Exception as exc:  # broker down, service not running, time-out
+        raise click.ClickException(f"could not reach the {service} service: {exc!r}") from None
+
+
+@click.group()
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(exists=True, dir_okay=False),
+    help="YAML configuration (default: deploy/config.yml, or $APTIC_CONFIG).",
+)
+@click.pass_context
+def main(ctx, config_path):
+    """Operate the APTIC voucher platform."""
+    ctx.ensure_object(dict)
+    ctx.obj["config"] = _config(config_path)
+
+
+@main.command()
+@click.option(
+    "--service",
+    "services",
+    multiple=True,
+    help="Run only these services (default: all, in one process).",
+)
+@click.pass_context
+def run(ctx, services):
+    """Run the services and the HTTP gateway until Ctrl-C."""
+    from nameko.runners import ServiceRunner
+
+    from aptic.registry import SERVICES, all_service_classes
+    from shared.logs import setup_logging
+
+    config = ctx.obj["config"]
+    unknown = set(services) - set(SERVICES)
+    if unknown:
+        raise click.BadParameter(f"unknown services: {', '.join(sorted(unknown))}")
+    if (
+        str(config.get("MONGO_URI", "")).startswith("mongomock")
+        and services
+        and set(services) != set(SERVICES)
+    ):
+        click.echo(
+            "warning: the in-process storage engine is not shared between processes; "
+            "run every service in this one process, or use a real MongoDB",
+            err=True,
+        )
+    setup_logging(config.get("LOG_LEVEL", "INFO"))
+    runner = ServiceRunner(config)
+    for cls in all_service_classes(list(services) or None):
+        runner.add_service(cls)
+
+    def stop(signum, frame):
+        eventlet.spawn_n(runner.stop)
+
+    signal.signal(signal.SIGTERM, stop)
+    runner.start()
+    if not services or "gateway" in services:
+        host, _, port = str(config["WEB_SERVER_ADDRESS"]).rpartition(":")
+        host = "127.0.0.1" if host in ("", "0.0.0.0") else host
+        click.echo(
+            f"\nAPTIC platform running: http://{host}:{port}/api/v1  (storage: {config['MONGO_URI']})\n"
+            "Create the first operator key in another terminal:\n"
+            "  KEY=$(.venv/bin/aptic keys create --role operator --label me | tail -1)\n"
+            f'  curl -H "Authorization: Bearer $KEY" http://{host}:{port}/api/v1/health\n'
+            "Stop with Ctrl-C.\n",
+            err=True,
+        )
+    try:
+        runner.wait()
+    except KeyboardInterrupt:
+        click.echo("stopping...", err=True)
+        try:
+            runner.stop()
+        except KeyboardInterrupt:
+            runner.kill()
+    click.echo("stopped.", err=True)
+
+
+@main.group()
+def keys():
+    """API keys (stored hashed; a key is shown once, when created)."""
+
+
+@keys.command("create")
+@click.option(
+    "--role", required=True, type=click.Choice(["operator", "sponsor", "distributor", "venue"])
+)
+@click.option("--sponsor-id", default=None)
+@click.option("--distributor-id", default=None)
+@click.option("--venue-id", default=None)
+@click.option("--label", default=None, help="Who holds the key (free text).")
+@click.pass_context
+def keys_create(ctx, role, sponsor_id, distributor_id, venue_id, label):
+    """Create a key. The key alone is printed on the last line: KEY=$(aptic keys create ... | tail -1)."""
+    subject_id = {"sponsor": sponsor_id, "distributor": distributor_id, "venue": venue_id}.get(role)
+    record = _call(ctx, "gateway", "create_api_key", role, subject_id, label)
+    click.echo(f"key_id: {record['key_id']}")
+    click.echo(f"role: {record['role']}" + (f" (bound to {subject_id})" if subject_id else ""))
+    click.echo("Keep this key: it is shown once and stored only hashed.")
+    click.echo(record["api_key"])
+
+
+@keys.command("list")
+@click.pass_context
+def keys_list(ctx):
+    """List keys (ids, roles, bindings; never the keys)."""
+    for record in _call(ctx, "gateway", "list_api_keys"):
+        state = "revoked " + record["revoked_at"] if record.get("revoked_at") else "active"
+        click.echo(
+            f"{record['key_id']}  {record['role']:<11} {record.get('subject_id') or '-':<26} "
+            f"{state}  {record.get('label') or ''}"
+        )
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+@click.pass_context
+def keys_revoke(ctx, key_id):
+    """Revoke a key at once."""
+    _call(ctx, "gateway", "revoke_api_key", key_id)
+    click.echo(f"revoked {key_id}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

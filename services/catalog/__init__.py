@@ -1,0 +1,1 @@
+"""Catalog: accredited venues, the services they offer, the public map."""

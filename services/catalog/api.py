@@ -1,0 +1,112 @@
+"""What the catalog does, as plain functions over its repository (called by the service class)."""
+
+from services.catalog import domain
+from services.catalog.domain import DEFAULT_RADIUS_KM, VenueStatus
+from services.catalog.exceptions import VenueNotFound
+from services.catalog.schemas import parse_near
+from shared.ids import looks_like_id, new_id
+from shared.schemas import iso, utcnow
+
+
+def history_entry(status_from, status_to, actor, reason=None):
+    return {
+        "from": status_from,
+        "to": status_to,
+        "reason": reason,
+        "by": actor,
+        "at": iso(utcnow()),
+    }
+
+
+def register_venue(repo, data, actor):
+    venue = {
+        **data,
+        "id": new_id("ven"),
+        "status": VenueStatus.APPLIED.value,
+        "services": [],
+        "categories": [],
+        "version": 1,
+        "created_at": iso(utcnow()),
+        "history": [history_entry(None, VenueStatus.APPLIED.value, actor, "registered")],
+    }
+    return repo.insert_venue(venue)
+
+
+def get_venue(repo, venue_id):
+    venue = repo.get_venue(venue_id) if looks_like_id(venue_id, "ven") else None
+    if venue is None:
+        raise VenueNotFound(details={"venue_id": venue_id})
+    return venue
+
+
+def decide_accreditation(repo, venue_id, decision, reason, actor):
+    """Apply an operator's decision; a concurrent change makes this one fail, never both win."""
+    venue = get_venue(repo, venue_id)
+    new_status = domain.next_status(venue["status"], decision)
+    entry = history_entry(venue["status"], new_status.value, actor, reason)
+    updated = repo.change_status(venue_id, venue["status"], new_status.value, entry)
+    if updated is None:  # someone else changed it between our read and our write
+        return decide_accreditation(repo, venue_id, decision, reason, actor)
+    return updated
+
+
+def add_service(repo, venue_id, data):
+    get_venue(repo, venue_id)
+    service = {"id": new_id("svc"), **data}
+    return repo.add_service(venue_id, service), service
+
+
+def search(repo, query):
+    """Accredited venues for the public map, filtered, nearest first when ``near`` is given."""
+    box = point = None
+    radius = query.get("radius_km") or DEFAULT_RADIUS_KM
+    if query.get("near"):
+        point = parse_near(query["near"])
+        box = domain.bounding_box(point[0], point[1], radius)
+    venues = repo.find_accredited(
+        department=query.get("department"),
+        venue_type=query.get("venue_type"),
+        category=query.get("category"),
+        box=box,
+    )
+    if point:
+        venues = domain.within_radius(venues, point[0], point[1], radius)
+    else:
+        venues = list(venues)
+    start = query.get("offset", 0)
+    return venues[start : start + query.get("limit", 50)], len(venues)
+
+
+def geojson(venues):
+    """A GeoJSON FeatureCollection (RFC 7946: coordinates are ``[lon, lat]``)."""
+    features = []
+    for venue in venues:
+        features.append(
+            {
+                "type": "Feature",
+                "id": venue["id"],
+                "geometry": {
+                    "type": "Point",
+                    "coordinates": [venue["location"]["lon"], venue["location"]["lat"]],
+                },
+                "properties": {
+                    "name": venue["name"],
+                    "address": venue["address"],
+                    "postcode": venue["postcode"],
+                    "city": venue["city"],
+                    "venue_type": venue["venue_type"],
+                    "categories": venue.get("categories", []),
+                    "services": [
+                        {
+                            "id": s["id"],
+                            "title": s["title"],
+                            "category": s["category"],
+                            "duration_minutes": s["duration_minutes"],
+                            "price_coupons": s["price_coupons"],
+                        }
+                        for s in venue.get("services", [])
+                    ],
+                },
+            }
+        )
+    return {"type": "FeatureCollection", "features": features}

@@ -1,0 +1,170 @@
+"""Every payload of the catalog service (RPC and events), as marshmallow schemas."""
+
+from marshmallow import ValidationError, fields, validate, validates
+from schwifty import IBAN
+from stdnum.fr import siret as siret_number
+
+from services.catalog.domain import MAX_RADIUS_KM, Decision, VenueStatus
+from services.catalog.taxonomy import SERVICE_CATEGORIES, VENUE_TYPES
+from shared.schemas import EventSchema, StrictSchema
+
+DEPARTMENT = r"^(0[1-9]|[1-8]\d|9[0-5]|2[AB]|97[1-6])$"
+TOWN_CODE = r"^(\d{5}|2[AB]\d{3})$"  # INSEE code of the commune
+
+
+def department_field(**kwargs):
+    return fields.String(
+        validate=validate.Regexp(DEPARTMENT, error="not a French department code"), **kwargs
+    )
+
+
+def town_code_field(**kwargs):
+    return fields.String(
+        validate=validate.Regexp(TOWN_CODE, error="not an INSEE town code"), **kwargs
+    )
+
+
+class IbanField(fields.String):
+    """An IBAN, checked (country format and check digits) with schwifty, loaded compact."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return IBAN(text).compact
+        except ValueError as exc:
+            raise ValidationError(f"invalid IBAN: {exc}") from None
+
+
+class LocationSchema(StrictSchema):
+    lat = fields.Float(required=True, validate=validate.Range(min=-90, max=90))
+    lon = fields.Float(required=True, validate=validate.Range(min=-180, max=180))
+
+
+class VenueInput(StrictSchema):
+    name = fields.String(required=True, validate=validate.Length(min=2, max=200))
+    address = fields.String(required=True, validate=validate.Length(min=2, max=300))
+    postcode = fields.String(required=True, validate=validate.Regexp(r"^\d{5}$"))
+    city = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    town_code = town_code_field(required=True)
+    department = department_field(required=True)
+    location = fields.Nested(LocationSchema, required=True)
+    venue_type = fields.String(required=True, validate=validate.OneOf(sorted(VENUE_TYPES)))
+    iban = IbanField(required=True)
+    siret = fields.String(load_default=None, allow_none=True)
+
+    @validates("siret")
+    def check_siret(self, value, **kwargs):
+        if value is not None and not siret_number.is_valid(value):
+            raise ValidationError("invalid SIRET (14 digits with a valid check digit)")
+
+
+class AccreditationInput(StrictSchema):
+    decision = fields.String(required=True, validate=validate.OneOf([d.value for d in Decision]))
+    reason = fields.String(required=True, validate=validate.Length(min=3, max=500))
+
+
+class ServiceInput(StrictSchema):
+    title = fields.String(required=True, validate=validate.Length(min=2, max=200))
+    category = fields.String(required=True, validate=validate.OneOf(sorted(SERVICE_CATEGORIES)))
+    duration_minutes = fields.Integer(
+        required=True, strict=True, validate=validate.Range(min=15, max=480)
+    )
+    price_coupons = fields.Integer(
+        required=True, strict=True, validate=validate.Range(min=1, max=20)
+    )
+
+
+class SearchQuery(StrictSchema):
+    near = fields.String(load_default=None)
+    radius_km = fields.Float(load_default=None, validate=validate.Range(min=0.1, max=MAX_RADIUS_KM))
+    category = fields.String(load_default=None, validate=validate.OneOf(sorted(SERVICE_CATEGORIES)))
+    department = department_field(load_default=None)
+    venue_type = fields.String(load_default=None, validate=validate.OneOf(sorted(VENUE_TYPES)))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+
+    @validates("near")
+    def check_near(self, value, **kwargs):
+        if value is not None:
+            parse_near(value)
+
+
+def parse_near(text):
+    """``"44.84,-0.58"`` -> ``(44.84, -0.58)``; ValidationError if it is not a point."""
+    try:
+        lat_text, lon_text = text.split(",")
+        lat, lon = float(lat_text), float(lon_text)
+    except (ValueError, AttributeError):
+        raise ValidationError("near must be 'lat,lon' in decimal degrees") from None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise ValidationError("near is out of range")
+    return lat, lon
+
+
+class HistoryEntry(EventSchema):
+    status_from = fields.String(attribute="from", data_key="from", allow_none=True)
+    status_to = fields.String(attribute="to", data_key="to")
+    reason = fields.String(allow_none=True)
+    by = fields.Dict()
+    at = fields.String()
+
+
+class ServiceOut(EventSchema):
+    id = fields.String()
+    title = fields.String()
+    category = fields.String()
+    duration_minutes = fields.Integer()
+    price_coupons = fields.Integer()
+
+
+class VenueOut(EventSchema):
+    """A venue as the public sees it (no IBAN, no history)."""
+
+    id = fields.String()
+    name = fields.String()
+    address = fields.String()
+    postcode = fields.String()
+    city = fields.String()
+    town_code = fields.String()
+    department = fields.String()
+    location = fields.Nested(LocationSchema)
+    venue_type = fields.String()
+    status = fields.String(validate=validate.OneOf([s.value for s in VenueStatus]))
+    categories = fields.List(fields.String())
+    services = fields.List(fields.Nested(ServiceOut))
+    distance_km = fields.Float()
+
+
+class VenueDetailOut(VenueOut):
+    """A venue as the operator sees it."""
+
+    iban = fields.String()
+    siret = fields.String(allow_none=True)
+    history = fields.List(fields.Nested(HistoryEntry))
+    created_at = fields.String()
+    version = fields.Integer()
+
+
+class VenueServiceSnapshot(EventSchema):
+    service_id = fields.String(required=True)
+    category = fields.String(required=True)
+    price_coupons = fields.Integer(required=True)
+
+
+class VenueChanged(EventSchema):
+    """Payload of ``catalog.venue_accredited``, ``catalog.venue_suspended``, ``catalog.venue_updated``.
+
+    ``version`` grows with every change of the venue: a consumer keeps the highest it has seen and
+    ignores older or repeated events. ``status`` of ``venue_suspended`` is suspended or revoked.
+    """
+
+    venue_id = fields.String(required=True)
+    version = fields.Integer(required=True)
+    status = fields.String(required=True)
+    name = fields.String(required=True)
+    venue_type = fields.String(required=True)
+    department = fields.String(required=True)
+    town_code = fields.String(required=True)
+    iban = fields.String(required=True)
+    categories = fields.List(fields.String(), required=True)
+    services = fields.List(fields.Nested(VenueServiceSnapshot), required=True)

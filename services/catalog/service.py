@@ -1,0 +1,87 @@
+"""The catalog service: a thin nameko adapter over ``services.catalog.api``."""
+
+from nameko.events import EventDispatcher
+
+from services.catalog import api
+from services.catalog.domain import VenueStatus, venue_snapshot
+from services.catalog.schemas import (
+    AccreditationInput,
+    SearchQuery,
+    ServiceInput,
+    VenueChanged,
+    VenueDetailOut,
+    VenueInput,
+    VenueOut,
+)
+from services.catalog.store import CatalogRepository
+from shared.entrypoints import rpc
+from shared.logs import Correlation
+from shared.mongo import Store
+from shared.schemas import ActorSchema
+
+
+class CatalogService:
+    name = "catalog"
+
+    store = Store(CatalogRepository)
+    dispatch = EventDispatcher()
+    correlation = Correlation()
+
+    @rpc
+    def health(self):
+        return {"service": self.name, "store": self.store.ping()}
+
+    @rpc
+    def register_venue(self, payload, actor):
+        """Register a venue (status ``applied``). Returns the venue as the operator sees it."""
+        venue = api.register_venue(
+            self.store, VenueInput().load_or_raise(payload), ActorSchema().load_or_raise(actor)
+        )
+        return VenueDetailOut().dump(venue)
+
+    @rpc
+    def decide_accreditation(self, venue_id, payload, actor):
+        """Accredit, suspend or revoke a venue, with a reason; emits the matching event."""
+        data = AccreditationInput().load_or_raise(payload)
+        venue = api.decide_accreditation(
+            self.store,
+            venue_id,
+            data["decision"],
+            data["reason"],
+            ActorSchema().load_or_raise(actor),
+        )
+        event = (
+            "venue_accredited" if venue["status"] == VenueStatus.ACCREDITED else "venue_suspended"
+        )
+        self.dispatch(event, VenueChanged().dump(venue_snapshot(venue)))
+        return VenueDetailOut().dump(venue)
+
+    @rpc
+    def add_service(self, venue_id, payload):
+        """Add a service to a venue's offer; returns the service with its id."""
+        venue, service = api.add_service(
+            self.store, venue_id, ServiceInput().load_or_raise(payload)
+        )
+        self.dispatch("venue_updated", VenueChanged().dump(venue_snapshot(venue)))
+        return {"venue_id": venue_id, **service}
+
+    @rpc
+    def get_venue(self, venue_id, public=True):
+        """One venue; ``public=True`` hides the IBAN and history and unaccredited venues."""
+        venue = api.get_venue(self.store, venue_id)
+        if public:
+            if venue["status"] != VenueStatus.ACCREDITED:
+                raise api.VenueNotFound(details={"venue_id": venue_id})
+            return VenueOut().dump(venue)
+        return VenueDetailOut().dump(venue)
+
+    @rpc
+    def search_venues(self, query):
+        """Accredited venues matching ``query`` (filters of ``SearchQuery``)."""
+        venues, total = api.search(self.store, SearchQuery().load_or_raise(query))
+        return {"total": total, "venues": VenueOut(many=True).dump(venues)}
+
+    @rpc
+    def map_geojson(self):
+        """Every accredited venue with its services as a GeoJSON FeatureCollection."""
+        return api.geojson(self.store.find_accredited())

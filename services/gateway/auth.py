@@ -1,0 +1,155 @@
+"""API keys: one role each, bound to a sponsor, distributor or venue; stored hashed.
+
+A key is ``ak_`` + 43 URL-safe characters (256 random bits). Only its SHA-256 is stored: with that
+much entropy a fast hash is enough (nobody can try 2**256 keys), and lookups stay one indexed read.
+"""
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from marshmallow import ValidationError, fields, validate, validates_schema
+from nameko.extensions import DependencyProvider
+
+from shared.errors import Forbidden, NotFound, Unauthenticated
+from shared.ids import new_id
+from shared.mongo import ASCENDING, Repository, get_database
+from shared.schemas import StrictSchema, iso, utcnow
+
+ROLES = ("operator", "sponsor", "distributor", "venue")
+SUBJECT_ROLES = {"sponsor", "distributor", "venue"}
+
+
+class KeyInput(StrictSchema):
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+    subject_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=64))
+    label = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+
+    @validates_schema
+    def check_subject(self, data, **kwargs):
+        if data["role"] in SUBJECT_ROLES and not data.get("subject_id"):
+            raise ValidationError(
+                f"a {data['role']} key is bound to a {data['role']}: give its id", "subject_id"
+            )
+        if data["role"] == "operator" and data.get("subject_id"):
+            raise ValidationError("an operator key is bound to nobody", "subject_id")
+
+
+class KeyOut(StrictSchema):
+    key_id = fields.String()
+    role = fields.String()
+    subject_id = fields.String(allow_none=True)
+    label = fields.String(allow_none=True)
+    created_at = fields.String()
+    revoked_at = fields.String(allow_none=True)
+
+
+def hash_key(key):
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a key's role and the sponsor, distributor or venue it is bound to."""
+
+    key_id: str
+    role: str
+    subject_id: str | None
+    label: str | None = None
+
+    def actor(self):
+        """As recorded in every audit trail entry."""
+        return {
+            "role": self.role,
+            "key_id": self.key_id,
+            "subject_id": self.subject_id,
+            "label": self.label,
+        }
+
+    def is_operator(self):
+        return self.role == "operator"
+
+    def require_owner(self, role, subject_id):
+        """Operators pass; otherwise the key must be of ``role`` and bound to ``subject_id``."""
+        if self.role == "operator":
+            return
+        if self.role != role or self.subject_id != subject_id:
+            raise Forbidden("this resource is not yours", code="not_yours")
+
+
+class KeyRepository(Repository):
+    INDEXES = {
+        "api_keys": [
+            ([("hash", ASCENDING)], {"unique": True}),
+            ([("key_id", ASCENDING)], {"unique": True}),
+        ]
+    }
+
+    def create(self, role, subject_id=None, label=None):
+        key = "ak_" + secrets.token_urlsafe(32)
+        record = {
+            "key_id": new_id("key"),
+            "hash": hash_key(key),
+            "role": role,
+            "subject_id": subject_id,
+            "label": label,
+            "created_at": iso(utcnow()),
+            "revoked_at": None,
+        }
+        self.db.api_keys.insert_one(record)
+        record.pop("_id", None)
+        record.pop("hash")
+        return key, record
+
+    def find_active(self, key):
+        return self.db.api_keys.find_one({"hash": hash_key(key), "revoked_at": None}, {"_id": 0})
+
+    def revoke(self, key_id):
+        result = self.db.api_keys.update_one(
+            {"key_id": key_id, "revoked_at": None}, {"$set": {"revoked_at": iso(utcnow())}}
+        )
+        if result.matched_count == 0:
+            raise NotFound("no active key with this id", code="key_not_found")
+
+    def list(self):
+        return list(self.db.api_keys.find({}, {"_id": 0, "hash": 0}).sort("created_at", ASCENDING))
+
+    def ping(self):
+        self.db.command("ping")
+        return True
+
+
+class Authenticator:
+    def __init__(self, keys):
+        self.keys = keys
+
+    def require(self, request, *roles):
+        """The caller's :class:`Principal`; 401 without a valid key, 403 for a wrong role."""
+        header = request.headers.get("Authorization", "")
+        scheme, _, key = header.partition(" ")
+        if scheme.lower() != "bearer" or not key.strip():
+            raise Unauthenticated("send 'Authorization: Bearer <api key>'", code="missing_api_key")
+        record = self.keys.find_active(key.strip()) if len(key) < 200 else None
+        if record is None:
+            raise Unauthenticated("unknown or revoked API key", code="invalid_api_key")
+        principal = Principal(
+            record["key_id"], record["role"], record["subject_id"], record["label"]
+        )
+        if roles and principal.role not in roles:
+            raise Forbidden(
+                f"this needs a key of role {' or '.join(roles)}",
+                details={"role": principal.role, "allowed": list(roles)},
+                code="wrong_role",
+            )
+        return principal
+
+
+class ApiKeys(DependencyProvider):
+    """Injects an :class:`Authenticator` over the gateway's key store."""
+
+    def setup(self):
+        self.db = get_database(self.container.config, self.container.service_name)
+        KeyRepository.ensure_indexes(self.db)
+
+    def get_dependency(self, worker_ctx):
+        return Authenticator(KeyRepository(self.db))

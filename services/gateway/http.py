@@ -1,0 +1,164 @@
+"""The gateway's HTTP entrypoint: JSON in and out, the error envelope, body limits, OpenAPI routes."""
+
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+
+from nameko.web.handlers import HttpRequestHandler
+from nameko.web.server import WebServer, WsgiApp
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.wrappers import Response
+
+from services.gateway.errors import status_and_body
+from shared.errors import InvalidInput, PayloadTooLarge
+from shared.logs import CORRELATION_KEY
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+MAX_BODY_BYTES = 64 * 1024  # the largest legitimate body (an order with many lines) is a few KiB
+
+
+def json_response(data, status=200, headers=None, mimetype="application/json"):
+    return Response(
+        json.dumps(data, ensure_ascii=False), status=status, headers=headers, mimetype=mimetype
+    )
+
+
+def file_response(content, mimetype, filename):
+    return Response(
+        content,
+        status=200,
+        mimetype=mimetype,
+        headers={"Content-Disposition": f'inline; filename="{filename}"'},
+    )
+
+
+def error_response(exc):
+    status, body = status_and_body(exc)
+    if status >= 500:
+        log.error("request failed: %r", exc)
+    return json_response(body, status)
+
+
+def read_json(request):
+    """The request's JSON object body, or an ``invalid_json`` / ``payload_too_large`` error."""
+    try:
+        raw = request.get_data(cache=True)
+    except RequestEntityTooLarge:
+        raise PayloadTooLarge(details={"max_bytes": MAX_BODY_BYTES}) from None
+    if len(raw) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(details={"max_bytes": MAX_BODY_BYTES})
+    if not raw:
+        return {}
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInput("the body is not valid JSON", code="invalid_json") from None
+    if not isinstance(data, dict):
+        raise InvalidInput("the body must be a JSON object", code="invalid_json")
+    return data
+
+
+def query_args(request, *names):
+    """Query string as a dict of the named parameters that are present (single values)."""
+    return {name: request.args.get(name) for name in names if request.args.get(name) is not None}
+
+
+class ApiWebServer(WebServer):
+    """Unknown paths and wrong methods answer with the JSON error envelope too; a client's
+    ``X-Correlation-Id`` (if sane) becomes the request's correlation id."""
+
+    def context_data_from_headers(self, request):
+        given = request.headers.get("X-Correlation-Id", "")
+        if given and len(given) <= 64 and given.replace("-", "").isalnum():
+            return {CORRELATION_KEY: given}
+        return {}
+
+    def get_wsgi_app(self):
+        app = WsgiApp(self)
+
+        def json_errors(environ, start_response):
+            try:
+                app.url_map.bind_to_environ(environ).match()
+            except HTTPException as exc:
+                code = {404: "route_not_found", 405: "method_not_allowed"}.get(
+                    exc.code, "http_error"
+                )
+                body = {
+                    "error": {"code": code, "message": exc.description or exc.name, "details": {}}
+                }
+                return json_response(body, exc.code)(environ, start_response)
+            return app(environ, start_response)
+
+        return json_errors
+
+
+class ApiHandler(HttpRequestHandler):
+    server = ApiWebServer()
+
+    def handle_request(self, request):
+        request.max_content_length = MAX_BODY_BYTES
+        if request.content_length and request.content_length > MAX_BODY_BYTES:
+            return error_response(PayloadTooLarge(details={"max_bytes": MAX_BODY_BYTES}))
+        return super().handle_request(request)
+
+    def response_from_exception(self, exc):
+        return error_response(exc)
+
+
+@dataclass
+class RouteSpec:
+    """What OpenAPI says of a route."""
+
+    method: str
+    path: str
+    summary: str
+    tag: str
+    roles: tuple = ()
+    body: object = None
+    response: object = None
+    status: int = 200
+    query: object = None
+    content: str = "application/json"
+    errors: tuple = field(default=())
+
+
+ROUTES: list[RouteSpec] = []
+_CONVERTER = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")
+
+
+def route(
+    method,
+    path,
+    *,
+    summary,
+    tag,
+    roles=(),
+    body=None,
+    response=None,
+    status=200,
+    query=None,
+    content="application/json",
+):
+    """Declare an HTTP route of the API (``path`` below ``/api/v1``), and its OpenAPI entry.
+
+    ``roles``: who may call it (empty = public); the method itself authenticates with
+    ``self.auth.require(request, *roles)`` so that the check is visible where the work is.
+    """
+    ROUTES.append(
+        RouteSpec(
+            method,
+            _CONVERTER.sub(r"{\1}", path),
+            summary,
+            tag,
+            tuple(roles),
+            body,
+            response,
+            status,
+            query,
+            content,
+        )
+    )
+    return ApiHandler.decorator(method, API_PREFIX + path)

@@ -1,0 +1,93 @@
+"""Routes of the catalog: venues, their services, the public map."""
+
+from services.catalog import schemas as catalog
+from services.gateway.http import json_response, query_args, read_json, route
+from services.gateway.rpc import call
+
+TAG = "catalog"
+
+
+class CatalogRoutes:
+    @route(
+        "POST",
+        "/venues",
+        summary="Register a venue (status applied)",
+        tag=TAG,
+        roles=("operator",),
+        body=catalog.VenueInput,
+        response=catalog.VenueDetailOut,
+        status=201,
+    )
+    def register_venue(self, request):
+        caller = self.auth.require(request, "operator")
+        venue = call(self.catalog_rpc.register_venue, read_json(request), caller.actor())
+        return json_response(venue, 201)
+
+    @route(
+        "POST",
+        "/venues/<venue_id>/accreditation",
+        summary="Accredit, suspend or revoke a venue",
+        tag=TAG,
+        roles=("operator",),
+        body=catalog.AccreditationInput,
+        response=catalog.VenueDetailOut,
+    )
+    def decide_accreditation(self, request, venue_id):
+        caller = self.auth.require(request, "operator")
+        venue = call(
+            self.catalog_rpc.decide_accreditation, venue_id, read_json(request), caller.actor()
+        )
+        return json_response(venue)
+
+    @route(
+        "POST",
+        "/venues/<venue_id>/services",
+        summary="Add a service to a venue's offer",
+        tag=TAG,
+        roles=("operator", "venue"),
+        body=catalog.ServiceInput,
+        response=catalog.ServiceOut,
+        status=201,
+    )
+    def add_venue_service(self, request, venue_id):
+        caller = self.auth.require(request, "operator", "venue")
+        caller.require_owner("venue", venue_id)
+        service = call(self.catalog_rpc.add_service, venue_id, read_json(request))
+        return json_response(service, 201)
+
+    @route(
+        "GET",
+        "/venues",
+        summary="Search accredited venues (public)",
+        tag=TAG,
+        query=catalog.SearchQuery,
+        response=catalog.VenueOut,
+    )
+    def search_venues(self, request):
+        query = query_args(request, *catalog.SearchQuery().fields)
+        return json_response(call(self.catalog_rpc.search_venues, query))
+
+    @route(
+        "GET",
+        "/venues/<venue_id>",
+        summary="One accredited venue with its services (public; "
+        "with an operator key or the venue's own key: any status, with IBAN and history)",
+        tag=TAG,
+        response=catalog.VenueDetailOut,
+    )
+    def get_venue(self, request, venue_id):
+        public = True
+        if request.headers.get("Authorization"):
+            caller = self.auth.require(request)
+            public = not (caller.is_operator() or caller.subject_id == venue_id)
+        return json_response(call(self.catalog_rpc.get_venue, venue_id, public=public))
+
+    @route(
+        "GET",
+        "/map.geojson",
+        summary="GeoJSON map of accredited venues (public)",
+        tag=TAG,
+        content="application/geo+json",
+    )
+    def map_geojson(self, request):
+        return json_response(call(self.catalog_rpc.map_geojson), mimetype="application/geo+json")

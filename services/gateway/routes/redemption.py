@@ -1,0 +1,5 @@
+"""Routes of the redemption service (see API.md)."""
+
+
+class RedemptionRoutes:
+    """Not built yet: see the redemption issue."""

@@ -1,0 +1,5 @@
+"""Routes of the settlement service (see API.md)."""
+
+
+class SettlementRoutes:
+    """Not built yet: see the settlement issue."""

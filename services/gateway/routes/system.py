@@ -1,0 +1,83 @@
+"""Routes of the platform itself: health, OpenAPI, API keys."""
+
+import eventlet
+
+from services.gateway.auth import KeyInput, KeyOut
+from services.gateway.http import json_response, read_json, route
+from services.gateway.openapi import openapi_spec
+
+TAG = "platform"
+HEALTH_TIMEOUT = 3
+SERVICES = ("catalog", "ordering", "issuance", "redemption", "settlement")
+
+
+class SystemRoutes:
+    @route(
+        "GET",
+        "/health",
+        summary="Liveness of the gateway and of each service over the bus "
+        "(public); 503 names the services that are down",
+        tag=TAG,
+    )
+    def health_http(self, request):
+        checks = {name: eventlet.spawn(self._check, name) for name in SERVICES}
+        services = {name: thread.wait() for name, thread in checks.items()}
+        services["gateway"] = {"status": "ok"}
+        down = sorted(name for name, state in services.items() if state["status"] != "ok")
+        body = {"status": "ok" if not down else "degraded", "down": down, "services": services}
+        return json_response(body, 200 if not down else 503)
+
+    def _check(self, name):
+        proxy = getattr(self, f"{name}_rpc")
+        try:
+            with eventlet.Timeout(HEALTH_TIMEOUT):
+                proxy.health.call_async().result()
+            return {"status": "ok"}
+        except eventlet.Timeout:
+            return {"status": "down", "reason": f"no answer in {HEALTH_TIMEOUT} s"}
+        except Exception as exc:  # a service that answers with an error is not healthy either
+            return {"status": "down", "reason": type(exc).__name__}
+
+    @route("GET", "/openapi.json", summary="This API's OpenAPI 3 description (public)", tag=TAG)
+    def openapi_http(self, request):
+        return json_response(openapi_spec())
+
+    @route(
+        "POST",
+        "/api-keys",
+        summary="Create an API key (shown once)",
+        tag=TAG,
+        roles=("operator",),
+        body=KeyInput,
+        response=KeyOut,
+        status=201,
+    )
+    def create_api_key_http(self, request):
+        self.auth.require(request, "operator")
+        data = KeyInput().load_or_raise(read_json(request))
+        key, record = self.auth.keys.create(data["role"], data["subject_id"], data["label"])
+        return json_response({**record, "api_key": key}, 201)
+
+    @route(
+        "GET",
+        "/api-keys",
+        summary="List API keys (never the keys themselves)",
+        tag=TAG,
+        roles=("operator",),
+        response=KeyOut,
+    )
+    def list_api_keys_http(self, request):
+        self.auth.require(request, "operator")
+        return json_response({"keys": self.auth.keys.list()})
+
+    @route(
+        "POST",
+        "/api-keys/<key_id>/revoke",
+        summary="Revoke an API key",
+        tag=TAG,
+        roles=("operator",),
+    )
+    def revoke_api_key_http(self, request, key_id):
+        self.auth.require(request, "operator")
+        self.auth.keys.revoke(key_id)
+        return json_response({"key_id": key_id, "revoked": True})

@@ -1,0 +1,47 @@
+"""The gateway service: the public HTTP API over the services' RPC, and API key management."""
+
+from nameko.rpc import RpcProxy
+
+from services.gateway.auth import ApiKeys, KeyInput
+from services.gateway.routes.catalog import CatalogRoutes
+from services.gateway.routes.issuance import IssuanceRoutes
+from services.gateway.routes.ordering import OrderingRoutes
+from services.gateway.routes.redemption import RedemptionRoutes
+from services.gateway.routes.settlement import SettlementRoutes
+from services.gateway.routes.system import SystemRoutes
+from shared.entrypoints import rpc
+from shared.logs import Correlation
+
+
+class GatewayService(
+    SystemRoutes, CatalogRoutes, OrderingRoutes, IssuanceRoutes, RedemptionRoutes, SettlementRoutes
+):
+    name = "gateway"
+
+    auth = ApiKeys()
+    correlation = Correlation()
+    catalog_rpc = RpcProxy("catalog")
+    ordering_rpc = RpcProxy("ordering")
+    issuance_rpc = RpcProxy("issuance")
+    redemption_rpc = RpcProxy("redemption")
+    settlement_rpc = RpcProxy("settlement")
+
+    @rpc
+    def health(self):
+        return {"service": self.name, "store": self.auth.keys.ping()}
+
+    @rpc
+    def create_api_key(self, role, subject_id=None, label=None):
+        """Create an API key; the key itself is in the answer and nowhere else, ever."""
+        data = KeyInput().load_or_raise({"role": role, "subject_id": subject_id, "label": label})
+        key, record = self.auth.keys.create(data["role"], data["subject_id"], data["label"])
+        return {**record, "api_key": key}
+
+    @rpc
+    def list_api_keys(self):
+        return self.auth.keys.list()
+
+    @rpc
+    def revoke_api_key(self, key_id):
+        self.auth.keys.revoke(key_id)
+        return {"key_id": key_id, "revoked": True}

@@ -1,0 +1,106 @@
+"""Errors that cross service boundaries.
+
+Every expected error of a service is a subclass of one of the *kinds* below and carries a stable
+``code`` (snake_case, part of the public contract), a human ``message`` and ``details``. Subclasses
+are registered with nameko when they are defined, so that an error raised in a service arrives at
+the gateway as an instance of the same class (not a bare ``RemoteError``). The gateway maps kinds to
+HTTP status in one table (``services/gateway/errors.py``).
+"""
+
+import json
+
+from nameko.exceptions import deserialize_to_instance
+
+
+class AppError(Exception):
+    """Base of every expected error. Never raise it directly: raise one of its kinds."""
+
+    code = "error"
+
+    def __init__(self, message=None, details=None, code=None):
+        message = message or self.__doc__.strip().splitlines()[0]
+        if isinstance(details, str):  # as it travels: JSON text, so that numbers stay numbers
+            details = json.loads(details)
+        self.message = message
+        self.details = details or {}
+        self.code = code or type(self).code
+        super().__init__(message, json.dumps(self.details, default=str), self.code)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        deserialize_to_instance(cls)
+
+    def __str__(self):
+        return f"{self.code}: {self.message}"
+
+    def to_dict(self):
+        return {"code": self.code, "message": self.message, "details": self.details}
+
+
+# -- the kinds: one per HTTP status of API.md ------------------------------------------------
+class InvalidInput(AppError):
+    """The request is malformed."""
+
+    code = "invalid_input"
+
+
+class Unauthenticated(AppError):
+    """No API key, or an unknown one."""
+
+    code = "unauthenticated"
+
+
+class Forbidden(AppError):
+    """This key may not do that."""
+
+    code = "forbidden"
+
+
+class NotFound(AppError):
+    """No such resource."""
+
+    code = "not_found"
+
+
+class Conflict(AppError):
+    """The request conflicts with the current state."""
+
+    code = "conflict"
+
+
+class Refused(AppError):
+    """The request is well formed but a business rule refuses it."""
+
+    code = "refused"
+
+
+class TooManyAttempts(AppError):
+    """Too many attempts: wait before trying again."""
+
+    code = "too_many_attempts"
+
+
+class PayloadTooLarge(AppError):
+    """The request body is too large."""
+
+    code = "payload_too_large"
+
+
+class Unavailable(AppError):
+    """A service needed for this request does not answer."""
+
+    code = "service_unavailable"
+
+
+class ValidationFailed(InvalidInput):
+    """Some fields are invalid."""
+
+    code = "validation_error"
+
+
+deserialize_to_instance(AppError)
+
+
+def validation_failed(messages):
+    """A :class:`ValidationFailed` with marshmallow's field messages as details."""
+    return ValidationFailed("some fields are invalid", details={"fields": messages})

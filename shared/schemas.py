@@ -1,0 +1,89 @@
+"""Marshmallow base schemas shared by every payload of the platform."""
+
+from datetime import UTC, datetime
+
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
+
+from shared.errors import validation_failed
+
+Cents = fields.Integer  # money is always int cents; the schema name ends in ``_cents``
+
+
+class StrictSchema(Schema):
+    """Inputs: unknown fields are an error, not silently dropped."""
+
+    class Meta:
+        unknown = RAISE
+
+    def load_or_raise(self, data, **kwargs):
+        """Load ``data`` or raise :class:`shared.errors.ValidationFailed` with field messages."""
+        if data is None:
+            data = {}
+        try:
+            return self.load(data, **kwargs)
+        except ValidationError as exc:
+            raise validation_failed(exc.messages) from None
+
+
+class EventSchema(Schema):
+    """Event payloads: a newer producer may add fields, consumers ignore what they do not know."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    def load_or_raise(self, data, **kwargs):
+        try:
+            return self.load(data, **kwargs)
+        except ValidationError as exc:
+            raise validation_failed(exc.messages) from None
+
+
+def money(required=True, **kwargs):
+    """A non-negative amount in integer cents."""
+    return fields.Integer(required=required, strict=True, validate=validate.Range(min=0), **kwargs)
+
+
+def identifier(**kwargs):
+    return fields.String(validate=validate.Length(min=1, max=64), **kwargs)
+
+
+def utcnow():
+    """Now, in UTC, to the millisecond (what MongoDB keeps)."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def iso(value):
+    """ISO 8601 UTC text of a datetime stored naive-UTC (MongoDB) or aware."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+class ErrorBody(Schema):
+    code = fields.String(required=True, metadata={"description": "stable snake_case code"})
+    message = fields.String(required=True)
+    details = fields.Dict()
+
+
+class ErrorEnvelope(Schema):
+    """``{"error": {"code", "message", "details"}}``, the body of every error answer."""
+
+    error = fields.Nested(ErrorBody, required=True)
+
+
+class ActorSchema(StrictSchema):
+    """Who does something: every change of state records it (with when)."""
+
+    role = fields.String(
+        required=True,
+        validate=validate.OneOf(["operator", "sponsor", "distributor", "venue", "system"]),
+    )
+    key_id = fields.String(load_default=None, allow_none=True)
+    subject_id = fields.String(load_default=None, allow_none=True)
+    label = fields.String(load_default=None, allow_none=True)
+
+
+SYSTEM_ACTOR = {"role": "system", "key_id": None, "subject_id": None, "label": "system"}
