@@ -1,0 +1,82 @@
+"""The catalog service on the real RabbitMQ: RPC calls and the events other services rely on."""
+
+import pytest
+from nameko.events import event_handler
+from nameko.standalone.rpc import ServiceRpcProxy
+from nameko.testing.services import entrypoint_waiter
+
+from services.catalog.schemas import VenueChanged
+from services.catalog.service import CatalogService
+from shared.errors import ValidationFailed
+from tests.factories import service_payload, venue_payload
+
+pytestmark = pytest.mark.integration
+
+OPERATOR = {"role": "operator", "key_id": "key_test", "subject_id": None, "label": "test"}
+
+
+class Listener:
+    """Stands for the services that consume catalog events (redemption, settlement)."""
+
+    name = "catalog_listener"
+    received = []
+
+    @event_handler("catalog", "venue_accredited")
+    def on_accredited(self, payload):
+        self.received.append(("venue_accredited", payload))
+
+    @event_handler("catalog", "venue_suspended")
+    def on_suspended(self, payload):
+        self.received.append(("venue_suspended", payload))
+
+    @event_handler("catalog", "venue_updated")
+    def on_updated(self, payload):
+        self.received.append(("venue_updated", payload))
+
+
+@pytest.fixture
+def catalog(container_factory, service_config):
+    Listener.received = []
+    container_factory(CatalogService, service_config).start()
+    listener = container_factory(Listener, service_config)
+    listener.start()
+    with ServiceRpcProxy("catalog", service_config) as proxy:
+        yield proxy, listener
+
+
+def test_accreditation_events_carry_what_other_services_need(catalog):
+    proxy, listener = catalog
+    venue = proxy.register_venue(venue_payload("pessac", "fablab"), OPERATOR)
+    with entrypoint_waiter(listener, "on_accredited"):
+        proxy.decide_accreditation(
+            venue["id"], {"decision": "accredit", "reason": "label ok"}, OPERATOR
+        )
+    with entrypoint_waiter(listener, "on_updated"):
+        service = proxy.add_service(venue["id"], service_payload("digital_parenting"))
+    with entrypoint_waiter(listener, "on_suspended"):
+        proxy.decide_accreditation(
+            venue["id"], {"decision": "suspend", "reason": "audit"}, OPERATOR
+        )
+
+    kinds = [kind for kind, _ in Listener.received]
+    assert kinds == ["venue_accredited", "venue_updated", "venue_suspended"]
+    accredited = VenueChanged().load(Listener.received[0][1])
+    assert accredited["venue_type"] == "fablab" and accredited["department"] == "33"
+    assert accredited["town_code"] == "33318" and accredited["status"] == "accredited"
+    assert accredited["iban"].startswith("FR76") or accredited["iban"].startswith("FR")
+    updated = Listener.received[1][1]
+    assert updated["categories"] == ["digital_parenting"]
+    assert updated["services"] == [
+        {"service_id": service["id"], "category": "digital_parenting", "price_coupons": 1}
+    ]
+    versions = [payload["version"] for _, payload in Listener.received]
+    assert versions == sorted(versions) and len(set(versions)) == 3
+
+
+def test_invalid_payload_is_refused_and_changes_nothing(catalog):
+    proxy, _ = catalog
+    with pytest.raises(ValidationFailed) as caught:
+        proxy.register_venue({**venue_payload(), "location": {"lat": "north"}}, OPERATOR)
+    assert "location" in caught.value.details["fields"]
+    assert proxy.search_venues({}) == {"total": 0, "venues": []}
+    assert proxy.health()["store"] is True
