@@ -1,7 +1,11 @@
 """``aptic``: the operator's command-line tool. It acts on the running platform over AMQP, so it
 works whatever the storage (the in-process engine of ``make run`` included)."""
 
-import eventlet
+import warnings
+
+warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+
+import eventlet  # noqa: E402
 
 eventlet.monkey_patch()  # noqa: E402  (nameko needs it before anything else is imported)
 
@@ -113,6 +117,14 @@ def run(ctx, services):
         except KeyboardInterrupt:
             runner.kill()
     click.echo("stopped.", err=True)
+
+
+@main.command()
+def catalogue():
+    """Print docs/catalogue.md: RPC methods, events and error codes, from the code."""
+    from aptic.catalogue import render
+
+    click.echo(render(), nl=False)
 
 
 @main.group()

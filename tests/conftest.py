@@ -10,7 +10,11 @@
 database names, so the suite runs unchanged against a real MongoDB.
 """
 
-import eventlet
+import warnings
+
+warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+
+import eventlet  # noqa: E402
 
 eventlet.monkey_patch()  # first thing: nameko's pytest plugin no longer does it
 

@@ -29,6 +29,7 @@ class CatalogService:
 
     @rpc
     def health(self):
+        """Liveness: answers when the service runs and its store answers a ping."""
         return {"service": self.name, "store": self.store.ping()}
 
     @rpc

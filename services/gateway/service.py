@@ -28,6 +28,7 @@ class GatewayService(
 
     @rpc
     def health(self):
+        """Liveness: answers when the gateway runs and its key store answers a ping."""
         return {"service": self.name, "store": self.auth.keys.ping()}
 
     @rpc
@@ -39,9 +40,11 @@ class GatewayService(
 
     @rpc
     def list_api_keys(self):
+        """Every key's id, role, binding, label and dates (never a key, nor its hash)."""
         return self.auth.keys.list()
 
     @rpc
     def revoke_api_key(self, key_id):
+        """Revoke a key at once: it authenticates nothing any more."""
         self.auth.keys.revoke(key_id)
         return {"key_id": key_id, "revoked": True}
