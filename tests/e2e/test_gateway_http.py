@@ -1,0 +1,64 @@
+"""The gateway's own behaviour: keys and roles, health naming a stopped service, errors."""
+
+import pytest
+from nameko.testing.utils import get_container
+
+from aptic.registry import all_service_classes
+from tests.conftest import Api
+from tests.factories import venue_payload
+
+pytestmark = pytest.mark.e2e
+
+
+def test_key_lifecycle_over_http(api, operator_key):
+    answer = api.post("/api-keys", json={"role": "venue"}, key=operator_key)
+    assert answer.status_code == 400
+    assert "subject_id" in answer.json()["error"]["details"]["fields"]
+
+    answer = api.post(
+        "/api-keys",
+        json={"role": "venue", "subject_id": "ven_0123456789abcdef0123", "label": "desk"},
+        key=operator_key,
+    )
+    assert answer.status_code == 201
+    venue_key, key_id = answer.json()["api_key"], answer.json()["key_id"]
+    assert venue_key.startswith("ak_") and len(venue_key) > 40
+
+    listed = api.get("/api-keys", key=operator_key).json()["keys"]
+    assert key_id in [k["key_id"] for k in listed]
+    assert all("api_key" not in k and "hash" not in k for k in listed)
+    assert venue_key not in str(listed)
+
+    assert api.get("/api-keys", key=venue_key).json()["error"]["code"] == "wrong_role"
+    assert api.post(f"/api-keys/{key_id}/revoke", key=operator_key).status_code == 200
+    answer = api.get("/api-keys", key=venue_key)
+    assert answer.status_code == 401 and answer.json()["error"]["code"] == "invalid_api_key"
+    again = api.post(f"/api-keys/{key_id}/revoke", key=operator_key)
+    assert again.status_code == 404
+
+
+def test_malformed_authorization_headers(api):
+    for header in ["", "Bearer", "Basic Z3Vlc3Q6Z3Vlc3Q=", "Bearer " + "a" * 5000]:
+        answer = api.get("/api-keys", headers={"Authorization": header})
+        assert answer.status_code == 401, header
+        assert answer.json()["error"]["code"] in ("missing_api_key", "invalid_api_key")
+
+
+def test_method_not_allowed_and_correlation_id(api, operator_key):
+    answer = api.request("DELETE", "/venues")
+    assert answer.status_code == 405 and answer.json()["error"]["code"] == "method_not_allowed"
+    answer = api.post(
+        "/venues", json=venue_payload(), key=operator_key, headers={"X-Correlation-Id": "abc-123"}
+    )
+    assert answer.status_code == 201
+
+
+def test_health_names_the_service_that_is_down(runner_factory, stack_config):
+    runner = runner_factory(stack_config, *all_service_classes())
+    runner.start()
+    get_container(runner, all_service_classes(["settlement"])[0]).stop()
+    api = Api(f"http://{stack_config['WEB_SERVER_ADDRESS']}/api/v1")
+    answer = api.get("/health")
+    assert answer.status_code == 503
+    assert answer.json()["down"] == ["settlement"]
+    assert answer.json()["services"]["catalog"] == {"status": "ok"}
