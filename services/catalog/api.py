@@ -3,8 +3,9 @@
 from services.catalog import domain
 from services.catalog.domain import DEFAULT_RADIUS_KM, VenueStatus
 from services.catalog.exceptions import VenueNotFound
-from services.catalog.schemas import parse_near
+from services.catalog.schemas import VenueChanged, parse_near
 from shared.ids import looks_like_id, new_id
+from shared.outbox import outbox_entry
 from shared.schemas import iso, utcnow
 
 
@@ -39,21 +40,38 @@ def get_venue(repo, venue_id):
     return venue
 
 
+def _event_after(venue, changes):
+    """The event reporting ``venue`` once ``changes`` are applied (published with the change)."""
+    after = {**venue, **changes, "version": venue["version"] + 1}
+    accredited = after["status"] == VenueStatus.ACCREDITED
+    if changes.get("status") is None:
+        name = "venue_updated"
+    else:
+        name = "venue_accredited" if accredited else "venue_suspended"
+    return outbox_entry(name, VenueChanged().dump(domain.venue_snapshot(after)))
+
+
 def decide_accreditation(repo, venue_id, decision, reason, actor):
-    """Apply an operator's decision; a concurrent change makes this one fail, never both win."""
-    venue = get_venue(repo, venue_id)
-    new_status = domain.next_status(venue["status"], decision)
-    entry = history_entry(venue["status"], new_status.value, actor, reason)
-    updated = repo.change_status(venue_id, venue["status"], new_status.value, entry)
-    if updated is None:  # someone else changed it between our read and our write
-        return decide_accreditation(repo, venue_id, decision, reason, actor)
-    return updated
+    """Apply an operator's decision; if the venue changed since it was read, decide again on the
+    fresh state (never two decisions from one stale read)."""
+    while True:
+        venue = get_venue(repo, venue_id)
+        new_status = domain.next_status(venue["status"], decision).value
+        entry = history_entry(venue["status"], new_status, actor, reason)
+        event = _event_after(venue, {"status": new_status})
+        updated = repo.change_status(venue_id, venue["version"], new_status, entry, event)
+        if updated is not None:
+            return updated
 
 
 def add_service(repo, venue_id, data):
-    get_venue(repo, venue_id)
     service = {"id": new_id("svc"), **data}
-    return repo.add_service(venue_id, service), service
+    while True:
+        venue = get_venue(repo, venue_id)
+        event = _event_after(venue, {"services": [*venue["services"], service]})
+        updated = repo.add_service(venue_id, venue["version"], service, event)
+        if updated is not None:
+            return updated, service
 
 
 def search(repo, query):

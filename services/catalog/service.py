@@ -1,14 +1,14 @@
 """The catalog service: a thin nameko adapter over ``services.catalog.api``."""
 
 from nameko.events import EventDispatcher
+from nameko.timer import timer
 
 from services.catalog import api
-from services.catalog.domain import VenueStatus, venue_snapshot
+from services.catalog.domain import VenueStatus
 from services.catalog.schemas import (
     AccreditationInput,
     SearchQuery,
     ServiceInput,
-    VenueChanged,
     VenueDetailOut,
     VenueInput,
     VenueOut,
@@ -17,6 +17,7 @@ from services.catalog.store import CatalogRepository
 from shared.entrypoints import rpc
 from shared.logs import Correlation
 from shared.mongo import Store
+from shared.outbox import OUTBOX_FLUSH_SECONDS, Outbox
 from shared.schemas import ActorSchema
 
 
@@ -25,7 +26,13 @@ class CatalogService:
 
     store = Store(CatalogRepository)
     dispatch = EventDispatcher()
+    outbox = Outbox("venues")
     correlation = Correlation()
+
+    @timer(interval=OUTBOX_FLUSH_SECONDS)
+    def flush_outbox(self):
+        """Publish events a crash or a broker outage left in the outbox."""
+        self.outbox.flush(self.dispatch)
 
     @rpc
     def health(self):
@@ -51,19 +58,14 @@ class CatalogService:
             data["reason"],
             ActorSchema().load_or_raise(actor),
         )
-        event = (
-            "venue_accredited" if venue["status"] == VenueStatus.ACCREDITED else "venue_suspended"
-        )
-        self.dispatch(event, VenueChanged().dump(venue_snapshot(venue)))
+        self.outbox.publish_pending(self.dispatch, "venues", {"id": venue_id})
         return VenueDetailOut().dump(venue)
 
     @rpc
     def add_service(self, venue_id, payload):
         """Add a service to a venue's offer; returns the service with its id."""
-        venue, service = api.add_service(
-            self.store, venue_id, ServiceInput().load_or_raise(payload)
-        )
-        self.dispatch("venue_updated", VenueChanged().dump(venue_snapshot(venue)))
+        _, service = api.add_service(self.store, venue_id, ServiceInput().load_or_raise(payload))
+        self.outbox.publish_pending(self.dispatch, "venues", {"id": venue_id})
         return {"venue_id": venue_id, **service}
 
     @rpc

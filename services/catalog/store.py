@@ -2,6 +2,7 @@
 
 from services.catalog.domain import VenueStatus
 from shared.mongo import ASCENDING, Repository, update_and_get
+from shared.outbox import OUTBOX_FIELD
 
 
 class CatalogRepository(Repository):
@@ -23,22 +24,28 @@ class CatalogRepository(Repository):
         return self.get_venue(venue["id"])
 
     def get_venue(self, venue_id):
-        return self.venues.find_one({"id": venue_id}, {"_id": 0})
+        return self.venues.find_one({"id": venue_id}, {"_id": 0, OUTBOX_FIELD: 0})
 
-    def change_status(self, venue_id, expected_status, new_status, entry):
-        """Move the venue to ``new_status`` only if it is still ``expected_status``."""
+    def change_status(self, venue_id, version, new_status, entry, event):
+        """Move the venue to ``new_status`` if it is still at ``version``; ``event`` goes to the
+        outbox in the same atomic update. None if the venue changed meanwhile."""
         return update_and_get(
             self.venues,
-            {"id": venue_id, "status": expected_status},
-            {"$set": {"status": new_status}, "$push": {"history": entry}, "$inc": {"version": 1}},
+            {"id": venue_id, "version": version},
+            {
+                "$set": {"status": new_status},
+                "$push": {"history": entry, OUTBOX_FIELD: event},
+                "$inc": {"version": 1},
+            },
         )
 
-    def add_service(self, venue_id, service):
+    def add_service(self, venue_id, version, service, event):
+        """Add ``service`` if the venue is still at ``version`` (None otherwise), with its event."""
         return update_and_get(
             self.venues,
-            {"id": venue_id},
+            {"id": venue_id, "version": version},
             {
-                "$push": {"services": service},
+                "$push": {"services": service, OUTBOX_FIELD: event},
                 "$addToSet": {"categories": service["category"]},
                 "$inc": {"version": 1},
             },
@@ -57,7 +64,8 @@ class CatalogRepository(Repository):
             min_lat, max_lat, min_lon, max_lon = box
             query["location.lat"] = {"$gte": min_lat, "$lte": max_lat}
             query["location.lon"] = {"$gte": min_lon, "$lte": max_lon}
-        return self.venues.find(query, {"_id": 0, "history": 0}).sort("id", ASCENDING)
+        projection = {"_id": 0, "history": 0, OUTBOX_FIELD: 0}
+        return self.venues.find(query, projection).sort("id", ASCENDING)
 
     def ping(self):
         self.db.command("ping")

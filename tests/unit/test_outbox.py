@@ -1,0 +1,54 @@
+"""The outbox: an event recorded with its change is published, even after a failed first try."""
+
+import pytest
+
+from shared.mongo import get_client
+from shared.outbox import OutboxHandle, outbox_entry
+
+
+class Broker:
+    """Stands for RabbitMQ: refuses while down, records what it accepted."""
+
+    def __init__(self):
+        self.down = False
+        self.accepted = []
+
+    def dispatch(self, event_type, payload):
+        if self.down:
+            raise ConnectionError("broker unreachable")
+        self.accepted.append((event_type, payload))
+
+
+@pytest.fixture
+def db(mongo_config):
+    return get_client(mongo_config["MONGO_URI"])[mongo_config["MONGO_DB_PREFIX"] + "outbox"]
+
+
+def test_event_left_behind_by_a_broker_outage_is_published_by_the_flush(db):
+    broker = Broker()
+    db.orders.insert_one({"id": "ord_1", "status": "submitted"})
+    db.orders.update_one(
+        {"id": "ord_1"},
+        {
+            "$set": {"status": "confirmed"},
+            "$push": {"outbox": outbox_entry("order_confirmed", {"order_id": "ord_1"})},
+        },
+    )
+    handle = OutboxHandle(db, ["orders"], grace_seconds=0)
+    broker.down = True
+    with pytest.raises(ConnectionError):
+        handle.publish_pending(broker.dispatch, "orders", {"id": "ord_1"})
+    assert db.orders.find_one({"id": "ord_1"})["outbox"]  # still owed
+
+    broker.down = False
+    assert handle.flush(broker.dispatch) == 1
+    assert broker.accepted == [("order_confirmed", {"order_id": "ord_1"})]
+    assert db.orders.find_one({"id": "ord_1"})["outbox"] == []
+    assert handle.flush(broker.dispatch) == 0  # published once, not again
+
+
+def test_flush_waits_for_the_grace_period(db):
+    broker = Broker()
+    db.venues.insert_one({"id": "ven_1", "outbox": [outbox_entry("venue_updated", {"v": 1})]})
+    assert OutboxHandle(db, ["venues"], grace_seconds=60).flush(broker.dispatch) == 0
+    assert OutboxHandle(db, ["venues"], grace_seconds=0).flush(broker.dispatch) == 1
