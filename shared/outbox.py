@@ -56,7 +56,7 @@ class OutboxHandle:
         before = utcnow().replace(tzinfo=None) - timedelta(seconds=self.grace_seconds)
         published = 0
         for collection in self.collections:
-            query = {f"{OUTBOX_FIELD}.created_at": {"$lt": before}}
+            query = {f"{OUTBOX_FIELD}.created_at": {"$lte": before}}
             for doc in self.db[collection].find(query, {OUTBOX_FIELD: 1}):
                 published += self._publish(dispatch, collection, doc)
         return published
