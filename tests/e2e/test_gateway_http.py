@@ -1,9 +1,13 @@
 """The gateway's own behaviour: keys and roles, health naming a stopped service, errors."""
 
+import json
+import logging
+
 import pytest
 from nameko.testing.utils import get_container
 
 from aptic.registry import all_service_classes
+from shared.logs import JsonFormatter
 from tests.conftest import Api
 from tests.factories import venue_payload
 
@@ -62,3 +66,38 @@ def test_health_names_the_service_that_is_down(runner_factory, stack_config):
     assert answer.status_code == 503
     assert answer.json()["down"] == ["settlement"]
     assert answer.json()["services"]["catalog"] == {"status": "ok"}
+
+
+class JsonCapture(logging.Handler):
+    """Formats each record as it is emitted (in the worker that logs it)."""
+
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.setFormatter(JsonFormatter())
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append(json.loads(self.format(record)))
+
+
+def test_correlation_id_follows_the_request_into_the_service(api, operator_key):
+    venue = api.post("/venues", json=venue_payload(), key=operator_key).json()
+    capture = JsonCapture()
+    logging.getLogger().addHandler(capture)
+    try:
+        answer = api.post(
+            f"/venues/{venue['id']}/accreditation",
+            json={"decision": "suspend", "reason": "pas encore accrédité"},
+            key=operator_key,
+            headers={"X-Correlation-Id": "corr-4242"},
+        )
+    finally:
+        logging.getLogger().removeHandler(capture)
+    assert answer.status_code == 409
+    # the catalog worker's own log line (an expected refusal) carries the gateway's correlation id
+    catalog_lines = [
+        line
+        for line in capture.lines
+        if line["service"] == "catalog" and "decide_accreditation" in line["message"]
+    ]
+    assert catalog_lines and {line["correlation_id"] for line in catalog_lines} == {"corr-4242"}
