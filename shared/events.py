@@ -69,6 +69,22 @@ class OrderCancelled(EventSchema):
     sponsor_id = fields.String(required=True)
     reason = fields.String(allow_none=True)
     cancelled_at = fields.String(required=True)
+    # added by ordering: what was invoiced and received, for the credit note and the refund
+    invoice_reference = fields.String(allow_none=True, load_default=None)
+    payments = fields.List(fields.Nested(Payment), load_default=list)
+
+
+class DistributorRegistered(EventSchema):
+    """``ordering.distributor_registered``: a new distribution point of a sponsor.
+
+    Issuance checks with it that a booklet is assigned to a distributor of the booklet's sponsor.
+    """
+
+    distributor_id = fields.String(required=True)
+    sponsor_id = fields.String(required=True)
+    name = fields.String(required=True)
+    town_code = fields.String(required=True)
+    registered_at = fields.String(required=True)
 
 
 # -- issuance ---------------------------------------------------------------------------------

@@ -1,0 +1,82 @@
+"""The invoice of an order: ``render_invoice_html`` (pure, Jinja2) and ``render_invoice_pdf``.
+
+Both take the invoice snapshot stored on the order when it was issued (never the live order), so
+the document rendered again months later says exactly what it said the first time.
+"""
+
+from shared.pdf import html_to_pdf, template_environment
+
+KIND_LABELS = {
+    "region": "Région",
+    "department": "Département",
+    "metropolis": "Métropole",
+    "town": "Commune",
+    "town_group": "Groupement de communes",
+    "public_body": "Établissement public",
+    "ccas": "Centre communal d'action sociale",
+    "company": "Entreprise",
+    "chamber": "Chambre consulaire",
+    "foundation": "Fondation",
+    "association": "Association",
+}
+
+_env = None
+
+
+def environment():
+    global _env
+    if _env is None:
+        _env = template_environment("services.ordering")
+        _env.filters["pct"] = format_percent
+        _env.filters["iban"] = format_iban
+    return _env
+
+
+def format_percent(basis_points):
+    """``400`` -> ``4 %``; ``250`` -> ``2,5 %`` (French typography, no-break space)."""
+    whole, rest = divmod(basis_points, 100)
+    text = str(whole) if not rest else f"{whole},{rest:02d}".rstrip("0")
+    return f"{text}\u00a0%"
+
+
+def format_iban(iban):
+    """Groups of four characters, as printed on a RIB."""
+    return " ".join(iban[i : i + 4] for i in range(0, len(iban), 4))
+
+
+def invoice_context(invoice):
+    """What the template shows, computed from the stored snapshot (no rounding here: every
+    amount is a product of integers or was computed once on the order, rule 7)."""
+    rows = []
+    for line in invoice["lines"]:
+        booklet_price = line["coupons_per_booklet"] * line["face_value_cents"]
+        rows.append(
+            {
+                **line,
+                "coupons": line["quantity"] * line["coupons_per_booklet"],
+                "booklet_price_cents": booklet_price,
+                "amount_cents": line["quantity"] * booklet_price,
+            }
+        )
+    amounts = invoice["quote"]
+    return {
+        "invoice": invoice,
+        "issuer": invoice["issuer"],
+        "recipient": invoice["recipient"],
+        "kind_label": KIND_LABELS.get(invoice["recipient"]["kind"], invoice["recipient"]["kind"]),
+        "rows": rows,
+        "amounts": amounts,
+        "total_cents": amounts["face_value_cents"] + amounts["fee_cents"],
+        "cofunded": amounts["state_share_cents"] > 0,
+    }
+
+
+def render_invoice_html(invoice):
+    return environment().get_template("invoice.html").render(**invoice_context(invoice))
+
+
+def render_invoice_pdf(invoice):
+    html = render_invoice_html(invoice)
+    return html_to_pdf(
+        html, title=f"Facture {invoice['reference']}", author=invoice["issuer"]["name"]
+    )

@@ -1,0 +1,248 @@
+"""Ordering rules: the quote, State co-funding eligibility, the order lifecycle, payments.
+
+Plain Python, no I/O: every function takes and returns plain data (the documents of the store).
+"""
+
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+
+from services.ordering.exceptions import (
+    CofundingNotEligible,
+    InvalidOrderTransition,
+    NotYours,
+    Overpayment,
+    PaymentReferenceConflict,
+    StatePaymentNotExpected,
+)
+from shared.money import ORDER_FEE_BP, STATE_COFUNDING_BP, percent_of
+
+DEFAULT_FACE_VALUE_CENTS = 1_000  # a 10 EUR coupon
+MAX_FACE_VALUE_CENTS = 10_000  # 100 EUR: the scheme's coupons are 10 EUR; more is a typing error
+MAX_BOOKLETS_PER_LINE = 100_000  # 1 M coupons: ten times the largest order seen
+MAX_LINES = 20
+MAX_COUPONS_PER_ORDER = 1_000_000  # 10 M EUR of 10 EUR coupons: a third of the yearly ambition
+COFUNDING_MIN_FACE_VALUE_CENTS = 1_000_000  # rule 2: 10,000 EUR face value at least
+DEFAULT_ENVELOPE_CENTS = 1_500_000_000  # rule 2: 15 M EUR (2020), configurable per campaign
+
+# why co-funding was refused, recorded on the order (``cofunding.reason_code``): not errors
+ENVELOPE_EXHAUSTED = "cofunding_envelope_exhausted"  # what is left cannot cover the share
+REFUSED_BY_OPERATOR = "cofunding_refused_by_operator"  # the operator's decision, with a reason
+
+
+class SponsorKind(StrEnum):
+    REGION = "region"  # conseil régional: local authority, co-fundable
+    DEPARTMENT = "department"  # conseil départemental: local authority, co-fundable
+    METROPOLIS = "metropolis"  # métropole, communauté urbaine: grouping of towns, co-fundable
+    TOWN = "town"  # commune: co-fundable only when ordering for a group of >= 2 towns
+    TOWN_GROUP = "town_group"  # communauté de communes, syndicat: co-fundable with >= 2 members
+    PUBLIC_BODY = "public_body"  # établissement public (Pôle emploi, CAF...): not co-fundable
+    CCAS = "ccas"  # centre communal d'action sociale: not co-fundable
+    COMPANY = "company"  # not co-fundable
+    CHAMBER = "chamber"  # chambre consulaire (CCI, CMA): not co-fundable
+    FOUNDATION = "foundation"  # not co-fundable
+    ASSOCIATION = "association"  # not co-fundable
+
+
+# local authorities and their groupings (rule 2); towns need a group (see cofunding_refusal)
+COFUNDABLE_KINDS = {
+    SponsorKind.REGION,
+    SponsorKind.DEPARTMENT,
+    SponsorKind.METROPOLIS,
+    SponsorKind.TOWN,
+    SponsorKind.TOWN_GROUP,
+}
+
+
+class OrderStatus(StrEnum):
+    DRAFT = "draft"  # created, quote given, may still be cancelled at no cost
+    SUBMITTED = "submitted"  # sent without co-funding: invoice issued, awaiting payment
+    COFUNDING_PENDING = "cofunding_pending"  # State share reserved, awaiting the operator
+    COFUNDING_APPROVED = "cofunding_approved"  # State pays its share: invoice issued
+    COFUNDING_REFUSED = "cofunding_refused"  # goes on without it: the sponsor pays all
+    CONFIRMED = "confirmed"  # fully paid: issuance prints it
+    ISSUED = "issued"  # booklets printed (issuance.booklets_issued received)
+    DISPATCHED = "dispatched"  # booklets sent to the sponsor
+    CANCELLED = "cancelled"  # before issuance; payments received are to be returned
+
+
+class CofundingDecision(StrEnum):
+    APPROVE = "approve"
+    REFUSE = "refuse"
+
+
+class Payer(StrEnum):
+    SPONSOR = "sponsor"
+    STATE = "state"
+
+
+# the statuses each action may start from
+PAYABLE = {OrderStatus.SUBMITTED, OrderStatus.COFUNDING_APPROVED, OrderStatus.COFUNDING_REFUSED}
+CANCELLABLE = {
+    OrderStatus.DRAFT,
+    OrderStatus.SUBMITTED,
+    OrderStatus.COFUNDING_PENDING,
+    OrderStatus.COFUNDING_APPROVED,
+    OrderStatus.COFUNDING_REFUSED,
+    OrderStatus.CONFIRMED,
+}
+ALLOWED_FROM = {
+    "submit": {OrderStatus.DRAFT},
+    "decide_cofunding": {OrderStatus.COFUNDING_PENDING},
+    "pay": PAYABLE,
+    "cancel": CANCELLABLE,
+    "mark_issued": {OrderStatus.CONFIRMED},
+    "dispatch": {OrderStatus.ISSUED},
+}
+
+
+def require_status(order, action):
+    """Raise :class:`InvalidOrderTransition` unless ``action`` is possible in the order's status."""
+    status = OrderStatus(order["status"])
+    if status not in ALLOWED_FROM[action]:
+        allowed = sorted(s.value for s in ALLOWED_FROM[action])
+        raise InvalidOrderTransition(
+            f"cannot {action.replace('_', ' ')} an order that is {status.value}",
+            details={"status": status.value, "action": action, "allowed_from": allowed},
+        )
+
+
+def require_owner(actor, sponsor_id):
+    """Operators act on every order; a sponsor only on its own (403 ``not_yours``)."""
+    if actor["role"] == "operator":
+        return
+    if actor["role"] != "sponsor" or actor.get("subject_id") != sponsor_id:
+        raise NotYours("this resource belongs to another sponsor")
+
+
+# -- the quote (rules 1, 2 and 7) ---------------------------------------------------------------
+@dataclass(frozen=True)
+class Quote:
+    coupon_count: int
+    face_value_cents: int
+    fee_cents: int  # rule 1: 4 % of face value, always paid by the sponsor
+    state_share_cents: int  # rule 2: rate of the campaign x face value; 0 when not co-funded
+    sponsor_due_cents: int  # face value - State share + fee
+
+    def as_dict(self):
+        return asdict(self)
+
+
+def quote(lines, state_rate_bp=0, fee_bp=ORDER_FEE_BP):
+    """The amounts of an order. Percentages are taken once on the order's total face value,
+    rounded half up (rule 7), never per line or per coupon."""
+    coupons = sum(line["quantity"] * line["coupons_per_booklet"] for line in lines)
+    face = sum(
+        line["quantity"] * line["coupons_per_booklet"] * line["face_value_cents"] for line in lines
+    )
+    fee = percent_of(face, fee_bp)
+    state = percent_of(face, state_rate_bp)
+    return Quote(coupons, face, fee, state, face - state + fee)
+
+
+# -- State co-funding (rule 2) ------------------------------------------------------------------
+def group_size(sponsor):
+    """How many distinct towns a sponsor orders for (its own territory and its members)."""
+    towns = set(sponsor.get("members") or [])
+    if sponsor["kind"] == SponsorKind.TOWN:
+        towns.add(sponsor["territory"])
+    return len(towns)
+
+
+def cofunding_refusal(sponsor, face_value_cents, min_face_cents=COFUNDING_MIN_FACE_VALUE_CENTS):
+    """Why this sponsor's order cannot be co-funded (a :class:`CofundingNotEligible`), or None."""
+    kind = SponsorKind(sponsor["kind"])
+    details = {"kind": kind.value, "face_value_cents": face_value_cents}
+    if kind not in COFUNDABLE_KINDS:
+        return CofundingNotEligible(
+            "only local authorities and their groupings are co-funded by the State",
+            details={**details, "rule": "local_authority"},
+        )
+    if kind in (SponsorKind.TOWN, SponsorKind.TOWN_GROUP) and group_size(sponsor) < 2:
+        return CofundingNotEligible(
+            "a town is co-funded only when it orders for a group of at least 2 towns",
+            details={**details, "rule": "town_group", "towns": group_size(sponsor)},
+        )
+    if face_value_cents < min_face_cents:
+        return CofundingNotEligible(
+            "a co-funded order is of at least the minimum face value",
+            details={**details, "rule": "minimum_order", "minimum_cents": min_face_cents},
+        )
+    return None
+
+
+def check_cofunding_eligible(sponsor, face_value_cents, min_face_cents):
+    refusal = cofunding_refusal(sponsor, face_value_cents, min_face_cents)
+    if refusal is not None:
+        raise refusal
+
+
+def default_campaign(year, rate_bp=STATE_COFUNDING_BP, envelope_cents=DEFAULT_ENVELOPE_CENTS):
+    return {
+        "year": year,
+        "rate_bp": rate_bp,
+        "envelope_cents": envelope_cents,
+        "remaining_cents": envelope_cents,
+    }
+
+
+# -- payments -----------------------------------------------------------------------------------
+def amount_owed(order, payer):
+    """What ``payer`` owes on the order in all (not what is left)."""
+    if payer == Payer.STATE:
+        return order["quote"]["state_share_cents"]
+    return order["quote"]["sponsor_due_cents"]
+
+
+def paid_by(order, payer):
+    return sum(p["amount_cents"] for p in order.get("payments", []) if p["payer"] == payer)
+
+
+def find_payment(order, reference):
+    for payment in order.get("payments", []):
+        if payment["reference"] == reference:
+            return payment
+    return None
+
+
+def check_payment(order, payment):
+    """Validate a new payment against the order. Returns the payment already recorded under the
+    same reference (a replay: record nothing), or None when ``payment`` is to be recorded."""
+    existing = find_payment(order, payment["reference"])
+    if existing is not None:
+        same = (existing["payer"], existing["amount_cents"]) == (
+            payment["payer"],
+            payment["amount_cents"],
+        )
+        if not same:
+            raise PaymentReferenceConflict(
+                details={"reference": payment["reference"], "recorded": existing}
+            )
+        return existing
+    require_status(order, "pay")
+    payer = Payer(payment["payer"])
+    if payer == Payer.STATE and order["status"] != OrderStatus.COFUNDING_APPROVED:
+        raise StatePaymentNotExpected(details={"status": order["status"]})
+    owed, paid = amount_owed(order, payer), paid_by(order, payer)
+    if paid + payment["amount_cents"] > owed:
+        raise Overpayment(
+            details={
+                "payer": payer.value,
+                "owed_cents": owed,
+                "paid_cents": paid,
+                "amount_cents": payment["amount_cents"],
+                "left_cents": owed - paid,
+            }
+        )
+    return None
+
+
+def fully_paid(order, payments):
+    """Whether ``payments`` settle both the sponsor's and the State's share of the order."""
+    probe = {**order, "payments": payments}
+    return all(paid_by(probe, payer) == amount_owed(probe, payer) for payer in Payer)
+
+
+def history_entry(status_from, status_to, actor, at, reason=None):
+    """One line of an audit trail: from, to, why, who (the actor dict), when (ISO text)."""
+    plain = getattr(status_from, "value", status_from), getattr(status_to, "value", status_to)
+    return {"from": plain[0], "to": plain[1], "reason": reason, "by": actor, "at": at}

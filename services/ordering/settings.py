@@ -1,0 +1,56 @@
+"""The ordering service's settings: the operator's identity on invoices, payment terms, the
+default State co-funding campaign. Config keys (``services/ordering/config.yml``) with defaults."""
+
+from dataclasses import dataclass, fields
+
+from nameko.extensions import DependencyProvider
+
+from services.ordering.domain import COFUNDING_MIN_FACE_VALUE_CENTS, DEFAULT_ENVELOPE_CENTS
+from shared.money import STATE_COFUNDING_BP
+
+
+@dataclass(frozen=True)
+class Settings:
+    # config key = the field name in upper case
+    operator_name: str = "APTIC"
+    operator_address: str = "12 rue de la Médiation, 33000 Bordeaux"
+    operator_siret: str = "73282932000074"
+    operator_vat_mention: str = "TVA non applicable, art. 293 B du CGI"
+    operator_iban: str = "FR7630006000011234567890189"
+    operator_bic: str = "AGRIFRPP"
+    operator_email: str = "facturation@aptic.fr"
+    invoice_due_days: int = 30
+    cofunding_rate_bp: int = STATE_COFUNDING_BP  # default campaign of a year nobody set
+    cofunding_envelope_cents: int = DEFAULT_ENVELOPE_CENTS
+    cofunding_min_face_value_cents: int = COFUNDING_MIN_FACE_VALUE_CENTS
+
+    @classmethod
+    def from_config(cls, config):
+        values = {}
+        for field in fields(cls):
+            key = field.name.upper()
+            if config.get(key) not in (None, ""):
+                values[field.name] = field.type(config[key])
+        return cls(**values)
+
+    def issuer(self):
+        """The operator as printed on invoices (stored with each invoice: never re-read)."""
+        return {
+            "name": self.operator_name,
+            "address": self.operator_address,
+            "siret": self.operator_siret,
+            "vat_mention": self.operator_vat_mention,
+            "iban": self.operator_iban,
+            "bic": self.operator_bic,
+            "email": self.operator_email,
+        }
+
+
+class OrderingSettings(DependencyProvider):
+    """Injects the :class:`Settings` read once from the container's config."""
+
+    def setup(self):
+        self.settings = Settings.from_config(self.container.config)
+
+    def get_dependency(self, worker_ctx):
+        return self.settings
