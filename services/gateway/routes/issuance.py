@@ -1,5 +1,138 @@
-"""Routes of the issuance service (see API.md)."""
+"""Routes of the issuance service: booklets of an order, their lifecycle, print files.
+
+Roles are checked here; ownership (a sponsor's own booklets, a distributor's assigned ones) is
+checked by the issuance service, which gets the caller's actor with every call (403 ``not_yours``).
+Security codes are never in a JSON answer: only in the print files.
+"""
+
+from services.gateway.http import file_response, json_response, query_args, read_json, route
+from services.gateway.rpc import call, decode_file
+from services.issuance import schemas as issuance
+
+TAG = "issuance"
+PRINT_TIMEOUT = 300  # seconds: an order of 20,000 coupons prints in well under a minute
 
 
 class IssuanceRoutes:
-    """Not built yet: see the issuance issue."""
+    @route(
+        "GET",
+        "/orders/<order_id>/booklets",
+        summary="The booklets issued for an order: serials, coupon range, status",
+        tag=TAG,
+        roles=("operator", "sponsor"),
+        query=issuance.ListQuery,
+        response=issuance.OrderBookletsOut,
+    )
+    def issuance_order_booklets(self, request, order_id):
+        caller = self.auth.require(request, "operator", "sponsor")
+        query = query_args(request, *issuance.ListQuery().fields)
+        found = call(self.issuance_rpc.order_booklets, order_id, query, caller.actor())
+        return json_response(found)
+
+    @route(
+        "POST",
+        "/orders/<order_id>/booklets/dispatch",
+        summary="Every still issued booklet of the order was sent to its sponsor (extension)",
+        tag=TAG,
+        roles=("operator",),
+        response=issuance.DispatchOut,
+    )
+    def issuance_dispatch_order(self, request, order_id):
+        caller = self.auth.require(request, "operator")
+        return json_response(call(self.issuance_rpc.dispatch_order, order_id, caller.actor()))
+
+    @route(
+        "GET",
+        "/orders/<order_id>/print.pdf",
+        summary="The print file of every booklet of the order (A4, cut marks)",
+        tag=TAG,
+        roles=("operator",),
+        content="application/pdf",
+    )
+    def issuance_print_order(self, request, order_id):
+        caller = self.auth.require(request, "operator")
+        document = call(
+            self.issuance_rpc.print_order, order_id, caller.actor(), timeout=PRINT_TIMEOUT
+        )
+        return file_response(decode_file(document), "application/pdf", document["filename"])
+
+    @route(
+        "GET",
+        "/booklets/<serial>",
+        summary="One booklet (operator, its sponsor, or the distributor it is assigned to)",
+        tag=TAG,
+        roles=("operator", "sponsor", "distributor"),
+        response=issuance.BookletOut,
+    )
+    def issuance_get_booklet(self, request, serial):
+        caller = self.auth.require(request, "operator", "sponsor", "distributor")
+        return json_response(call(self.issuance_rpc.get_booklet, serial, caller.actor()))
+
+    @route(
+        "GET",
+        "/booklets/<serial>/print.pdf",
+        summary="The print file of one booklet (operator or its sponsor)",
+        tag=TAG,
+        roles=("operator", "sponsor"),
+        content="application/pdf",
+    )
+    def issuance_print_booklet(self, request, serial):
+        caller = self.auth.require(request, "operator", "sponsor")
+        document = call(self.issuance_rpc.print_booklet, serial, caller.actor(), timeout=60)
+        return file_response(decode_file(document), "application/pdf", document["filename"])
+
+    @route(
+        "POST",
+        "/booklets/<serial>/dispatch",
+        summary="The booklet was sent to its sponsor: issued -> dispatched (extension)",
+        tag=TAG,
+        roles=("operator",),
+        response=issuance.BookletOut,
+    )
+    def issuance_dispatch_booklet(self, request, serial):
+        caller = self.auth.require(request, "operator")
+        return json_response(call(self.issuance_rpc.dispatch_booklet, serial, caller.actor()))
+
+    @route(
+        "POST",
+        "/booklets/<serial>/assignment",
+        summary="Hand a booklet to one of the sponsor's distributors",
+        tag=TAG,
+        roles=("sponsor",),
+        body=issuance.AssignmentInput,
+        response=issuance.BookletOut,
+    )
+    def issuance_assign_booklet(self, request, serial):
+        caller = self.auth.require(request, "sponsor")
+        booklet = call(self.issuance_rpc.assign_booklet, serial, read_json(request), caller.actor())
+        return json_response(booklet)
+
+    @route(
+        "POST",
+        "/booklets/<serial>/activation",
+        summary="Handed to a beneficiary (optional anonymous profile): validity starts",
+        tag=TAG,
+        roles=("distributor",),
+        body=issuance.ActivationInput,
+        response=issuance.BookletOut,
+    )
+    def issuance_activate_booklet(self, request, serial):
+        caller = self.auth.require(request, "distributor")
+        booklet = call(
+            self.issuance_rpc.activate_booklet, serial, read_json(request), caller.actor()
+        )
+        return json_response(booklet)
+
+    @route(
+        "POST",
+        "/booklets/<serial>/cancellation",
+        summary="Report a booklet lost or stolen: its coupons can no longer be redeemed",
+        tag=TAG,
+        roles=("sponsor", "operator"),
+        body=issuance.CancellationInput,
+        response=issuance.BookletOut,
+    )
+    def issuance_cancel_booklet(self, request, serial):
+        caller = self.auth.require(request, "sponsor", "operator")
+        booklet = call(self.issuance_rpc.cancel_booklet, serial, read_json(request), caller.actor())
+        return json_response(booklet)

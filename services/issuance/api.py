@@ -1,0 +1,400 @@
+"""What the issuance service does, as plain functions over its repository (called by the
+service class).
+
+Issuing an order is a resumable state machine on its ``issues`` record (``IssueStatus``): a
+redelivered ``order_confirmed``, a second instance, or the timer taking up a stalled issue all
+continue from where it stands, and none of the steps can do its work twice."""
+
+import logging
+from datetime import timedelta
+
+from services.issuance import domain
+from services.issuance.domain import (
+    BOOKLETS,
+    COUPONS,
+    Action,
+    BookletStatus,
+    IssueStatus,
+    history_entry,
+    next_status,
+)
+from services.issuance.exceptions import (
+    BookletNotFound,
+    DistributorNotFound,
+    DistributorOfAnotherSponsor,
+    InvalidSerial,
+    OrderNotIssued,
+)
+from shared import serials
+from shared.events import BookletActivated, BookletCancelled, BookletsIssued
+from shared.outbox import outbox_entry
+from shared.schemas import SYSTEM_ACTOR, iso, utcnow
+
+log = logging.getLogger(__name__)
+
+
+def now():
+    return iso(utcnow())
+
+
+# -- issuing an order ---------------------------------------------------------------------------
+def new_issue(event, at):
+    """The issue record of a confirmed order: what printing and the events need, kept from the
+    event (issuance never asks ordering), and the validity of booklets never activated."""
+    booklets, coupons = domain.order_needs(event["lines"])
+    valid_until = iso(domain.one_year_after(domain.parse_time(at)))
+    return {
+        "order_id": event["order_id"],
+        "sponsor_id": event["sponsor_id"],
+        "sponsor_name": event["sponsor_name"],
+        "territory": event["territory"],
+        "rules": event["rules"],
+        "cofunded": event["cofunded"],
+        "state_rate_bp": event["state_rate_bp"],
+        "lines": event["lines"],
+        "confirmed_at": event["confirmed_at"],
+        "booklet_count": booklets,
+        "coupon_count": coupons,
+        "status": IssueStatus.RECEIVED.value,
+        "blocks": None,
+        "issued_at": at,
+        "valid_from": at,
+        "valid_until": valid_until,
+        "batch_count": None,
+        "published_batches": [],
+        "updated_at": at,
+    }
+
+
+def issue_order(repo, settings, event, dispatch):
+    """``ordering.order_confirmed``: issue the order's booklets once, however often it comes."""
+    issue = repo.insert_issue(new_issue(event, now()))
+    if issue["status"] == IssueStatus.PUBLISHED:
+        log.info("order %s already issued: nothing to do", issue["order_id"])
+        return issue
+    return resume(repo, settings, issue, dispatch)
+
+
+def resume(repo, settings, issue, dispatch):
+    """Take the issue from its status to ``published``; every step is idempotent."""
+    order_id = issue["order_id"]
+    if issue["status"] == IssueStatus.RECEIVED:
+        issue = _allocate(repo, issue)
+    if issue["status"] == IssueStatus.ALLOCATED:
+        issue = _create_booklets(repo, issue)
+    if issue["status"] == IssueStatus.CREATED:
+        issue = _publish(repo, settings, issue, dispatch)
+    log.info(
+        "order %s issued: %s booklets, %s coupons",
+        order_id,
+        issue["booklet_count"],
+        issue["coupon_count"],
+    )
+    return issue
+
+
+def _advance(repo, issue, status_to, changes):
+    updated = repo.advance_issue(
+        issue["order_id"],
+        issue["status"],
+        {**changes, "status": status_to.value, "updated_at": now()},
+    )
+    # None: another instance moved it meanwhile; continue from where it now stands
+    return updated or repo.get_issue(issue["order_id"])
+
+
+def _allocate(repo, issue):
+    """One block of booklet numbers and one of coupon numbers for the order (the same blocks
+    however often this runs), recorded on the issue."""
+    blocks = {}
+    for sequence, size in ((BOOKLETS, issue["booklet_count"]), (COUPONS, issue["coupon_count"])):
+        block = repo.allocate_block(sequence, issue["order_id"], size, domain.next_block)
+        blocks[sequence] = {"first": block["first"], "last": block["last"]}
+    return _advance(repo, issue, IssueStatus.ALLOCATED, {"blocks": blocks})
+
+
+def _blocks(issue):
+    return (
+        domain.Block(**issue["blocks"][BOOKLETS]),
+        domain.Block(**issue["blocks"][COUPONS]),
+    )
+
+
+def _create_booklets(repo, issue):
+    at = issue["issued_at"]
+    planned = domain.plan_booklets(issue["lines"], *_blocks(issue))
+    entry = history_entry(None, BookletStatus.ISSUED, SYSTEM_ACTOR, at)
+    common = {
+        "order_id": issue["order_id"],
+        "sponsor_id": issue["sponsor_id"],
+        "sponsor_name": issue["sponsor_name"],
+        "status": BookletStatus.ISSUED.value,
+        "distributor_id": None,
+        "issued_at": at,
+        "valid_from": issue["valid_from"],
+        "valid_until": issue["valid_until"],
+        "activated_at": None,
+        "profile": None,
+        "cancelled_at": None,
+        "cancel_reason": None,
+        "history": [entry],
+        "version": 1,
+    }
+    for chunk in domain.batches(planned, 1000):
+        repo.insert_booklets([{**booklet, **common} for booklet in chunk])
+    return _advance(repo, issue, IssueStatus.CREATED, {})
+
+
+def issued_coupons(settings, booklet):
+    """What redemption needs of a booklet's coupons: serial, value, digest of the code (the
+    code is made from the operator's secret here and never leaves issuance but on paper)."""
+    coupons = []
+    for serial in booklet["coupon_serials"]:
+        code = serials.security_code(settings.operator_secret, serial)
+        digest = serials.code_digest(settings.code_digest_key, serial, code)
+        coupons.append(
+            {
+                "serial": serial,
+                "face_value_cents": booklet["face_value_cents"],
+                "code_digest": digest,
+            }
+        )
+    return coupons
+
+
+def _publish(repo, settings, issue, dispatch):
+    """Dispatch the ``booklets_issued`` batches not yet dispatched, then mark the issue done.
+
+    A batch dispatched just before a crash is dispatched again on the retry: its consumers are
+    idempotent per (order, batch)."""
+    booklets = repo.booklets_of_order(issue["order_id"], history=False)
+    groups = domain.batches(booklets, settings.batch_booklets)
+    for number, group in enumerate(groups, start=1):
+        if number in issue["published_batches"]:
+            continue
+        payload = {
+            **{key: issue[key] for key in ("order_id", "sponsor_id", "sponsor_name", "territory")},
+            **{key: issue[key] for key in ("rules", "cofunded", "state_rate_bp", "issued_at")},
+            "valid_from": issue["valid_from"],
+            "valid_until": issue["valid_until"],
+            "booklets": [
+                {"serial": b["serial"], "coupons": issued_coupons(settings, b)} for b in group
+            ],
+            "batch": number,
+            "batch_count": len(groups),
+        }
+        dispatch("booklets_issued", BookletsIssued().dump(payload))
+        repo.mark_batch_published(issue["order_id"], number, now())
+        log.info(
+            "order %s: booklets_issued batch %s/%s dispatched",
+            issue["order_id"],
+            number,
+            len(groups),
+        )
+    changes = {"published_at": now(), "batch_count": len(groups)}
+    return _advance(repo, issue, IssueStatus.PUBLISHED, changes)
+
+
+def resume_stalled(repo, settings, dispatch):
+    """Take up issues left unfinished (a crash, a broker outage) for a while."""
+    before = iso(utcnow() - timedelta(seconds=settings.resume_after_seconds))
+    done = 0
+    for issue in repo.stalled_issues(before):
+        log.warning("taking up the unfinished issue of order %s", issue["order_id"])
+        resume(repo, settings, issue, dispatch)
+        done += 1
+    return done
+
+
+# -- reading --------------------------------------------------------------------------------------
+def parse_booklet_serial(serial):
+    """The normalised serial, or 400 ``invalid_serial`` (a typo is never a lookup)."""
+    try:
+        return serials.booklet_serial(serials.parse_booklet_serial(serial))
+    except (serials.InvalidSerial, TypeError) as exc:
+        raise InvalidSerial(str(exc), details={"serial": str(serial)[:40]}) from None
+
+
+def booklet_by_serial(repo, serial):
+    booklet = repo.get_booklet(parse_booklet_serial(serial))
+    if booklet is None:
+        raise BookletNotFound(details={"serial": serial})
+    return booklet
+
+
+def get_booklet(repo, serial, actor):
+    booklet = booklet_by_serial(repo, serial)
+    domain.require_viewer(actor, booklet)
+    return booklet
+
+
+def issue_of(repo, order_id, actor):
+    issue = repo.get_issue(order_id) if isinstance(order_id, str) and len(order_id) < 80 else None
+    if issue is None:
+        raise OrderNotIssued(details={"order_id": str(order_id)[:80]})
+    domain.require_sponsor_or_operator(actor, issue["sponsor_id"])
+    return issue
+
+
+def order_booklets(repo, order_id, query, actor):
+    """The issue of an order with a page of its booklets (serials, coupon range, status)."""
+    issue = issue_of(repo, order_id, actor)
+    page = repo.booklets_of_order(
+        order_id, history=False, offset=query["offset"], limit=query["limit"]
+    )
+    blocks = issue.get("blocks")
+    coupon_range = None
+    if blocks:
+        coupon_range = {
+            "first": serials.coupon_serial(blocks[COUPONS]["first"]),
+            "last": serials.coupon_serial(blocks[COUPONS]["last"]),
+        }
+    total = repo.count_booklets(order_id)
+    return {**issue, "coupon_range": coupon_range, "total": total, "booklets": page}
+
+
+# -- the booklet lifecycle ------------------------------------------------------------------------
+def _change(repo, booklet, action, actor, changes=None, event=None, **details):
+    """Move a booklet by ``action`` in one conditional update (tried again on a fresh read if it
+    changed meanwhile), with its audit entry and its event."""
+    while True:
+        status_to = next_status(booklet["status"], action)
+        at = now()
+        extra = changes(booklet, at) if changes else {}
+        entry = history_entry(booklet["status"], status_to, actor, at, **details)
+        events = [outbox_entry(*event(booklet, extra, at))] if event else []
+        updated = repo.update_booklet(
+            booklet["serial"],
+            booklet["version"],
+            {"status": status_to.value, **extra},
+            entry,
+            events,
+        )
+        if updated is not None:
+            return updated
+        booklet = booklet_by_serial(repo, booklet["serial"])
+
+
+def dispatch_booklet(repo, serial, actor):
+    """The operator sent this booklet to its sponsor."""
+    booklet = booklet_by_serial(repo, serial)
+    domain.require_operator(actor)
+    return _change(repo, booklet, Action.DISPATCH, actor)
+
+
+def dispatch_order(repo, order_id, actor):
+    """The operator sent every booklet of the order still ``issued`` to its sponsor."""
+    domain.require_operator(actor)
+    issue = issue_of(repo, order_id, actor)
+    entry = history_entry(BookletStatus.ISSUED, BookletStatus.DISPATCHED, actor, now())
+    return {"order_id": issue["order_id"], "dispatched": repo.dispatch_issued(order_id, entry)}
+
+
+def assign(repo, serial, distributor_id, actor):
+    """The sponsor hands a booklet to one of its distributors."""
+    booklet = booklet_by_serial(repo, serial)
+    domain.require_own_sponsor(actor, booklet)
+    distributor = repo.get_distributor(distributor_id)
+    if distributor is None:
+        raise DistributorNotFound(details={"distributor_id": distributor_id})
+    if distributor["sponsor_id"] != booklet["sponsor_id"]:
+        raise DistributorOfAnotherSponsor(details={"distributor_id": distributor_id})
+    return _change(
+        repo,
+        booklet,
+        Action.ASSIGN,
+        actor,
+        changes=lambda b, at: {"distributor_id": distributor_id},
+        distributor_id=distributor_id,
+    )
+
+
+def _activation(booklet, at, profile):
+    domain.require_valid(booklet, at)
+    until = iso(domain.one_year_after(domain.parse_time(at)))
+    return {"activated_at": at, "valid_from": at, "valid_until": until, "profile": profile}
+
+
+def activate(repo, serial, profile, actor):
+    """The assigned distributor hands the booklet to a beneficiary: validity restarts, one
+    year from now; emits ``issuance.booklet_activated``."""
+    booklet = booklet_by_serial(repo, serial)
+    domain.require_assigned_distributor(actor, booklet)
+    if profile is not None:
+        profile = {key: value for key, value in profile.items() if value is not None} or None
+
+    def event(b, extra, at):
+        payload = {
+            "booklet_serial": b["serial"],
+            "order_id": b["order_id"],
+            "sponsor_id": b["sponsor_id"],
+            "distributor_id": b.get("distributor_id"),
+            "coupon_serials": b["coupon_serials"],
+            "activated_at": at,
+            "valid_from": extra["valid_from"],
+            "valid_until": extra["valid_until"],
+            "profile": extra["profile"],
+        }
+        return "booklet_activated", BookletActivated().dump(payload)
+
+    return _change(
+        repo,
+        booklet,
+        Action.ACTIVATE,
+        actor,
+        changes=lambda b, at: _activation(b, at, profile),
+        event=event,
+    )
+
+
+def cancel(repo, serial, reason, actor):
+    """Its sponsor (or the operator) reports a booklet lost or stolen; emits
+    ``issuance.booklet_cancelled`` with every coupon serial (redemption knows which were used)."""
+    booklet = booklet_by_serial(repo, serial)
+    domain.require_sponsor_or_operator(actor, booklet["sponsor_id"])
+
+    def event(b, extra, at):
+        payload = {
+            "booklet_serial": b["serial"],
+            "order_id": b["order_id"],
+            "sponsor_id": b["sponsor_id"],
+            "coupon_serials": b["coupon_serials"],
+            "reason": reason,
+            "cancelled_at": at,
+        }
+        return "booklet_cancelled", BookletCancelled().dump(payload)
+
+    return _change(
+        repo,
+        booklet,
+        Action.CANCEL,
+        actor,
+        changes=lambda b, at: {"cancelled_at": at, "cancel_reason": reason},
+        event=event,
+        reason=reason,
+    )
+
+
+# -- distributors -------------------------------------------------------------------------------
+def record_distributor(repo, event):
+    """``ordering.distributor_registered``: who may receive a sponsor's booklets."""
+    repo.upsert_distributor(
+        {key: event[key] for key in ("distributor_id", "sponsor_id", "name", "town_code")}
+    )
+
+
+# -- print files ----------------------------------------------------------------------------------
+def booklets_to_print(repo, order_id, actor):
+    """Every booklet of an order, in serial order (operator only: the print shop's file)."""
+    domain.require_operator(actor)
+    issue = issue_of(repo, order_id, actor)
+    if issue["status"] not in (IssueStatus.CREATED, IssueStatus.PUBLISHED):
+        raise OrderNotIssued("this order's booklets are not all created yet")
+    return repo.booklets_of_order(order_id, history=False)
+
+
+def booklet_to_print(repo, serial, actor):
+    """One booklet to print again (operator or its sponsor)."""
+    booklet = booklet_by_serial(repo, serial)
+    domain.require_sponsor_or_operator(actor, booklet["sponsor_id"])
+    return booklet

@@ -1,0 +1,110 @@
+"""Every payload of the issuance service: inputs (strict) and what it answers."""
+
+from marshmallow import fields, validate
+
+from shared.schemas import EventSchema, StrictSchema
+
+AGE_BANDS = ["under_18", "18_25", "26_35", "36_45", "46_55", "56_65", "66_75", "over_75"]
+PUBLIC_CATEGORIES = [
+    "job_seeker",  # demandeur d'emploi
+    "minimum_income",  # bénéficiaire de minima sociaux (RSA, ASS, AAH...)
+    "senior",  # personne âgée
+    "young_person",  # jeune (mission locale...)
+    "disability",  # personne en situation de handicap
+    "newcomer",  # personne récemment arrivée en France
+    "employee",  # salarié (reconversion, formation)
+    "other",
+]
+
+
+class AssignmentInput(StrictSchema):
+    distributor_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+
+
+class ProfileInput(StrictSchema):
+    """Anonymous profile of a beneficiary, for statistics only: never a name or a contact."""
+
+    age_band = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(AGE_BANDS))
+    public_category = fields.String(
+        load_default=None, allow_none=True, validate=validate.OneOf(PUBLIC_CATEGORIES)
+    )
+    postcode = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Regexp(r"^\d{5}$", error="a French postcode has 5 digits"),
+    )
+
+
+class ActivationInput(StrictSchema):
+    profile = fields.Nested(ProfileInput, load_default=None, allow_none=True)
+
+
+class CancellationInput(StrictSchema):
+    reason = fields.String(required=True, validate=validate.OneOf(["lost", "stolen"]))
+
+
+class ListQuery(StrictSchema):
+    limit = fields.Integer(load_default=1000, validate=validate.Range(min=1, max=5000))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+
+
+class HistoryEntry(EventSchema):
+    status_from = fields.String(attribute="from", data_key="from", allow_none=True)
+    status_to = fields.String(attribute="to", data_key="to")
+    by = fields.Dict()
+    at = fields.String()
+    distributor_id = fields.String()
+    reason = fields.String()
+
+
+class BookletSummaryOut(EventSchema):
+    serial = fields.String()
+    status = fields.String()
+    line_no = fields.Integer()
+    coupons_per_booklet = fields.Integer()
+    face_value_cents = fields.Integer()
+    first_coupon_serial = fields.Function(lambda b: b["coupon_serials"][0])
+    last_coupon_serial = fields.Function(lambda b: b["coupon_serials"][-1])
+    distributor_id = fields.String(allow_none=True)
+    valid_from = fields.String()
+    valid_until = fields.String()
+
+
+class BookletOut(BookletSummaryOut):
+    """One booklet as the API shows it: never a security code (they exist only on paper)."""
+
+    order_id = fields.String()
+    sponsor_id = fields.String()
+    sponsor_name = fields.String()
+    coupon_serials = fields.List(fields.String())
+    issued_at = fields.String()
+    activated_at = fields.String(allow_none=True)
+    profile = fields.Dict(allow_none=True)
+    cancelled_at = fields.String(allow_none=True)
+    cancel_reason = fields.String(allow_none=True)
+    history = fields.List(fields.Nested(HistoryEntry))
+
+
+class OrderBookletsOut(EventSchema):
+    order_id = fields.String()
+    sponsor_id = fields.String()
+    status = fields.String()  # of the issue: received, allocated, created, published
+    booklet_count = fields.Integer()
+    coupon_count = fields.Integer()
+    coupon_range = fields.Dict()  # {"first": serial, "last": serial} of the whole order
+    issued_at = fields.String()
+    total = fields.Integer()
+    booklets = fields.List(fields.Nested(BookletSummaryOut))
+
+
+class DispatchOut(EventSchema):
+    order_id = fields.String()
+    dispatched = fields.Integer()  # booklets that became dispatched by this call
+
+
+class PrintFileOut(EventSchema):
+    filename = fields.String()
+    content_b64 = fields.String()
+    booklet_count = fields.Integer()
+    coupon_count = fields.Integer()
+    seconds = fields.Float()

@@ -1,0 +1,155 @@
+"""The issuance service's own database: the issue of each order, the serial blocks, booklets,
+and the distributors it learnt from ordering. Every change of a booklet is one conditional update
+on its ``version``; events of a change go to the booklet's outbox in that same update."""
+
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from shared.mongo import ASCENDING, DESCENDING, Repository, update_and_get
+from shared.outbox import OUTBOX_FIELD
+
+HIDDEN = {"_id": 0, OUTBOX_FIELD: 0}
+
+
+class IssuanceRepository(Repository):
+    INDEXES = {
+        "issues": [
+            ([("order_id", ASCENDING)], {"unique": True}),
+            ([("status", ASCENDING), ("updated_at", ASCENDING)], {}),
+        ],
+        # one document per block given: (sequence, first) and (sequence, order_id) are unique
+        "serial_blocks": [
+            ([("sequence", ASCENDING), ("first", DESCENDING)], {"unique": True}),
+            ([("sequence", ASCENDING), ("order_id", ASCENDING)], {"unique": True}),
+        ],
+        "booklets": [
+            ([("serial", ASCENDING)], {"unique": True}),
+            ([("first_coupon", ASCENDING)], {"unique": True}),
+            ([("order_id", ASCENDING), ("sequence", ASCENDING)], {}),
+        ],
+        "distributors": [([("distributor_id", ASCENDING)], {"unique": True})],
+    }
+
+    # -- the issue of an order ------------------------------------------------------------------
+    def insert_issue(self, issue):
+        """Record the issue of an order once; the stored one (also when it already was)."""
+        try:
+            self.db.issues.insert_one(dict(issue))
+        except DuplicateKeyError:
+            pass
+        return self.get_issue(issue["order_id"])
+
+    def get_issue(self, order_id):
+        return self.db.issues.find_one({"order_id": order_id}, HIDDEN)
+
+    def advance_issue(self, order_id, status_from, changes):
+        """Apply ``changes`` if the issue is still at ``status_from``; the issue after it (None
+        if someone else moved it meanwhile)."""
+        return update_and_get(
+            self.db.issues, {"order_id": order_id, "status": status_from}, {"$set": changes}
+        )
+
+    def mark_batch_published(self, order_id, batch, at):
+        return update_and_get(
+            self.db.issues,
+            {"order_id": order_id},
+            {"$addToSet": {"published_batches": batch}, "$set": {"updated_at": at}},
+        )
+
+    def stalled_issues(self, before):
+        """Issues not finished and untouched since ``before`` (a crash, a broker outage)."""
+        query = {"status": {"$ne": "published"}, "updated_at": {"$lt": before}}
+        return list(self.db.issues.find(query, HIDDEN).sort("updated_at", ASCENDING).limit(20))
+
+    # -- serial blocks: the allocation ledger ---------------------------------------------------
+    def allocate_block(self, sequence, order_id, size, next_block):
+        """The block of ``size`` numbers of ``sequence`` given to ``order_id``: the one it
+        already has, or the next one after the last block given.
+
+        The insert of the block document is the allocation itself: a block exists only once
+        stored (a crash cannot lose numbers), ``(sequence, first)`` unique forbids two orders the
+        same numbers (the loser of a race reads the new last block and tries again), and
+        ``(sequence, order_id)`` unique gives an order one block, whoever asks and how often."""
+        while True:
+            mine = self.db.serial_blocks.find_one(
+                {"sequence": sequence, "order_id": order_id}, {"_id": 0}
+            )
+            if mine is not None:
+                return mine
+            last = self.db.serial_blocks.find_one(
+                {"sequence": sequence}, {"_id": 0, "last": 1}, sort=[("first", DESCENDING)]
+            )
+            block = next_block(last["last"] if last else 0, size)
+            try:
+                self.db.serial_blocks.insert_one(
+                    {
+                        "sequence": sequence,
+                        "order_id": order_id,
+                        "first": block.first,
+                        "last": block.last,
+                    }
+                )
+            except DuplicateKeyError:
+                continue
+
+    def blocks(self, sequence):
+        """Every block of a sequence, in order (for audits and tests)."""
+        cursor = self.db.serial_blocks.find({"sequence": sequence}, {"_id": 0})
+        return list(cursor.sort("first", ASCENDING))
+
+    # -- booklets -------------------------------------------------------------------------------
+    def insert_booklets(self, booklets):
+        """Store booklets; those already stored (a retry) are left as they are."""
+        if not booklets:
+            return
+        try:
+            self.db.booklets.insert_many([dict(b) for b in booklets], ordered=False)
+        except BulkWriteError as exc:
+            if any(error["code"] != 11000 for error in exc.details["writeErrors"]):
+                raise
+
+    def get_booklet(self, serial):
+        return self.db.booklets.find_one({"serial": serial}, HIDDEN)
+
+    def booklets_of_order(self, order_id, history=True, offset=0, limit=0):
+        """The order's booklets in serial order (``limit`` 0: all of them)."""
+        projection = dict(HIDDEN) if history else {**HIDDEN, "history": 0}
+        cursor = self.db.booklets.find({"order_id": order_id}, projection)
+        return list(cursor.sort("sequence", ASCENDING).skip(offset).limit(limit))
+
+    def count_booklets(self, order_id):
+        return self.db.booklets.count_documents({"order_id": order_id})
+
+    def update_booklet(self, serial, version, changes, entry, events=()):
+        """Apply ``changes`` if the booklet is still at ``version``, with its audit ``entry`` and
+        outbox ``events`` in the same atomic update; None if it changed meanwhile."""
+        update = {"$set": dict(changes), "$inc": {"version": 1}, "$push": {"history": entry}}
+        if events:
+            update["$push"][OUTBOX_FIELD] = {"$each": list(events)}
+        doc = update_and_get(self.db.booklets, {"serial": serial, "version": version}, update)
+        if doc is not None:
+            doc.pop(OUTBOX_FIELD, None)
+        return doc
+
+    def dispatch_issued(self, order_id, entry):
+        """Every booklet of the order still ``issued`` becomes ``dispatched``; how many did."""
+        result = self.db.booklets.update_many(
+            {"order_id": order_id, "status": "issued"},
+            {"$set": {"status": "dispatched"}, "$inc": {"version": 1}, "$push": {"history": entry}},
+        )
+        return result.modified_count
+
+    # -- distributors (from ordering.distributor_registered) ------------------------------------
+    def upsert_distributor(self, distributor):
+        """Record a distributor once (a redelivered event changes nothing)."""
+        self.db.distributors.update_one(
+            {"distributor_id": distributor["distributor_id"]},
+            {"$setOnInsert": dict(distributor)},
+            upsert=True,
+        )
+
+    def get_distributor(self, distributor_id):
+        return self.db.distributors.find_one({"distributor_id": distributor_id}, {"_id": 0})
+
+    def ping(self):
+        self.db.command("ping")
+        return True
