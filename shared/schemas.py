@@ -87,3 +87,13 @@ class ActorSchema(StrictSchema):
 
 
 SYSTEM_ACTOR = {"role": "system", "key_id": None, "subject_id": None, "label": "system"}
+
+
+class HistoryEntry(EventSchema):
+    """One entry of an audit trail: a change of state, who made it, when and why."""
+
+    status_from = fields.String(attribute="from", data_key="from", allow_none=True)
+    status_to = fields.String(attribute="to", data_key="to")
+    reason = fields.String(allow_none=True)
+    by = fields.Dict()
+    at = fields.String()

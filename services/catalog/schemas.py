@@ -6,7 +6,7 @@ from stdnum.fr import siret as siret_number
 
 from services.catalog.domain import MAX_RADIUS_KM, Decision, VenueStatus
 from services.catalog.taxonomy import SERVICE_CATEGORIES, VENUE_TYPES
-from shared.schemas import EventSchema, StrictSchema
+from shared.schemas import EventSchema, HistoryEntry, StrictSchema
 
 DEPARTMENT = r"^(0[1-9]|[1-8]\d|9[0-5]|2[AB]|97[1-6])$"
 TOWN_CODE = r"^(\d{5}|2[AB]\d{3})$"  # INSEE code of the commune
@@ -99,14 +99,6 @@ def parse_near(text):
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):
         raise ValidationError("near is out of range")
     return lat, lon
-
-
-class HistoryEntry(EventSchema):
-    status_from = fields.String(attribute="from", data_key="from", allow_none=True)
-    status_to = fields.String(attribute="to", data_key="to")
-    reason = fields.String(allow_none=True)
-    by = fields.Dict()
-    at = fields.String()
 
 
 class ServiceOut(EventSchema):

@@ -3,6 +3,7 @@
 from marshmallow import fields, validate
 
 from shared.schemas import EventSchema, StrictSchema
+from shared.schemas import HistoryEntry as BaseHistoryEntry
 
 AGE_BANDS = ["under_18", "18_25", "26_35", "36_45", "46_55", "56_65", "66_75", "over_75"]
 PUBLIC_CATEGORIES = [
@@ -48,13 +49,8 @@ class ListQuery(StrictSchema):
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
 
 
-class HistoryEntry(EventSchema):
-    status_from = fields.String(attribute="from", data_key="from", allow_none=True)
-    status_to = fields.String(attribute="to", data_key="to")
-    by = fields.Dict()
-    at = fields.String()
+class HistoryEntry(BaseHistoryEntry):
     distributor_id = fields.String()
-    reason = fields.String()
 
 
 class BookletSummaryOut(EventSchema):

@@ -18,7 +18,7 @@ from services.ordering.domain import (
     SponsorKind,
 )
 from shared.ids import looks_like_id
-from shared.schemas import EventSchema, StrictSchema
+from shared.schemas import EventSchema, HistoryEntry, StrictSchema
 
 DEPARTMENT = r"(0[1-9]|[1-8]\d|9[0-5]|2[AB]|97[1-6])"
 TOWN = r"(\d{5}|2[AB]\d{3})"  # INSEE code of the commune
@@ -99,14 +99,6 @@ class DistributorInput(StrictSchema):
     name = fields.String(required=True, validate=validate.Length(min=2, max=200))
     sponsor_id = id_field("spo", required=True)
     town_code = town_field(required=True)
-
-
-class HistoryEntry(EventSchema):
-    status_from = fields.String(attribute="from", data_key="from", allow_none=True)
-    status_to = fields.String(attribute="to", data_key="to")
-    reason = fields.String(allow_none=True)
-    by = fields.Dict()
-    at = fields.String()
 
 
 class SponsorOut(EventSchema):
