@@ -1,11 +1,155 @@
-"""The redemption service (being built: see its issue)."""
+"""The redemption service: a thin nameko adapter over ``services.redemption.api``.
 
-from shared.entrypoints import rpc
+It knows coupons, booklets, sponsors' rules and venues only from events, so it keeps accepting
+coupons while ordering, issuance and catalog are stopped. Several instances may run side by side:
+they share the RPC queue and coordinate only through the store's conditional updates.
+"""
+
+from nameko.dependency_providers import Config
+from nameko.events import EventDispatcher
+from nameko.timer import timer
+
+from services.catalog.schemas import VenueChanged
+from services.redemption import api
+from services.redemption.domain import PENDING_TIMEOUT_SECONDS, parse_time
+from services.redemption.schemas import (
+    CheckInput,
+    CheckOut,
+    ListQuery,
+    LockOut,
+    RedemptionInput,
+    RedemptionOut,
+)
+from services.redemption.store import RedemptionRepository
+from shared.entrypoints import event_handler, rpc
+from shared.events import (
+    BookletActivated,
+    BookletCancelled,
+    BookletsIssued,
+    CouponsExpired,
+    RunCompleted,
+)
+from shared.logs import Correlation
+from shared.mongo import Store
+from shared.outbox import OUTBOX_FLUSH_SECONDS, Outbox
+from shared.schemas import ActorSchema, iso
 
 
 class RedemptionService:
     name = "redemption"
 
+    store = Store(RedemptionRepository)
+    dispatch = EventDispatcher()
+    outbox = Outbox("redemptions")
+    correlation = Correlation()
+
+    config = Config()
+
+    @property
+    def digest_key(self):
+        """The key of security-code digests (never the operator's secret)."""
+        return self.config["CODE_DIGEST_KEY"]
+
+    # -- timers -------------------------------------------------------------------------------
+    @timer(interval=OUTBOX_FLUSH_SECONDS)
+    def flush_outbox(self):
+        """Publish redemption events a crash or a broker outage left in the outbox."""
+        self.outbox.flush(self.dispatch)
+
+    @timer(interval=PENDING_TIMEOUT_SECONDS)
+    def recover(self):
+        """Undo redemptions a crash interrupted; release the coupons of voids left half done."""
+        api.recover(self.store)
+
+    # -- events -------------------------------------------------------------------------------
+    @event_handler("issuance", "booklets_issued")
+    def handle_booklets_issued(self, payload):
+        api.on_booklets_issued(self.store, BookletsIssued().load_or_raise(payload))
+
+    @event_handler("issuance", "booklet_activated")
+    def handle_booklet_activated(self, payload):
+        api.on_booklet_activated(self.store, BookletActivated().load_or_raise(payload))
+
+    @event_handler("issuance", "booklet_cancelled")
+    def handle_booklet_cancelled(self, payload):
+        api.on_booklet_cancelled(self.store, BookletCancelled().load_or_raise(payload))
+
+    @event_handler("catalog", "venue_accredited")
+    def handle_venue_accredited(self, payload):
+        api.on_venue_changed(self.store, VenueChanged().load_or_raise(payload))
+
+    @event_handler("catalog", "venue_suspended")
+    def handle_venue_suspended(self, payload):
+        api.on_venue_changed(self.store, VenueChanged().load_or_raise(payload))
+
+    @event_handler("catalog", "venue_updated")
+    def handle_venue_updated(self, payload):
+        api.on_venue_changed(self.store, VenueChanged().load_or_raise(payload))
+
+    @event_handler("settlement", "run_completed")
+    def handle_run_completed(self, payload):
+        data = RunCompleted().load_or_raise(payload)
+        self.store.settle(data["redemption_ids"], data["run_id"], parse_time(data["completed_at"]))
+
+    @event_handler("settlement", "coupons_expired")
+    def handle_coupons_expired(self, payload):
+        self.store.expire(CouponsExpired().load_or_raise(payload)["coupon_serials"])
+
+    # -- RPC ----------------------------------------------------------------------------------
     @rpc
     def health(self):
-        return {"service": self.name}
+        """Liveness: answers when the service runs and its store answers a ping."""
+        return {"service": self.name, "store": self.store.ping()}
+
+    @rpc
+    def check_coupon(self, venue_id, query):
+        """Whether ``venue_id`` may redeem this coupon now (``{serial, code, service_id?}``)."""
+        result = api.check(self.store, self.digest_key, venue_id, CheckInput().load_or_raise(query))
+        return CheckOut().dump(result)
+
+    @rpc
+    def redeem(self, venue_id, payload, actor):
+        """Redeem coupons for a service of the venue: all or none; idempotent on the key.
+        Returns ``{"redemption": ..., "created": bool}`` (False for a replayed request)."""
+        data = RedemptionInput().load_or_raise(payload)
+        redemption, created = api.redeem(
+            self.store, self.digest_key, venue_id, data, ActorSchema().load_or_raise(actor)
+        )
+        if created:
+            self.outbox.publish_pending(self.dispatch, "redemptions", {"id": redemption["id"]})
+        return {"redemption": RedemptionOut().dump(api.out(redemption)), "created": created}
+
+    @rpc
+    def void(self, redemption_id, venue_id, actor):
+        """Void a redemption of ``venue_id`` (None: the operator) before it is settled."""
+        redemption = api.void(
+            self.store, redemption_id, venue_id, ActorSchema().load_or_raise(actor)
+        )
+        self.outbox.publish_pending(self.dispatch, "redemptions", {"id": redemption_id})
+        return RedemptionOut().dump(api.out(redemption))
+
+    @rpc
+    def get_redemption(self, redemption_id, venue_id=None):
+        """One redemption (``venue_id``: must be that venue's)."""
+        return RedemptionOut().dump(
+            api.out(api.get_redemption(self.store, redemption_id, venue_id))
+        )
+
+    @rpc
+    def list_redemptions(self, query):
+        """Redemptions, by venue and period (``from`` inclusive, ``to`` exclusive)."""
+        data = ListQuery().load_or_raise(query)
+        found = self.store.list_redemptions(
+            data["venue_id"], api.to_naive(data["start"]), api.to_naive(data["end"])
+        )
+        found = [r for r in found if r["status"] != "pending"]
+        return {"redemptions": RedemptionOut(many=True).dump([api.out(r) for r in found])}
+
+    @rpc
+    def list_locks(self):
+        """Brute-force locks, newest first: which venue, how many wrong codes, until when."""
+        locks = [
+            {**lock, **{k: iso(lock[k]) for k in ("window_start", "locked_at", "locked_until")}}
+            for lock in self.store.locks()
+        ]
+        return {"locks": LockOut(many=True).dump(locks)}

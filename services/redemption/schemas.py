@@ -1,0 +1,80 @@
+"""Every payload of the redemption service (RPC in and out; events are in shared/events.py)."""
+
+from marshmallow import ValidationError, fields, validate, validates
+
+from services.redemption.domain import MAX_COUPONS_PER_REDEMPTION
+from shared.schemas import EventSchema, HistoryEntry, StrictSchema
+
+
+class CouponInput(StrictSchema):
+    serial = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    code = fields.String(required=True, validate=validate.Length(min=1, max=40))
+
+
+class RedemptionInput(StrictSchema):
+    service_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    coupons = fields.List(
+        fields.Nested(CouponInput),
+        required=True,
+        validate=validate.Length(min=1, max=MAX_COUPONS_PER_REDEMPTION),
+    )
+    idempotency_key = fields.String(
+        required=True, validate=validate.Regexp(r"^[A-Za-z0-9_.:-]{8,100}$")
+    )
+    accepted_at = fields.AwareDateTime(load_default=None)
+
+    @validates("coupons")
+    def no_duplicates(self, value, **kwargs):
+        serials = [c["serial"].replace(" ", "").replace("-", "") for c in value]
+        if len(set(serials)) != len(serials):
+            raise ValidationError("the same coupon appears twice")
+
+
+class CheckInput(StrictSchema):
+    serial = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    code = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    service_id = fields.String(load_default=None, validate=validate.Length(max=64))
+
+
+class ListQuery(StrictSchema):
+    venue_id = fields.String(load_default=None, validate=validate.Length(max=64))
+    start = fields.AwareDateTime(data_key="from", load_default=None)
+    end = fields.AwareDateTime(data_key="to", load_default=None)
+
+
+class RedeemedCouponOut(EventSchema):
+    serial = fields.String()
+    face_value_cents = fields.Integer()
+    order_id = fields.String()
+    sponsor_id = fields.String()
+    booklet_serial = fields.String()
+
+
+class RedemptionOut(EventSchema):
+    id = fields.String()
+    venue_id = fields.String()
+    service_id = fields.String()
+    category = fields.String()
+    status = fields.String()
+    coupons = fields.List(fields.Nested(RedeemedCouponOut))
+    total_cents = fields.Integer()
+    created_at = fields.String()
+    accepted_at = fields.String(allow_none=True)
+    voided_at = fields.String(allow_none=True)
+    settled_at = fields.String(allow_none=True)
+    history = fields.List(fields.Nested(HistoryEntry))
+
+
+class CheckOut(EventSchema):
+    serial = fields.String()
+    usable = fields.Boolean()
+    face_value_cents = fields.Integer()
+    valid_until = fields.String()
+
+
+class LockOut(EventSchema):
+    venue_id = fields.String()
+    wrong_codes = fields.Integer()
+    window_start = fields.String()
+    locked_at = fields.String()
+    locked_until = fields.String()

@@ -1,0 +1,64 @@
+"""Redemption rules without a broker: validity with the grace month, sponsors' rules, windows."""
+
+from datetime import datetime
+
+import pytest
+
+from services.redemption import domain
+from services.redemption.exceptions import CouponExpired, CouponNotYetValid, RuleBroken
+
+FROM, UNTIL = datetime(2026, 1, 15), datetime(2027, 1, 15)
+VENUE = {"department": "33", "town_code": "33063", "venue_type": "library"}
+
+
+def test_valid_inside_the_year():
+    domain.check_validity(FROM, UNTIL, datetime(2026, 6, 1))
+
+
+def test_not_yet_valid_and_expired():
+    with pytest.raises(CouponNotYetValid):
+        domain.check_validity(FROM, UNTIL, datetime(2026, 1, 14))
+    with pytest.raises(CouponExpired):
+        domain.check_validity(FROM, UNTIL, UNTIL)  # the end is exclusive
+
+
+def test_grace_month_for_coupons_accepted_in_time():
+    late = datetime(2027, 2, 10)
+    domain.check_validity(FROM, UNTIL, late, accepted_at=datetime(2027, 1, 10))
+    with pytest.raises(CouponExpired):  # accepted after the end
+        domain.check_validity(FROM, UNTIL, late, accepted_at=datetime(2027, 1, 20))
+    with pytest.raises(CouponExpired) as caught:  # submitted after the grace month
+        domain.check_validity(FROM, UNTIL, datetime(2027, 2, 15), accepted_at=datetime(2027, 1, 10))
+    assert caught.value.details["grace_until"] == "2027-02-15T00:00:00Z"
+    with pytest.raises(CouponExpired) as caught:
+        domain.check_validity(FROM, UNTIL, datetime(2026, 6, 1), accepted_at=datetime(2026, 7, 1))
+    assert caught.value.code == "invalid_accepted_at"
+
+
+def test_add_month_keeps_the_day_or_the_last_one():
+    assert domain.add_month(datetime(2027, 1, 31)) == datetime(2027, 2, 28)
+    assert domain.add_month(datetime(2026, 12, 5)) == datetime(2027, 1, 5)
+
+
+@pytest.mark.parametrize(
+    "rules, category, code",
+    [
+        ({"territories": ["40"]}, "smartphone_use", "rule_territory"),
+        ({"venue_types": ["fablab"]}, "smartphone_use", "rule_venue_type"),
+        ({"categories": ["job_search_online"]}, "smartphone_use", "rule_category"),
+    ],
+)
+def test_each_rule_is_named(rules, category, code):
+    with pytest.raises(RuleBroken) as caught:
+        domain.check_rules(rules, VENUE, category)
+    assert caught.value.code == code
+
+
+def test_rules_allow_by_department_or_town():
+    domain.check_rules({"territories": ["33"]}, VENUE, "x")
+    domain.check_rules({"territories": ["33063"], "venue_types": ["library"]}, VENUE, "x")
+    domain.check_rules({}, VENUE, "x")
+
+
+def test_window_start():
+    assert domain.window_start(datetime(2026, 3, 1, 10, 44, 59)) == datetime(2026, 3, 1, 10, 30)
