@@ -147,7 +147,7 @@ def main(argv=None):
     db = get_client(cfg["MONGO_URI"])[prefix + "redemption"]
     RedemptionRepository.ensure_indexes(db)
     repo = RedemptionRepository(db)
-    pool_size = 44 * REQUESTS + 1100 + 10
+    pool_size = 45 * REQUESTS + 1110
     print(f"preparing {pool_size} coupons in the store ({cfg['MONGO_URI']})...", flush=True)
     coupons = iter(issue(repo, pool_size, 1_000_000))
     take = lambda n: [next(coupons) for _ in range(n)]  # noqa: E731
@@ -194,18 +194,30 @@ def main(argv=None):
             f"{real['p99']:>6.2f} | {overhead:>7.0%}"
         )
 
-    # the store's share: the same work without the broker
-    for per_request in (1, 10):
-        requests = list(payloads(take(100 * per_request), per_request))
-        started = time.perf_counter()
-        for payload in requests:
-            data = {**payload, "accepted_at": None}
-            api.redeem(repo, DIGEST_KEY, VENUE, data, ACTOR)
-        per_call = (time.perf_counter() - started) / len(requests) * 1000
-        print(
-            f"store + domain alone, {per_request} coupon(s): {per_call:.2f} ms per redemption "
-            f"({db.coupons.estimated_document_count()} coupons in the store)"
-        )
+    # the store's share: the same work without the broker, on the full store and on a small one
+    # (the in-process engine scans every document; a real MongoDB reads one indexed key)
+    small_db = get_client(cfg["MONGO_URI"])[prefix + "small"]
+    RedemptionRepository.ensure_indexes(small_db)
+    small = RedemptionRepository(small_db)
+    small_coupons = iter(issue(small, 220, 5_000_000))
+    for label, target, source in (("full", repo, take), ("small", small, None)):
+        for per_request in (1, 10):
+            count = 10 if label == "small" else 100
+            chosen = (
+                source(count * per_request)
+                if source
+                else [next(small_coupons) for _ in range(count * per_request)]
+            )
+            started = time.perf_counter()
+            for payload in payloads(chosen, per_request):
+                api.redeem(target, DIGEST_KEY, VENUE, {**payload, "accepted_at": None}, ACTOR)
+            per_call = (time.perf_counter() - started) / count * 1000
+            size = target.db.coupons.estimated_document_count()
+            print(
+                f"store + domain alone, {per_request:>2} coupon(s), {size:>5} coupons in the "
+                f"store: {per_call:7.2f} ms per redemption"
+            )
+    get_client(cfg["MONGO_URI"]).drop_database(prefix + "small")
     get_client(cfg["MONGO_URI"]).drop_database(prefix + "redemption")
 
 
