@@ -60,6 +60,9 @@ class OrderConfirmed(EventSchema):
     rules = fields.Nested(Rules, required=True)
     payments = fields.List(fields.Nested(Payment), required=True)
     confirmed_at = fields.String(required=True)
+    # added for settlement: where the sponsor's refunds go, and the invoice a credit note cites
+    sponsor_iban = fields.String(allow_none=True, load_default=None)
+    invoice_reference = fields.String(allow_none=True, load_default=None)
 
 
 class OrderCancelled(EventSchema):

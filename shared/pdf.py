@@ -17,6 +17,18 @@ def format_date_fr(value):
     return ""
 
 
+def format_percent(basis_points):
+    """``400`` -> ``4 %``; ``250`` -> ``2,5 %`` (French typography, no-break space)."""
+    whole, rest = divmod(basis_points, 100)
+    text = str(whole) if not rest else f"{whole},{rest:02d}".rstrip("0")
+    return f"{text}\u00a0%"
+
+
+def format_iban(iban):
+    """Groups of four characters, as printed on a RIB."""
+    return " ".join(iban[i : i + 4] for i in range(0, len(iban), 4))
+
+
 def template_environment(package, folder="templates"):
     """A Jinja2 environment over ``<package>/<folder>`` with the money and date filters."""
     env = jinja2.Environment(
@@ -26,6 +38,8 @@ def template_environment(package, folder="templates"):
     )
     env.filters["eur"] = format_eur
     env.filters["date_fr"] = format_date_fr
+    env.filters["pct"] = format_percent
+    env.filters["iban"] = format_iban
     return env
 
 

@@ -162,6 +162,7 @@ def create_order(repo, settings, data, actor):
         "sponsor_id": sponsor["id"],
         "sponsor_name": sponsor["name"],
         "sponsor_kind": sponsor["kind"],
+        "sponsor_iban": sponsor.get("iban"),  # where refunds of unused coupons are paid
         "territory": sponsor["territory"],
         "status": OrderStatus.DRAFT.value,
         "lines": lines,
@@ -328,6 +329,8 @@ def confirmed_event(order, at):
             "state_rate_bp": order["cofunding"]["rate_bp"] if amounts["state_share_cents"] else 0,
             "rules": order["rules"],
             "payments": order["payments"],
+            "sponsor_iban": order.get("sponsor_iban"),
+            "invoice_reference": (order.get("invoice") or {}).get("reference"),
             "confirmed_at": at,
         }
     )

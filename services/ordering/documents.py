@@ -4,7 +4,7 @@ Both take the invoice snapshot stored on the order when it was issued (never the
 the document rendered again months later says exactly what it said the first time.
 """
 
-from shared.pdf import html_to_pdf, template_environment
+from shared.pdf import format_iban, format_percent, html_to_pdf, template_environment
 
 KIND_LABELS = {
     "region": "Région",
@@ -30,18 +30,6 @@ def environment():
         _env.filters["pct"] = format_percent
         _env.filters["iban"] = format_iban
     return _env
-
-
-def format_percent(basis_points):
-    """``400`` -> ``4 %``; ``250`` -> ``2,5 %`` (French typography, no-break space)."""
-    whole, rest = divmod(basis_points, 100)
-    text = str(whole) if not rest else f"{whole},{rest:02d}".rstrip("0")
-    return f"{text}\u00a0%"
-
-
-def format_iban(iban):
-    """Groups of four characters, as printed on a RIB."""
-    return " ".join(iban[i : i + 4] for i in range(0, len(iban), 4))
 
 
 def invoice_context(invoice):
