@@ -1,11 +1,250 @@
-"""The settlement service (being built: see its issue)."""
+"""The settlement service: a thin nameko adapter over ``services.settlement.api``.
 
-from shared.entrypoints import rpc
+It learns orders, booklets, venues and redemptions from events (every handler idempotent), keeps
+the ledger, and runs settlement and expiry runs on the operator's request. Run events
+(``settlement.run_completed``, ``settlement.coupons_expired``) are sent in batches after the run
+is completed; a timer sends again those a crash or a broker outage left unsent (consumers are
+idempotent).
+"""
+
+import base64
+import logging
+from datetime import date
+
+from nameko.dependency_providers import Config
+from nameko.events import EventDispatcher
+from nameko.timer import timer
+
+from services.catalog.schemas import VenueChanged
+from services.settlement import api
+from services.settlement.documents import (
+    render_credit_note_pdf,
+    render_run_summary_pdf,
+    render_statement_pdf,
+)
+from services.settlement.exceptions import DocumentNotFound
+from services.settlement.schemas import (
+    AlertsOut,
+    AlertsQuery,
+    BalanceOut,
+    CreditNoteRef,
+    ExpiryRunInput,
+    ExpiryRunOut,
+    RunInput,
+    RunOut,
+    RunRef,
+    StatementRef,
+)
+from services.settlement.sepa import credit_transfer_xml
+from services.settlement.settings import SettlementSettings
+from services.settlement.store import SettlementRepository
+from shared.entrypoints import event_handler, rpc
+from shared.events import (
+    BookletActivated,
+    BookletCancelled,
+    BookletsIssued,
+    CouponsExpired,
+    CouponsRedeemed,
+    OrderCancelled,
+    OrderConfirmed,
+    RedemptionVoided,
+    RunCompleted,
+)
+from shared.logs import Correlation
+from shared.mongo import Store
+from shared.schemas import iso
+
+log = logging.getLogger(__name__)
+REPUBLISH_SECONDS = 30
+
+
+def _times(run, *keys):
+    return {**run, **{k: iso(run.get(k)) for k in keys}}
+
+
+def _file(reference, filename, content):
+    return {
+        "reference": reference,
+        "filename": filename,
+        "content_b64": base64.b64encode(content).decode("ascii"),
+    }
 
 
 class SettlementService:
     name = "settlement"
 
+    store = Store(SettlementRepository)
+    settings = SettlementSettings()
+    dispatch = EventDispatcher()
+    correlation = Correlation()
+    config = Config()
+
+    # -- events in ----------------------------------------------------------------------------
+    @event_handler("ordering", "order_confirmed")
+    def handle_order_confirmed(self, payload):
+        api.on_order_confirmed(self.store, OrderConfirmed().load_or_raise(payload))
+
+    @event_handler("ordering", "order_cancelled")
+    def handle_order_cancelled(self, payload):
+        api.on_order_cancelled(self.store, self.settings, OrderCancelled().load_or_raise(payload))
+
+    @event_handler("issuance", "booklets_issued")
+    def handle_booklets_issued(self, payload):
+        api.on_booklets_issued(self.store, BookletsIssued().load_or_raise(payload))
+
+    @event_handler("issuance", "booklet_activated")
+    def handle_booklet_activated(self, payload):
+        api.on_booklet_activated(self.store, BookletActivated().load_or_raise(payload))
+
+    @event_handler("issuance", "booklet_cancelled")
+    def handle_booklet_cancelled(self, payload):
+        api.on_booklet_cancelled(self.store, BookletCancelled().load_or_raise(payload))
+
+    @event_handler("catalog", "venue_accredited")
+    def handle_venue_accredited(self, payload):
+        api.on_venue_changed(self.store, VenueChanged().load_or_raise(payload))
+
+    @event_handler("catalog", "venue_suspended")
+    def handle_venue_suspended(self, payload):
+        api.on_venue_changed(self.store, VenueChanged().load_or_raise(payload))
+
+    @event_handler("catalog", "venue_updated")
+    def handle_venue_updated(self, payload):
+        api.on_venue_changed(self.store, VenueChanged().load_or_raise(payload))
+
+    @event_handler("redemption", "coupons_redeemed")
+    def handle_coupons_redeemed(self, payload):
+        api.on_coupons_redeemed(self.store, CouponsRedeemed().load_or_raise(payload))
+
+    @event_handler("redemption", "redemption_voided")
+    def handle_redemption_voided(self, payload):
+        api.on_redemption_voided(self.store, RedemptionVoided().load_or_raise(payload))
+
+    # -- events out ---------------------------------------------------------------------------
+    def _publish_run(self, run):
+        for payload in api.run_events(
+            run, self.store.run_redemption_ids(run["id"]), self.settings.event_batch_size
+        ):
+            self.dispatch("run_completed", RunCompleted().dump(payload))
+        self.store.update_run("runs", run["id"], {"events_published": True})
+
+    def _publish_expiry(self, run):
+        for payload in api.expiry_events(
+            run, self.store.expired_serials(run["id"]), self.settings.event_batch_size
+        ):
+            self.dispatch("coupons_expired", CouponsExpired().dump(payload))
+        self.store.update_run("expiry_runs", run["id"], {"events_published": True})
+
+    @timer(interval=REPUBLISH_SECONDS)
+    def republish(self):
+        """Send the events of completed runs that a crash or an outage left unsent."""
+        for ref in self.store.unpublished_runs("runs"):
+            self._publish_run(self.store.get_run("runs", ref["id"]))
+        for ref in self.store.unpublished_runs("expiry_runs"):
+            self._publish_expiry(self.store.get_run("expiry_runs", ref["id"]))
+
+    # -- RPC ----------------------------------------------------------------------------------
     @rpc
     def health(self):
-        return {"service": self.name}
+        """Liveness: answers when the service runs and its store answers a ping."""
+        return {"service": self.name, "store": self.store.ping()}
+
+    @rpc
+    def run_settlement(self, payload):
+        """Pay venues for what they redeemed up to ``period_end`` (and funders their refunds).
+        Idempotent: the same cut-off answers the same run; an interrupted run is resumed."""
+        data = RunInput().load_or_raise(payload)
+        run = api.settlement_run(self.store, self.settings, data["period_end"])
+        if not run.get("events_published"):
+            self._publish_run(run)
+        return self._run_out(run)
+
+    @rpc
+    def get_settlement_run(self, run_id):
+        RunRef().load_or_raise({"run_id": run_id})
+        return self._run_out(api.get_run(self.store, run_id))
+
+    @rpc
+    def list_settlement_runs(self):
+        runs = self.store.list_runs("runs", "period_end")
+        return {"runs": [self._run_out(r) for r in runs]}
+
+    def _run_out(self, run):
+        return RunOut().dump(_times(run, "created_at", "completed_at"))
+
+    @rpc
+    def sepa_file(self, run_id):
+        """The run's SEPA credit transfer file (pain.001.001.03): payouts and refunds."""
+        RunRef().load_or_raise({"run_id": run_id})
+        run = api.get_run(self.store, run_id)
+        if run["status"] != "completed":
+            raise DocumentNotFound("the run is not completed", details={"run_id": run_id})
+        transfers = api.sepa_transfers(run)
+        if not transfers:
+            raise DocumentNotFound(
+                "the run pays nobody: no transfer file", details={"run_id": run_id}
+            )
+        xml = credit_transfer_xml(
+            self.settings.debtor(),
+            transfers,
+            message_id=run_id,
+            execution_date=run["completed_at"].date(),
+        )
+        return _file(run_id, f"{run_id}.xml", xml)
+
+    @rpc
+    def statement_pdf(self, run_id, venue_id):
+        """A venue's payout statement of a run (PDF)."""
+        StatementRef().load_or_raise({"run_id": run_id, "venue_id": venue_id})
+        snapshot, lines = api.statement(self.store, run_id, venue_id)
+        reference = snapshot["reference"]
+        return _file(reference, f"{reference}.pdf", render_statement_pdf(snapshot, lines))
+
+    @rpc
+    def run_summary_pdf(self, run_id):
+        """The operator's summary of a run (PDF)."""
+        RunRef().load_or_raise({"run_id": run_id})
+        run = api.get_run(self.store, run_id)
+        doc = self.store.get_document("run_summary", run_id)
+        if run["status"] != "completed" or doc is None:
+            raise DocumentNotFound(details={"run_id": run_id})
+        reference = doc["reference"]
+        return _file(reference, f"{reference}.pdf", render_run_summary_pdf(doc["snapshot"]))
+
+    @rpc
+    def run_expiry(self, payload):
+        """Expire coupons past validity and grace month (and of cancelled booklets) as of
+        ``as_of``; refund their funders; one credit note each. Idempotent per ``as_of``."""
+        data = ExpiryRunInput().load_or_raise(payload)
+        run = api.expiry_run(self.store, self.settings, data["as_of"])
+        if not run.get("events_published"):
+            self._publish_expiry(run)
+        return self._expiry_out(run)
+
+    @rpc
+    def get_expiry_run(self, run_id):
+        RunRef().load_or_raise({"run_id": run_id})
+        return self._expiry_out(api.get_expiry_run(self.store, run_id))
+
+    def _expiry_out(self, run):
+        return ExpiryRunOut().dump(_times(run, "created_at", "completed_at"))
+
+    @rpc
+    def credit_note_pdf(self, expiry_run_id, funder_id):
+        """A funder's credit note of an expiry run (PDF)."""
+        CreditNoteRef().load_or_raise({"expiry_run_id": expiry_run_id, "funder_id": funder_id})
+        snapshot = api.credit_note(self.store, expiry_run_id, funder_id)
+        reference = snapshot["reference"]
+        return _file(reference, f"{reference}.pdf", render_credit_note_pdf(snapshot))
+
+    @rpc
+    def ledger_balance(self):
+        """Money in, money out, liabilities by account: conservation as numbers."""
+        return BalanceOut().dump(api.ledger_balance(self.store))
+
+    @rpc
+    def expiry_alerts(self, sponsor_id, query):
+        """What expires within 30 days of ``as_of`` (default today) for the sponsor."""
+        data = AlertsQuery().load_or_raise(query)
+        as_of = data["as_of"] or date.today()
+        return AlertsOut().dump(api.expiry_alerts(self.store, sponsor_id, as_of))

@@ -1,5 +1,170 @@
-"""Routes of the settlement service (see API.md)."""
+"""Routes of settlement: settlement and expiry runs, their documents, the ledger's balance and the
+sponsors' expiry alerts (see API.md)."""
+
+from services.gateway.http import file_response, json_response, query_args, read_json, route
+from services.gateway.rpc import call, decode_file
+from services.settlement import schemas as settlement
+
+TAG = "settlement"
+RUN_TIMEOUT = 600  # a big run takes minutes; asked again, it resumes where it stopped
+DOCUMENT_TIMEOUT = 120
 
 
 class SettlementRoutes:
-    """Not built yet: see the settlement issue."""
+    @route(
+        "POST",
+        "/settlement-runs",
+        summary="Pay venues for everything redeemed up to period_end (and funders their "
+        "refunds); idempotent: the same period_end answers the same run",
+        tag=TAG,
+        roles=("operator",),
+        body=settlement.RunInput,
+        response=settlement.RunOut,
+    )
+    def settlement_start_run(self, request):
+        self.auth.require(request, "operator")
+        body = read_json(request)
+        return json_response(
+            call(self.settlement_rpc.run_settlement, body, timeout=RUN_TIMEOUT), 200
+        )
+
+    @route(
+        "GET",
+        "/settlement-runs",
+        summary="Settlement runs, newest first",
+        tag=TAG,
+        roles=("operator",),
+        response=settlement.RunOut,
+    )
+    def settlement_list_runs(self, request):
+        self.auth.require(request, "operator")
+        return json_response(call(self.settlement_rpc.list_settlement_runs))
+
+    @route(
+        "GET",
+        "/settlement-runs/<run_id>",
+        summary="A settlement run: payouts per venue, totals, refunds, progress",
+        tag=TAG,
+        roles=("operator",),
+        response=settlement.RunOut,
+    )
+    def settlement_get_run(self, request, run_id):
+        self.auth.require(request, "operator")
+        return json_response(call(self.settlement_rpc.get_settlement_run, run_id))
+
+    @route(
+        "GET",
+        "/settlement-runs/<run_id>/sepa.xml",
+        summary="SEPA credit transfer file (pain.001.001.03) of the run's payouts and refunds",
+        tag=TAG,
+        roles=("operator",),
+        content="application/xml",
+    )
+    def settlement_sepa(self, request, run_id):
+        self.auth.require(request, "operator")
+        document = call(self.settlement_rpc.sepa_file, run_id, timeout=DOCUMENT_TIMEOUT)
+        return file_response(decode_file(document), "application/xml", document["filename"])
+
+    @route(
+        "GET",
+        "/settlement-runs/<run_id>/summary.pdf",
+        summary="The operator's summary of a run (PDF)",
+        tag=TAG,
+        roles=("operator",),
+        content="application/pdf",
+    )
+    def settlement_summary_pdf(self, request, run_id):
+        self.auth.require(request, "operator")
+        document = call(self.settlement_rpc.run_summary_pdf, run_id, timeout=DOCUMENT_TIMEOUT)
+        return file_response(decode_file(document), "application/pdf", document["filename"])
+
+    @route(
+        "GET",
+        "/settlement-runs/<run_id>/statements/<venue_id>.pdf",
+        summary="A venue's payout statement of a run (PDF)",
+        tag=TAG,
+        roles=("venue", "operator"),
+        content="application/pdf",
+    )
+    def settlement_statement_pdf(self, request, run_id, venue_id):
+        caller = self.auth.require(request, "venue", "operator")
+        caller.require_owner("venue", venue_id)
+        document = call(
+            self.settlement_rpc.statement_pdf, run_id, venue_id, timeout=DOCUMENT_TIMEOUT
+        )
+        return file_response(decode_file(document), "application/pdf", document["filename"])
+
+    @route(
+        "POST",
+        "/expiry-runs",
+        summary="Expire coupons past validity and grace month (and of cancelled booklets) as "
+        "of as_of; refund funders pro rata; idempotent per as_of",
+        tag=TAG,
+        roles=("operator",),
+        body=settlement.ExpiryRunInput,
+        response=settlement.ExpiryRunOut,
+    )
+    def settlement_start_expiry(self, request):
+        self.auth.require(request, "operator")
+        body = read_json(request)
+        return json_response(call(self.settlement_rpc.run_expiry, body, timeout=RUN_TIMEOUT))
+
+    @route(
+        "GET",
+        "/expiry-runs/<run_id>",
+        summary="An expiry run: coupons expired, refunds, credit notes",
+        tag=TAG,
+        roles=("operator",),
+        response=settlement.ExpiryRunOut,
+    )
+    def settlement_get_expiry(self, request, run_id):
+        self.auth.require(request, "operator")
+        return json_response(call(self.settlement_rpc.get_expiry_run, run_id))
+
+    @route(
+        "GET",
+        "/expiry-runs/<run_id>/credit-notes/<funder_id>.pdf",
+        summary="A funder's credit note (PDF); funder_id is sponsor:<id> or state",
+        tag=TAG,
+        roles=("sponsor", "operator"),
+        content="application/pdf",
+    )
+    def settlement_credit_note_pdf(self, request, run_id, funder_id):
+        caller = self.auth.require(request, "sponsor", "operator")
+        if not caller.is_operator():
+            caller.require_owner("sponsor", funder_id.removeprefix("sponsor:"))
+            if not funder_id.startswith("sponsor:"):
+                caller.require_owner("operator", None)
+        document = call(
+            self.settlement_rpc.credit_note_pdf, run_id, funder_id, timeout=DOCUMENT_TIMEOUT
+        )
+        return file_response(decode_file(document), "application/pdf", document["filename"])
+
+    @route(
+        "GET",
+        "/ledger/balance",
+        summary="Money in, money out, liabilities by account: proves conservation",
+        tag=TAG,
+        roles=("operator",),
+        response=settlement.BalanceOut,
+    )
+    def settlement_balance(self, request):
+        self.auth.require(request, "operator")
+        return json_response(call(self.settlement_rpc.ledger_balance, timeout=60))
+
+    @route(
+        "GET",
+        "/sponsors/<sponsor_id>/expiry-alerts",
+        summary="Booklets whose validity ends within 30 days of as_of: issued, handed out, "
+        "not yet handed out, started",
+        tag=TAG,
+        roles=("sponsor", "operator"),
+        query=settlement.AlertsQuery,
+        response=settlement.AlertsOut,
+    )
+    def settlement_expiry_alerts(self, request, sponsor_id):
+        caller = self.auth.require(request, "sponsor", "operator")
+        caller.require_owner("sponsor", sponsor_id)
+        return json_response(
+            call(self.settlement_rpc.expiry_alerts, sponsor_id, query_args(request, "as_of"))
+        )

@@ -1,0 +1,925 @@
+"""Settlement: the ledger fed by events, settlement runs, expiry runs, the balance.
+
+Every handler is idempotent: its ledger entry has a key made of the event's identity, so a
+redelivered event writes nothing; its other writes are upserts or conditional updates.
+Runs are resumable state machines: a run interrupted half way is finished by asking for it again,
+and a step already done is not done twice (ledger keys per run and venue / funder / order).
+"""
+
+import logging
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
+
+from services.redemption.domain import add_month, parse_time
+from services.settlement import domain
+from services.settlement.domain import Account
+from services.settlement.exceptions import (
+    DocumentNotFound,
+    ExpiryRunNotFound,
+    InvalidPeriod,
+    RunInProgress,
+    RunNotFound,
+)
+from shared.schemas import iso
+
+log = logging.getLogger(__name__)
+
+RUN_LOCK = "money-runs"
+RUN_LOCK_SECONDS = 3600
+PROGRESS_EVERY = 10_000  # lines between two progress reports of a run
+ALERT_DAYS = 30
+
+
+def now_naive():
+    now = datetime.now(UTC).replace(tzinfo=None)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def state_id():
+    return "state"
+
+
+def sponsor_funder_id(sponsor_id):
+    return f"sponsor:{sponsor_id}"
+
+
+# -- ordering -----------------------------------------------------------------------------------
+def on_order_confirmed(repo, event):
+    """Money in: the sponsor's and the State's payments; the coupons are now a liability."""
+    sponsor_share = event["face_value_cents"] - event["state_share_cents"]
+    funders = {sponsor_funder_id(event["sponsor_id"]): sponsor_share}
+    if event["state_share_cents"]:
+        funders[state_id()] = event["state_share_cents"]
+    order = repo.confirm_order(
+        {
+            "order_id": event["order_id"],
+            "sponsor_id": event["sponsor_id"],
+            "sponsor_name": event["sponsor_name"],
+            "sponsor_iban": event.get("sponsor_iban"),
+            "invoice_reference": event.get("invoice_reference"),
+            "territory": event["territory"],
+            "face_value_cents": event["face_value_cents"],
+            "fee_cents": event["fee_cents"],
+            "state_share_cents": event["state_share_cents"],
+            "cofunded": event["cofunded"],
+            "funders": funders,
+            "confirmed_at": parse_time(event["confirmed_at"]),
+        }
+    )
+    if order["status"] != "confirmed" or "face_value_cents" not in order:
+        log.warning("order %s was cancelled before its confirmation arrived", event["order_id"])
+        return
+    repo.post(
+        f"order_confirmed:{event['order_id']}",
+        "order_confirmed",
+        domain.order_confirmed_postings(
+            event["face_value_cents"], event["fee_cents"], event["territory"]
+        ),
+        parse_time(event["confirmed_at"]),
+        {"order_id": event["order_id"], "sponsor_id": event["sponsor_id"]},
+    )
+
+
+def on_order_cancelled(repo, settings, event):
+    """Every cent received for a cancelled order goes back to whom paid it (fee included: no
+    service was rendered). A confirmed order's entry is reversed; money received for an order
+    never confirmed is booked in and straight out to refunds."""
+    at = parse_time(event["cancelled_at"])
+    before = repo.cancel_order(event["order_id"], {"cancelled_at": at})
+    paid = {}
+    for payment in event["payments"]:
+        funder = (
+            state_id() if payment["payer"] == "state" else sponsor_funder_id(event["sponsor_id"])
+        )
+        paid[funder] = paid.get(funder, 0) + payment["amount_cents"]
+    confirmed = before is not None and before.get("status") == "confirmed"
+    if confirmed:
+        fund = domain.percent_of(before["face_value_cents"], domain.FUND_BP)
+        postings = [
+            domain.Posting(Account.LIABILITY, before["face_value_cents"]),
+            domain.Posting(Account.FEE_INCOME, before["fee_cents"] - fund),
+            domain.Posting(Account.FUND, fund, before["territory"]),
+        ]
+        due = before["face_value_cents"] + before["fee_cents"]
+        if sum(paid.values()) != due:  # the event lists what was received; trust the ledger
+            paid = {
+                sponsor_funder_id(before["sponsor_id"]): due - before["state_share_cents"],
+            }
+            if before["state_share_cents"]:
+                paid[state_id()] = before["state_share_cents"]
+    else:
+        postings = [domain.Posting(Account.BANK, sum(paid.values()))]
+    if not sum(paid.values()):
+        return
+    postings += [domain.Posting(Account.REFUND_PAYABLE, -c, f) for f, c in sorted(paid.items())]
+    key = f"order_cancelled:{event['order_id']}"
+    repo.post(
+        key,
+        "order_cancelled",
+        domain.balanced(postings),
+        at,
+        {"order_id": event["order_id"], "sponsor_id": event["sponsor_id"]},
+    )
+    sponsor_iban = (before or {}).get("sponsor_iban")
+    repo.add_refunds(
+        refund_item(
+            settings,
+            f"{key}:{funder}",
+            funder,
+            amount,
+            at,
+            order_id=event["order_id"],
+            reason="order_cancelled",
+            sponsor_name=(before or {}).get("sponsor_name", event["sponsor_id"]),
+            sponsor_iban=sponsor_iban,
+        )
+        for funder, amount in sorted(paid.items())
+    )
+
+
+def refund_item(settings, item_id, funder, amount, at, **info):
+    if funder == state_id():
+        name, iban, bic = settings.state_name, settings.state_iban, settings.state_bic
+    else:
+        name, iban, bic = info.get("sponsor_name"), info.get("sponsor_iban"), None
+    return {
+        "id": item_id,
+        "funder_id": funder,
+        "name": name,
+        "iban": iban,
+        "bic": bic,
+        "amount_cents": amount,
+        "order_id": info.get("order_id"),
+        "expiry_run_id": info.get("expiry_run_id"),
+        "reason": info["reason"],
+        "created_at": at,
+        "status": "open",
+        "run_id": None,
+    }
+
+
+# -- issuance -----------------------------------------------------------------------------------
+def on_booklets_issued(repo, event):
+    valid_until = parse_time(event["valid_until"])
+    booklets, coupons = [], []
+    for booklet in event["booklets"]:
+        booklets.append(
+            {
+                "serial": booklet["serial"],
+                "order_id": event["order_id"],
+                "sponsor_id": event["sponsor_id"],
+                "coupon_count": len(booklet["coupons"]),
+                "issued_at": parse_time(event["issued_at"]),
+                "activated_at": None,
+                "cancelled_at": None,
+                "expiry_run_id": None,
+                "valid_until": valid_until,
+            }
+        )
+        coupons += [
+            {
+                "serial": c["serial"],
+                "booklet_serial": booklet["serial"],
+                "order_id": event["order_id"],
+                "sponsor_id": event["sponsor_id"],
+                "face_value_cents": c["face_value_cents"],
+            }
+            for c in booklet["coupons"]
+        ]
+    repo.add_booklets(booklets, coupons)
+
+
+def on_booklet_activated(repo, event):
+    repo.activate_booklet(
+        event["booklet_serial"],
+        {
+            "order_id": event["order_id"],
+            "sponsor_id": event["sponsor_id"],
+            "activated_at": parse_time(event["activated_at"]),
+            "valid_until": parse_time(event["valid_until"]),
+        },
+    )
+
+
+def on_booklet_cancelled(repo, event):
+    repo.cancel_booklet(
+        event["booklet_serial"],
+        {
+            "order_id": event["order_id"],
+            "sponsor_id": event["sponsor_id"],
+            "cancelled_at": parse_time(event["cancelled_at"]),
+            "cancel_reason": event["reason"],
+        },
+    )
+
+
+# -- catalog ------------------------------------------------------------------------------------
+def on_venue_changed(repo, event):
+    repo.save_venue_if_newer(
+        {
+            key: event[key]
+            for key in ("venue_id", "version", "status", "name", "department", "town_code", "iban")
+        }
+    )
+
+
+# -- redemption ---------------------------------------------------------------------------------
+def on_coupons_redeemed(repo, event):
+    """A venue is owed the face value of the coupons it redeemed (paid by the next run)."""
+    rid = event["redemption_id"]
+    by_serial = {c["serial"]: c for c in event["coupons"]}
+    known = repo.get_payable(rid)
+    item = {
+        "id": rid,
+        "redemption_id": rid,
+        "kind": "redemption",
+        "venue_id": event["venue_id"],
+        "service_id": event["service_id"],
+        "category": event["category"],
+        "serials": sorted(by_serial),
+        "coupon_count": len(by_serial),
+        "amount_cents": event["total_cents"],
+        "redeemed_at": parse_time(event["redeemed_at"]),
+        "status": "open",
+        "run_id": None,
+    }
+    if known is not None and known["status"] == "disputed":
+        return
+    if known is not None and known["status"] == "voided":
+        # voided already (the void overtook it, or this is a redelivery): its coupons stay
+        # usable; the entry is still written, so that the void's entry has its counterpart
+        repo.add_payable(item)
+        _post_redemption(repo, event, item)
+        return
+    refused = repo.mark_redeemed(list(by_serial), rid, by_serial)
+    if refused:
+        # a coupon already expired and refunded (or redeemed elsewhere): paying it would pay a
+        # coupon twice. The redemption is kept aside for the operator; no money moves.
+        log.error("redemption %s holds coupons no longer outstanding: %s", rid, refused)
+        repo.release_coupons(rid)
+        repo.add_payable({**item, "status": "disputed", "disputed_serials": refused})
+        return
+    repo.add_payable(item)
+    _post_redemption(repo, event, item)
+
+
+def _post_redemption(repo, event, item):
+    repo.post(
+        f"redeemed:{event['redemption_id']}",
+        "coupons_redeemed",
+        domain.redemption_postings(event["total_cents"], event["venue_id"]),
+        item["redeemed_at"],
+        {"redemption_id": event["redemption_id"], "venue_id": event["venue_id"]},
+    )
+
+
+def on_redemption_voided(repo, event):
+    """Before a run: the line is dropped. After a run paid it (the void crossed the run): the
+    venue owes it back, deducted from its next payout (a clawback line)."""
+    rid = event["redemption_id"]
+    at = parse_time(event["voided_at"])
+    before = repo.void_payable(rid, {"voided_at": at, "venue_id": event["venue_id"]})
+    if before is not None and before.get("status") == "disputed":
+        return  # no money moved for it
+    if before is not None and before.get("status") == "settled":
+        repo.add_payable(
+            {
+                "id": f"clawback:{rid}",
+                "redemption_id": rid,
+                "kind": "clawback",
+                "venue_id": event["venue_id"],
+                "service_id": before.get("service_id", ""),
+                "category": before.get("category", ""),
+                "serials": sorted(c["serial"] for c in event["coupons"]),
+                "coupon_count": len(event["coupons"]),
+                "amount_cents": -event["total_cents"],
+                "redeemed_at": at,
+                "status": "open",
+                "run_id": None,
+            }
+        )
+    repo.release_coupons(rid)
+    repo.post(
+        f"voided:{rid}",
+        "redemption_voided",
+        [
+            domain.Posting(Account.LIABILITY, -event["total_cents"]),
+            domain.Posting(Account.VENUE_PAYABLE, event["total_cents"], event["venue_id"]),
+        ],
+        at,
+        {"redemption_id": rid, "venue_id": event["venue_id"]},
+    )
+
+
+# -- runs: shared ---------------------------------------------------------------------------------
+def _day(value):
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(value)
+
+
+def _with_lock(repo, holder, work):
+    if not repo.acquire_lock(RUN_LOCK, holder, now_naive(), RUN_LOCK_SECONDS):
+        raise RunInProgress(details={"requested": holder})
+    try:
+        return work()
+    finally:
+        repo.release_lock(RUN_LOCK, holder)
+
+
+class Progress:
+    """Reports a run's progress: in the run document (GET shows it), in the log, and to an
+    optional callback (a progress bar)."""
+
+    def __init__(self, repo, collection, run_id, phase, total=None, callback=None):
+        self.repo, self.collection, self.run_id = repo, collection, run_id
+        self.phase, self.total, self.done, self.callback = phase, total, 0, callback
+        self._report()
+
+    def advance(self, count=1):
+        self.done += count
+        if self.callback:
+            self.callback(self.phase, count, self.total)
+        if self.done % PROGRESS_EVERY < count:
+            self._report()
+
+    def _report(self):
+        self.repo.update_run(
+            self.collection,
+            self.run_id,
+            {"progress": {"phase": self.phase, "done": self.done, "total": self.total}},
+        )
+        log.info("%s %s: %s %s/%s", self.collection, self.run_id, self.phase, self.done, self.total)
+
+
+# -- settlement runs ------------------------------------------------------------------------------
+def run_id_for(period_end):
+    return f"SR-{period_end.isoformat()}"
+
+
+def settlement_run(repo, settings, period_end, today=None, progress=None):
+    """Pay venues for everything redeemed up to the end of ``period_end`` (a date, UTC), and
+    funders their open refunds. The same cut-off again answers the same run. The cut-off may be
+    today: what is redeemed after the run, even the same day, goes to the next run."""
+    period_end = _day(period_end)
+    today = today or now_naive().date()
+    if period_end > today:
+        raise InvalidPeriod(
+            "the cut-off cannot be in the future",
+            details={"period_end": period_end.isoformat(), "today": today.isoformat()},
+        )
+    run_id = run_id_for(period_end)
+    existing = repo.get_run("runs", run_id)
+    if existing is not None and existing["status"] == "completed":
+        return existing
+    return _with_lock(
+        repo, run_id, lambda: _settlement_run(repo, settings, run_id, period_end, progress)
+    )
+
+
+def _settlement_run(repo, settings, run_id, period_end, progress):
+    cutoff = datetime.combine(period_end + timedelta(days=1), datetime.min.time())
+    run = repo.create_run(
+        "runs",
+        {
+            "id": run_id,
+            "period_end": period_end.isoformat(),
+            "cutoff": cutoff,
+            "status": "claiming",
+            "created_at": now_naive(),
+            "completed_at": None,
+            "events_published": False,
+            "payouts": [],
+            "carried_forward": [],
+            "refunds": [],
+        },
+    )
+    if run["status"] == "claiming":
+        # from here the run's lines are fixed: a late void makes a clawback, not a change
+        claimed = repo.claim_payables(run_id, cutoff)
+        refunds = repo.claim_refunds(run_id)
+        run = repo.update_run(
+            "runs", run_id, {"status": "computing", "claimed": claimed, "claimed_refunds": refunds}
+        )
+    if run["status"] == "computing":
+        run = _compute_run(repo, settings, run, progress)
+    return run
+
+
+def venue_totals(lines: Iterable[dict]):
+    """Stream ``(venue_id, gross_cents, line_count, coupon_count)`` from lines sorted by venue:
+    memory is one venue's sums, whatever the number of lines."""
+    current, gross, count, coupons = None, 0, 0, 0
+    for line in lines:
+        if line["venue_id"] != current:
+            if current is not None:
+                yield current, gross, count, coupons
+            current, gross, count, coupons = line["venue_id"], 0, 0, 0
+        gross += line["amount_cents"]
+        count += 1
+        coupons += line["coupon_count"]
+    if current is not None:
+        yield current, gross, count, coupons
+
+
+def _compute_run(repo, settings, run, progress_callback):
+    run_id, year = run["id"], run["created_at"].year
+    issued_at = iso(run["created_at"])
+    payouts, carried = [], []
+    progress = Progress(repo, "runs", run_id, "payouts", run.get("claimed"), progress_callback)
+    for venue_id, gross, count, coupons in venue_totals(
+        _counted(repo.run_payables(run_id), progress)
+    ):
+        venue = repo.get_venue(venue_id)
+        reason = None
+        if gross <= 0:
+            reason = "clawbacks_exceed_redemptions"
+        elif venue is None or not venue.get("iban"):
+            reason = "no_bank_details"
+        if reason:
+            repo.release_payables(run_id, venue_id)
+            carried.append(
+                {
+                    "venue_id": venue_id,
+                    "name": (venue or {}).get("name", venue_id),
+                    "gross_cents": gross,
+                    "reason": reason,
+                }
+            )
+            continue
+        payout = domain.payout(venue_id, gross)
+        repo.post(
+            f"payout:{run_id}:{venue_id}",
+            "payout",
+            domain.payout_postings(payout),
+            run["created_at"],
+            {"run_id": run_id, "venue_id": venue_id},
+        )
+        statement = repo.issue_document(
+            "statement",
+            "REL",
+            f"{run_id}:{venue_id}",
+            year,
+            lambda reference, v=venue, p=payout, n=count, c=coupons: {
+                "reference": reference,
+                "run_id": run_id,
+                "period_end": run["period_end"],
+                "issued_at": issued_at,
+                "issuer": settings.issuer(),
+                "venue": {
+                    "venue_id": v["venue_id"],
+                    "name": v["name"],
+                    "town_code": v.get("town_code", ""),
+                    "department": v.get("department", ""),
+                    "iban": v["iban"],
+                },
+                "gross_cents": p.gross_cents,
+                "fee_cents": p.fee_cents,
+                "net_cents": p.net_cents,
+                "fee_bp": domain.ENCASHMENT_FEE_BP,
+                "line_count": n,
+                "coupon_count": c,
+            },
+        )
+        payouts.append(
+            {
+                "venue_id": venue_id,
+                "name": venue["name"],
+                "iban": venue["iban"],
+                "gross_cents": payout.gross_cents,
+                "fee_cents": payout.fee_cents,
+                "net_cents": payout.net_cents,
+                "line_count": count,
+                "coupon_count": coupons,
+                "statement_reference": statement["reference"],
+            }
+        )
+    refunds = _pay_refunds(repo, run)
+    totals = {
+        key: sum(p[key] for p in payouts) for key in ("gross_cents", "fee_cents", "net_cents")
+    }
+    balance = ledger_balance(repo)
+    summary = repo.issue_document(
+        "run_summary",
+        "SYN",
+        run_id,
+        year,
+        lambda reference: {
+            "reference": reference,
+            "run_id": run_id,
+            "period_end": run["period_end"],
+            "issued_at": issued_at,
+            "issuer": settings.issuer(),
+            "payouts": [
+                {k: p[k] for k in ("venue_id", "name", "statement_reference")}
+                | {k: p[k] for k in ("gross_cents", "fee_cents", "net_cents")}
+                for p in payouts
+            ],
+            "totals": totals,
+            "refunds": refunds + [_refund_row(r, paid=False) for r in _unpaid(repo)],
+            "refunds_total_cents": sum(r["amount_cents"] for r in refunds),
+            "fund_by_territory": balance["cooperation_fund"],
+            "fee_income_cents": balance["fee_income_cents"],
+            "carried_forward": carried,
+            "ledger_balanced": balance["balanced"],
+        },
+    )
+    return repo.update_run(
+        "runs",
+        run_id,
+        {
+            "status": "completed",
+            "completed_at": now_naive(),
+            "payouts": payouts,
+            "carried_forward": carried,
+            "refunds": refunds,
+            "totals": totals,
+            "refunds_total_cents": sum(r["amount_cents"] for r in refunds),
+            "summary_reference": summary["reference"],
+            "progress": {"phase": "completed", "done": progress.done, "total": progress.done},
+        },
+    )
+
+
+def _counted(lines, progress):
+    for line in lines:
+        progress.advance()
+        yield line
+
+
+def _refund_row(refund, paid):
+    return {
+        "funder_id": refund["funder_id"],
+        "name": refund["name"],
+        "iban": refund["iban"],
+        "bic": refund.get("bic"),
+        "amount_cents": refund["amount_cents"],
+        "paid": paid,
+    }
+
+
+def _unpaid(repo):
+    totals = {}
+    for refund in repo.open_refunds():
+        row = totals.setdefault(
+            refund["funder_id"], _refund_row({**refund, "amount_cents": 0}, False)
+        )
+        row["amount_cents"] += refund["amount_cents"]
+    return [totals[k] for k in sorted(totals)]
+
+
+def _pay_refunds(repo, run):
+    """One transfer per funder for the refunds the run took."""
+    per_funder = {}
+    for refund in repo.run_refunds(run["id"]):
+        row = per_funder.setdefault(
+            refund["funder_id"], _refund_row({**refund, "amount_cents": 0}, paid=True)
+        )
+        row["amount_cents"] += refund["amount_cents"]
+    for funder, row in per_funder.items():
+        repo.post(
+            f"refund_paid:{run['id']}:{funder}",
+            "refund_paid",
+            domain.refund_paid_postings(funder, row["amount_cents"]),
+            run["created_at"],
+            {"run_id": run["id"], "funder_id": funder},
+        )
+    return [per_funder[k] for k in sorted(per_funder)]
+
+
+def get_run(repo, run_id):
+    run = repo.get_run("runs", run_id)
+    if run is None:
+        raise RunNotFound(details={"run_id": run_id})
+    return run
+
+
+def statement(repo, run_id, venue_id):
+    """The statement snapshot of a venue in a run and its lines (a stream)."""
+    get_run(repo, run_id)
+    doc = repo.get_document("statement", f"{run_id}:{venue_id}")
+    if doc is None:
+        raise DocumentNotFound(details={"run_id": run_id, "venue_id": venue_id})
+    return doc["snapshot"], statement_lines(repo.run_payables(run_id, venue_id))
+
+
+def statement_lines(payables):
+    for p in payables:
+        yield {
+            "redemption_id": p["redemption_id"],
+            "redeemed_at": iso(p["redeemed_at"]),
+            "service_id": p.get("service_id", ""),
+            "category": p.get("category", ""),
+            "coupon_count": p["coupon_count"],
+            "serials": p["serials"],
+            "amount_cents": p["amount_cents"],
+            "kind": p["kind"],
+        }
+
+
+def sepa_transfers(run):
+    """The run's transfers: venues' net payouts and funders' refunds."""
+    transfers = [
+        {
+            "name": p["name"],
+            "iban": p["iban"],
+            "bic": None,
+            "amount_cents": p["net_cents"],
+            "description": f"Pass numerique {p['statement_reference']} au {run['period_end']}",
+            "end_to_end_id": p["statement_reference"],
+        }
+        for p in run["payouts"]
+    ]
+    transfers += [
+        {
+            "name": r["name"],
+            "iban": r["iban"],
+            "bic": r.get("bic"),
+            "amount_cents": r["amount_cents"],
+            "description": f"Pass numerique remboursement {run['id']}",
+            "end_to_end_id": f"{run['id']}-{index:04d}",
+        }
+        for index, r in enumerate(run["refunds"], 1)
+    ]
+    return transfers
+
+
+def run_events(run, redemption_ids, batch_size):
+    """``settlement.run_completed`` payloads, in batches of ``batch_size`` ids."""
+    ids = list(redemption_ids)
+    batches = [ids[i : i + batch_size] for i in range(0, len(ids), batch_size)] or [[]]
+    for number, chunk in enumerate(batches, 1):
+        yield {
+            "run_id": run["id"],
+            "period_end": run["period_end"],
+            "redemption_ids": chunk,
+            "completed_at": iso(run["completed_at"]),
+            "batch": number,
+            "batch_count": len(batches),
+        }
+
+
+# -- expiry runs ----------------------------------------------------------------------------------
+def expiry_run_id_for(as_of):
+    return f"EXP-{as_of.isoformat()}"
+
+
+def expiry_run(repo, settings, as_of, today=None, progress=None):
+    """Expire coupons whose validity (and grace month) ended before ``as_of`` and coupons of
+    cancelled booklets; refund their face value to the funders pro rata; one credit note per
+    funder. The same ``as_of`` again answers the same run."""
+    as_of = _day(as_of)
+    today = today or now_naive().date()
+    if as_of > today:
+        raise InvalidPeriod(
+            "coupons cannot be expired in advance",
+            details={"as_of": as_of.isoformat(), "today": today.isoformat()},
+        )
+    run_id = expiry_run_id_for(as_of)
+    existing = repo.get_run("expiry_runs", run_id)
+    if existing is not None and existing["status"] == "completed":
+        return existing
+    return _with_lock(repo, run_id, lambda: _expiry_run(repo, settings, run_id, as_of, progress))
+
+
+def _expiry_run(repo, settings, run_id, as_of, progress_callback):
+    moment = datetime.combine(as_of, datetime.min.time())
+    run = repo.create_run(
+        "expiry_runs",
+        {
+            "id": run_id,
+            "as_of": as_of.isoformat(),
+            "status": "expiring",
+            "created_at": now_naive(),
+            "completed_at": None,
+            "events_published": False,
+        },
+    )
+    if run["status"] == "expiring":
+        progress = Progress(repo, "expiry_runs", run_id, "booklets", None, progress_callback)
+        for booklet in repo.booklets_to_expire(moment):
+            if booklet.get("cancelled_at") is not None:
+                reason = "cancelled"
+            elif add_month(booklet["valid_until"]) <= moment:
+                reason = "expired"
+            else:
+                continue  # in its grace month: late redemptions may still come
+            repo.expire_booklet(booklet["serial"], run_id, reason)
+            progress.advance()
+        run = repo.update_run("expiry_runs", run_id, {"status": "refunding"})
+    if run["status"] == "refunding":
+        run = _refund_expired(repo, settings, run)
+    return run
+
+
+def _refund_expired(repo, settings, run):
+    run_id, at = run["id"], run["created_at"]
+    notes = {}
+    totals = {"coupons": 0, "face_value_cents": 0, "cancelled": 0}
+    for row in repo.expired_by_order(run_id):
+        order = repo.get_order(row["order_id"])
+        if order is None or "funders" not in order:
+            log.error("expired coupons of unknown order %s: not refunded", row["order_id"])
+            continue
+        shares = domain.refund_shares(row["face_value_cents"], order["funders"])
+        repo.post(
+            f"expired:{run_id}:{row['order_id']}",
+            "coupons_expired",
+            domain.refund_postings(row["face_value_cents"], order["funders"]),
+            at,
+            {"expiry_run_id": run_id, "order_id": row["order_id"]},
+        )
+        items = [
+            refund_item(
+                settings,
+                f"expired:{run_id}:{row['order_id']}:{funder}",
+                funder,
+                amount,
+                at,
+                order_id=row["order_id"],
+                expiry_run_id=run_id,
+                reason="expired",
+                sponsor_name=order["sponsor_name"],
+                sponsor_iban=order.get("sponsor_iban"),
+            )
+            for funder, amount in sorted(shares.items())
+            if amount
+        ]
+        repo.add_refunds(items)
+        weight = sum(order["funders"].values())
+        for item in items:
+            note = notes.setdefault(
+                item["funder_id"],
+                {"funder": item, "lines": [], "expired": 0, "cancelled": 0},
+            )
+            note["lines"].append(
+                {
+                    "order_id": row["order_id"],
+                    "invoice_reference": order.get("invoice_reference"),
+                    "coupon_count": row["coupons"],
+                    "face_value_cents": row["face_value_cents"],
+                    "share_bp": order["funders"][item["funder_id"]] * 10_000 // weight,
+                    "amount_cents": item["amount_cents"],
+                }
+            )
+            note["cancelled"] += row["cancelled"]
+            note["expired"] += row["coupons"] - row["cancelled"]
+        totals["coupons"] += row["coupons"]
+        totals["cancelled"] += row["cancelled"]
+        totals["face_value_cents"] += row["face_value_cents"]
+    credit_notes = []
+    for funder_id in sorted(notes):
+        note = notes[funder_id]
+        funder = note["funder"]
+        doc = repo.issue_document(
+            "credit_note",
+            "AV",
+            f"{run_id}:{funder_id}",
+            at.year,
+            lambda reference, n=note, f=funder: {
+                "reference": reference,
+                "expiry_run_id": run_id,
+                "as_of": run["as_of"],
+                "issued_at": iso(at),
+                "issuer": settings.issuer(),
+                "funder": {
+                    "funder_id": f["funder_id"],
+                    "name": f["name"],
+                    "kind": "state" if f["funder_id"] == state_id() else "sponsor",
+                    "iban": f["iban"],
+                },
+                "lines": n["lines"],
+                "total_cents": sum(line["amount_cents"] for line in n["lines"]),
+                "cancelled_coupon_count": n["cancelled"],
+                "expired_coupon_count": n["expired"],
+            },
+        )
+        credit_notes.append(
+            {
+                "funder_id": funder_id,
+                "name": funder["name"],
+                "reference": doc["reference"],
+                "amount_cents": doc["snapshot"]["total_cents"],
+            }
+        )
+    return repo.update_run(
+        "expiry_runs",
+        run_id,
+        {
+            "status": "completed",
+            "completed_at": now_naive(),
+            "coupon_count": totals["coupons"],
+            "cancelled_coupon_count": totals["cancelled"],
+            "refunded_cents": totals["face_value_cents"],
+            "credit_notes": credit_notes,
+        },
+    )
+
+
+def get_expiry_run(repo, run_id):
+    run = repo.get_run("expiry_runs", run_id)
+    if run is None:
+        raise ExpiryRunNotFound(details={"expiry_run_id": run_id})
+    return run
+
+
+def credit_note(repo, run_id, funder_id):
+    get_expiry_run(repo, run_id)
+    doc = repo.get_document("credit_note", f"{run_id}:{funder_id}")
+    if doc is None:
+        raise DocumentNotFound(details={"expiry_run_id": run_id, "funder_id": funder_id})
+    return doc["snapshot"]
+
+
+def expiry_events(run, serials, batch_size):
+    ids = list(serials)
+    batches = [ids[i : i + batch_size] for i in range(0, len(ids), batch_size)] or [[]]
+    for number, chunk in enumerate(batches, 1):
+        yield {
+            "expiry_run_id": run["id"],
+            "as_of": run["as_of"],
+            "coupon_serials": chunk,
+            "batch": number,
+            "batch_count": len(batches),
+        }
+
+
+def expiry_alerts(repo, sponsor_id, as_of):
+    """What expires in the next 30 days, for the sponsor's dashboard: booklets issued, handed
+    out, not yet handed out, started (at least one coupon redeemed), per end date."""
+    start = datetime.combine(_day(as_of), datetime.min.time())
+    end = start + timedelta(days=ALERT_DAYS)
+    by_date = {}
+    for booklet in repo.sponsor_booklets(sponsor_id, start, end):
+        if booklet.get("cancelled_at") is not None or booklet.get("expiry_run_id"):
+            continue
+        day = booklet["valid_until"].date().isoformat()
+        row = by_date.setdefault(
+            day,
+            {"valid_until": day, "issued": 0, "handed_out": 0, "not_handed_out": 0, "started": 0},
+        )
+        row["issued"] += 1
+        if booklet.get("activated_at"):
+            row["handed_out"] += 1
+        else:
+            row["not_handed_out"] += 1
+        if repo.booklet_redeemed_count(booklet["serial"]):
+            row["started"] += 1
+    rows = [by_date[k] for k in sorted(by_date)]
+    totals = {
+        k: sum(r[k] for r in rows) for k in ("issued", "handed_out", "not_handed_out", "started")
+    }
+    return {
+        "sponsor_id": sponsor_id,
+        "as_of": start.date().isoformat(),
+        "until": end.date().isoformat(),
+        "expiring": rows,
+        "totals": totals,
+    }
+
+
+# -- the balance ----------------------------------------------------------------------------------
+def ledger_balance(repo):
+    """Money in, money out, what is held and for whom: conservation (rule 6) as numbers.
+
+    money_in (bank debits) = money_out (bank credits) + coupon liability + venues payable +
+    refunds payable + cooperation fund + operator's fee income. Every entry sums to zero, so
+    the equality holds by construction; ``balanced`` checks it on the stored journal."""
+    rows = repo.account_balances()
+    accounts = []
+    by_account = {}
+    money_in = money_out = 0
+    for (account, sub), (balance, debits) in sorted(rows.items()):
+        if account == Account.BANK.value:
+            money_in += debits
+            money_out += debits - balance
+        accounts.append({"account": account, "sub": sub, "balance_cents": balance})
+        by_account[account] = by_account.get(account, 0) + balance
+    held = {
+        key: -by_account.get(account.value, 0)
+        for key, account in (
+            ("coupon_liability_cents", Account.LIABILITY),
+            ("venue_payable_cents", Account.VENUE_PAYABLE),
+            ("refund_payable_cents", Account.REFUND_PAYABLE),
+            ("cooperation_fund_cents", Account.FUND),
+        )
+    }
+    fee_income = -by_account.get(Account.FEE_INCOME.value, 0)
+    fund = [
+        {"territory": sub, "balance_cents": -balance}
+        for (account, sub), (balance, _) in sorted(rows.items())
+        if account == Account.FUND.value
+    ]
+    return {
+        "money_in_cents": money_in,
+        "money_out_cents": money_out,
+        "liabilities": held,
+        "fee_income_cents": fee_income,
+        "cooperation_fund": fund,
+        "accounts": accounts,
+        "entry_count": repo.entry_count(),
+        "balanced": sum(by_account.values()) == 0
+        and money_in == money_out + sum(held.values()) + fee_income,
+    }

@@ -1,0 +1,61 @@
+"""Settlement's documents: a venue's payout statement, a funder's credit note, the operator's
+summary of a run. Each is rendered from the snapshot stored when it was issued (never from live
+data), so rendering it again months later gives the same document; a statement's lines are the
+run's own lines, fixed once the run took them. ``render_*_html`` are pure (testable as text)."""
+
+from shared.pdf import html_to_pdf, template_environment
+
+_env = None
+
+
+def environment():
+    global _env
+    if _env is None:
+        _env = template_environment("services.settlement")
+        _env.filters["serial_range"] = serial_range
+    return _env
+
+
+def serial_range(serials):
+    """``a`` ; ``a, b`` ; ``first … last`` for longer (the serials of a line are sorted)."""
+    serials = list(serials)
+    if len(serials) <= 2:
+        return ", ".join(serials)
+    return f"{serials[0]} … {serials[-1]}"
+
+
+def render_statement_html(statement, lines):
+    """``lines``: any iterable (a store cursor), read once."""
+    return environment().get_template("statement.html").render(s=statement, lines=lines)
+
+
+def render_statement_pdf(statement, lines):
+    return html_to_pdf(
+        render_statement_html(statement, lines),
+        title=f"Relevé de paiement {statement['reference']}",
+        author=statement["issuer"]["name"],
+    )
+
+
+def render_credit_note_html(note):
+    return environment().get_template("credit_note.html").render(n=note)
+
+
+def render_credit_note_pdf(note):
+    return html_to_pdf(
+        render_credit_note_html(note),
+        title=f"Avoir {note['reference']}",
+        author=note["issuer"]["name"],
+    )
+
+
+def render_run_summary_html(summary):
+    return environment().get_template("run_summary.html").render(r=summary)
+
+
+def render_run_summary_pdf(summary):
+    return html_to_pdf(
+        render_run_summary_html(summary),
+        title=f"Synthèse du règlement {summary['reference']}",
+        author=summary["issuer"]["name"],
+    )

@@ -1,0 +1,176 @@
+"""Every payload of the settlement service (RPC in and out; events are in shared/events.py)."""
+
+from marshmallow import fields, validate
+
+from shared.schemas import EventSchema, StrictSchema
+
+
+class RunInput(StrictSchema):
+    period_end = fields.Date(
+        required=True,
+        metadata={"description": "last day paid (UTC): redemptions up to its end are settled"},
+    )
+
+
+class ExpiryRunInput(StrictSchema):
+    as_of = fields.Date(
+        required=True,
+        metadata={"description": "expire coupons whose validity and grace month ended before"},
+    )
+
+
+class AlertsQuery(StrictSchema):
+    as_of = fields.Date(load_default=None)
+
+
+class RunRef(StrictSchema):
+    run_id = fields.String(required=True, validate=validate.Length(min=1, max=40))
+
+
+class StatementRef(StrictSchema):
+    run_id = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    venue_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+
+
+class CreditNoteRef(StrictSchema):
+    expiry_run_id = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    funder_id = fields.String(required=True, validate=validate.Length(min=1, max=80))
+
+
+class Totals(EventSchema):
+    gross_cents = fields.Integer()
+    fee_cents = fields.Integer()
+    net_cents = fields.Integer()
+
+
+class PayoutOut(EventSchema):
+    venue_id = fields.String()
+    name = fields.String()
+    gross_cents = fields.Integer()
+    fee_cents = fields.Integer()
+    net_cents = fields.Integer()
+    line_count = fields.Integer()
+    coupon_count = fields.Integer()
+    statement_reference = fields.String()
+
+
+class RefundOut(EventSchema):
+    funder_id = fields.String()
+    name = fields.String()
+    amount_cents = fields.Integer()
+    paid = fields.Boolean()
+
+
+class CarriedOut(EventSchema):
+    venue_id = fields.String()
+    name = fields.String()
+    gross_cents = fields.Integer()
+    reason = fields.String(
+        metadata={"description": "no_bank_details or clawbacks_exceed_redemptions"}
+    )
+
+
+class ProgressOut(EventSchema):
+    phase = fields.String()
+    done = fields.Integer()
+    total = fields.Integer(allow_none=True)
+
+
+class RunOut(EventSchema):
+    id = fields.String()
+    period_end = fields.String()
+    status = fields.String(metadata={"description": "claiming, computing or completed"})
+    created_at = fields.String()
+    completed_at = fields.String(allow_none=True)
+    payouts = fields.List(fields.Nested(PayoutOut))
+    totals = fields.Nested(Totals)
+    refunds = fields.List(fields.Nested(RefundOut))
+    refunds_total_cents = fields.Integer()
+    carried_forward = fields.List(fields.Nested(CarriedOut))
+    summary_reference = fields.String()
+    progress = fields.Nested(ProgressOut)
+
+
+class CreditNoteRefOut(EventSchema):
+    funder_id = fields.String()
+    name = fields.String()
+    reference = fields.String()
+    amount_cents = fields.Integer()
+
+
+class ExpiryRunOut(EventSchema):
+    id = fields.String()
+    as_of = fields.String()
+    status = fields.String(metadata={"description": "expiring, refunding or completed"})
+    created_at = fields.String()
+    completed_at = fields.String(allow_none=True)
+    coupon_count = fields.Integer()
+    cancelled_coupon_count = fields.Integer()
+    refunded_cents = fields.Integer()
+    credit_notes = fields.List(fields.Nested(CreditNoteRefOut))
+    progress = fields.Nested(ProgressOut)
+
+
+class AccountOut(EventSchema):
+    account = fields.String()
+    sub = fields.String(metadata={"description": "venue, territory or funder; empty if none"})
+    balance_cents = fields.Integer(metadata={"description": "debits positive, credits negative"})
+
+
+class Liabilities(EventSchema):
+    coupon_liability_cents = fields.Integer()
+    venue_payable_cents = fields.Integer()
+    refund_payable_cents = fields.Integer()
+    cooperation_fund_cents = fields.Integer()
+
+
+class FundOut(EventSchema):
+    territory = fields.String()
+    balance_cents = fields.Integer()
+
+
+class BalanceOut(EventSchema):
+    money_in_cents = fields.Integer()
+    money_out_cents = fields.Integer()
+    liabilities = fields.Nested(Liabilities)
+    fee_income_cents = fields.Integer()
+    cooperation_fund = fields.List(fields.Nested(FundOut))
+    accounts = fields.List(fields.Nested(AccountOut))
+    entry_count = fields.Integer()
+    balanced = fields.Boolean(
+        metadata={
+            "description": "money in = money out + liabilities + fee income, and every "
+            "entry sums to zero"
+        }
+    )
+
+
+class AlertRow(EventSchema):
+    valid_until = fields.String()
+    issued = fields.Integer()
+    handed_out = fields.Integer()
+    not_handed_out = fields.Integer()
+    started = fields.Integer()
+
+
+class AlertTotals(EventSchema):
+    issued = fields.Integer()
+    handed_out = fields.Integer()
+    not_handed_out = fields.Integer()
+    started = fields.Integer()
+
+
+class AlertsOut(EventSchema):
+    sponsor_id = fields.String()
+    as_of = fields.String()
+    until = fields.String()
+    expiring = fields.List(fields.Nested(AlertRow))
+    totals = fields.Nested(AlertTotals)
+
+
+class DocumentOut(EventSchema):
+    """A file over RPC (the gateway serves the bytes)."""
+
+    reference = fields.String()
+    filename = fields.String()
+    content_b64 = fields.String()

@@ -1,0 +1,477 @@
+"""Settlement's own database.
+
+- ``entries``: the journal (double entry, immutable). Each entry has a unique ``key`` (its
+  idempotency key: the event or the run step that wrote it), so writing it twice writes nothing.
+  Balances are sums over the journal: nothing else holds money.
+- ``orders``, ``booklets``, ``coupons``, ``venues``: what events told us.
+- ``payables``: one line per redemption (and per void of a paid redemption, a clawback), open
+  until a settlement run takes it; ``refunds``: what is owed back to a funder, open until paid.
+- ``runs`` / ``expiry_runs``: the runs, resumable step by step; ``documents``: sequential yearly
+  references and the snapshot of every document (never rewritten).
+- ``locks``: one run at a time.
+"""
+
+from datetime import datetime, timedelta
+
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from shared.mongo import ASCENDING, DESCENDING, Repository, update_and_get
+
+_NO_ID = {"_id": 0}
+_RELEASED = datetime(1970, 1, 1)
+_BOOKLET_STATE = ("activated_at", "cancelled_at", "expiry_run_id", "valid_until")
+
+
+class SettlementRepository(Repository):
+    INDEXES = {
+        "entries": [([("key", ASCENDING)], {"unique": True})],
+        "orders": [([("order_id", ASCENDING)], {"unique": True})],
+        "booklets": [
+            ([("serial", ASCENDING)], {"unique": True}),
+            ([("expiry_run_id", ASCENDING), ("valid_until", ASCENDING)], {}),
+            ([("expiry_run_id", ASCENDING), ("cancelled_at", ASCENDING)], {}),
+            ([("sponsor_id", ASCENDING), ("valid_until", ASCENDING)], {}),
+        ],
+        "coupons": [
+            ([("serial", ASCENDING)], {"unique": True}),
+            ([("booklet_serial", ASCENDING), ("status", ASCENDING)], {}),
+            ([("expiry_run_id", ASCENDING), ("order_id", ASCENDING)], {}),
+            ([("redemption_id", ASCENDING)], {"sparse": True}),
+        ],
+        "venues": [([("venue_id", ASCENDING)], {"unique": True})],
+        "payables": [
+            ([("id", ASCENDING)], {"unique": True}),
+            ([("status", ASCENDING), ("redeemed_at", ASCENDING)], {}),
+            ([("run_id", ASCENDING), ("venue_id", ASCENDING), ("redeemed_at", ASCENDING)], {}),
+        ],
+        "refunds": [
+            ([("id", ASCENDING)], {"unique": True}),
+            ([("status", ASCENDING), ("funder_id", ASCENDING)], {}),
+            ([("run_id", ASCENDING), ("funder_id", ASCENDING)], {}),
+        ],
+        "runs": [([("id", ASCENDING)], {"unique": True}), ([("period_end", DESCENDING)], {})],
+        "expiry_runs": [([("id", ASCENDING)], {"unique": True}), ([("as_of", DESCENDING)], {})],
+        "documents": [
+            ([("kind", ASCENDING), ("year", ASCENDING), ("number", ASCENDING)], {"unique": True}),
+            ([("kind", ASCENDING), ("key", ASCENDING)], {"unique": True}),
+            ([("reference", ASCENDING)], {"unique": True}),
+        ],
+        "locks": [([("name", ASCENDING)], {"unique": True})],
+    }
+
+    def ping(self):
+        return bool(self.db.command("ping").get("ok"))
+
+    # -- the journal ----------------------------------------------------------------------------
+    def post(self, key, kind, postings, at, ref=None):
+        """Write one balanced entry under ``key``; False if that key was already written."""
+        try:
+            self.db.entries.insert_one(
+                {
+                    "key": key,
+                    "kind": kind,
+                    "at": at,
+                    "ref": ref or {},
+                    "postings": [
+                        {"account": str(p.account), "sub": p.sub, "amount_cents": p.amount_cents}
+                        for p in postings
+                        if p.amount_cents
+                    ],
+                }
+            )
+            return True
+        except DuplicateKeyError:
+            return False
+
+    def has_entry(self, key):
+        return self.db.entries.count_documents({"key": key}, limit=1) > 0
+
+    def account_balances(self, account=None):
+        """``{(account, sub): balance}`` summed over the whole journal (debits positive)."""
+        pipeline = [{"$unwind": "$postings"}]
+        if account is not None:
+            pipeline.append({"$match": {"postings.account": str(account)}})
+        pipeline.append(
+            {
+                "$group": {
+                    "_id": {"account": "$postings.account", "sub": "$postings.sub"},
+                    "balance": {"$sum": "$postings.amount_cents"},
+                    "debits": {
+                        "$sum": {
+                            "$cond": [
+                                {"$gt": ["$postings.amount_cents", 0]},
+                                "$postings.amount_cents",
+                                0,
+                            ]
+                        }
+                    },
+                }
+            }
+        )
+        return {
+            (row["_id"]["account"], row["_id"]["sub"]): (row["balance"], row["debits"])
+            for row in self.db.entries.aggregate(pipeline)
+        }
+
+    def entry_count(self):
+        return self.db.entries.estimated_document_count()
+
+    # -- orders, booklets, coupons, venues (from events) ----------------------------------------
+    def get_order(self, order_id):
+        return self.db.orders.find_one({"order_id": order_id}, _NO_ID)
+
+    def confirm_order(self, order):
+        """Record a confirmed order unless it is known as cancelled; the stored order."""
+        try:
+            return update_and_get(
+                self.db.orders,
+                {"order_id": order["order_id"]},
+                {"$setOnInsert": {**order, "status": "confirmed"}},
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            return self.get_order(order["order_id"])
+
+    def cancel_order(self, order_id, fields_):
+        """Mark an order cancelled (creating it if unknown); the order as it was before."""
+        try:
+            before = self.db.orders.find_one_and_update(
+                {"order_id": order_id},
+                {"$set": {"status": "cancelled", **fields_}},
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            before = self.db.orders.find_one_and_update(
+                {"order_id": order_id}, {"$set": {"status": "cancelled", **fields_}}
+            )
+        if before is not None:
+            before.pop("_id", None)
+        return before
+
+    def add_booklets(self, booklets, coupons):
+        """Insert or complete booklets and coupons (a coupon already redeemed keeps its status,
+        a booklet already activated keeps its validity)."""
+        if booklets:
+            try:
+                self.db.booklets.insert_many([dict(b) for b in booklets], ordered=False)
+            except BulkWriteError:  # some were known (activated or cancelled first)
+                for b in booklets:
+                    facts = {k: v for k, v in b.items() if k not in _BOOKLET_STATE}
+                    self.db.booklets.update_one({"serial": b["serial"]}, {"$set": facts})
+                self.db.booklets.update_many(
+                    {"serial": {"$in": [b["serial"] for b in booklets]}, "activated_at": None},
+                    {"$set": {"valid_until": booklets[0]["valid_until"]}},
+                )
+        if coupons:
+            try:
+                self.db.coupons.insert_many(
+                    [{**c, "status": "outstanding"} for c in coupons], ordered=False
+                )
+            except BulkWriteError:  # some were redeemed before this event arrived
+                for c in coupons:
+                    self.db.coupons.update_one({"serial": c["serial"]}, {"$set": c})
+
+    def activate_booklet(self, serial, fields_):
+        self.db.booklets.update_one({"serial": serial}, {"$set": fields_}, upsert=True)
+
+    def cancel_booklet(self, serial, fields_):
+        self.db.booklets.update_one(
+            {"serial": serial, "cancelled_at": None}, {"$set": fields_}, upsert=False
+        )
+        self.db.booklets.update_one({"serial": serial}, {"$setOnInsert": fields_}, upsert=True)
+
+    def mark_redeemed(self, serials, redemption_id, coupons_by_serial):
+        """Mark coupons redeemed by ``redemption_id``; the serials that could not be (already
+        expired, or redeemed by another redemption)."""
+        refused = []
+        for serial in serials:
+            doc = update_and_get(
+                self.db.coupons,
+                {
+                    "serial": serial,
+                    "$or": [{"status": "outstanding"}, {"redemption_id": redemption_id}],
+                },
+                {"$set": {"status": "redeemed", "redemption_id": redemption_id}},
+            )
+            if doc is not None:
+                continue
+            try:  # unknown so far: the issuing event is late
+                self.db.coupons.insert_one(
+                    {
+                        **coupons_by_serial[serial],
+                        "serial": serial,
+                        "status": "redeemed",
+                        "redemption_id": redemption_id,
+                    }
+                )
+            except DuplicateKeyError:
+                refused.append(serial)
+        return refused
+
+    def release_coupons(self, redemption_id):
+        """Coupons of a voided (or disputed) redemption are outstanding again; their booklets
+        are looked at again by the next expiry run (they may be past validity or cancelled)."""
+        booklets = self.db.coupons.distinct("booklet_serial", {"redemption_id": redemption_id})
+        if booklets:
+            self.db.booklets.update_many(
+                {"serial": {"$in": booklets}}, {"$set": {"expiry_run_id": None}}
+            )
+        self.db.coupons.update_many(
+            {"redemption_id": redemption_id, "status": "redeemed"},
+            {"$set": {"status": "outstanding"}, "$unset": {"redemption_id": ""}},
+        )
+
+    def save_venue_if_newer(self, venue):
+        try:
+            self.db.venues.update_one(
+                {"venue_id": venue["venue_id"], "version": {"$lt": venue["version"]}},
+                {"$set": venue},
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            pass  # a newer version is already there
+
+    def get_venue(self, venue_id):
+        return self.db.venues.find_one({"venue_id": venue_id}, _NO_ID)
+
+    # -- payables (what venues are owed) --------------------------------------------------------
+    def add_payable(self, item):
+        """Insert a payable line; if a void arrived first, complete it and keep it voided."""
+        try:
+            self.db.payables.insert_one(dict(item))
+            return True
+        except DuplicateKeyError:
+            self.db.payables.update_one(
+                {"id": item["id"]},
+                {"$set": {k: v for k, v in item.items() if k not in ("status", "run_id")}},
+            )
+            return False
+
+    def get_payable(self, item_id):
+        return self.db.payables.find_one({"id": item_id}, _NO_ID)
+
+    def void_payable(self, redemption_id, fields_):
+        """Open -> voided; or create it voided when the redemption has not arrived yet. The line
+        as it was before (None if created)."""
+        before = self.db.payables.find_one_and_update(
+            {"id": redemption_id, "status": "open"}, {"$set": {"status": "voided", **fields_}}
+        )
+        if before is not None:
+            return before
+        try:
+            self.db.payables.insert_one(
+                {"id": redemption_id, "redemption_id": redemption_id, "status": "voided", **fields_}
+            )
+            return None
+        except DuplicateKeyError:
+            return self.get_payable(redemption_id)
+
+    def claim_payables(self, run_id, cutoff):
+        """Every open line redeemed before ``cutoff`` now belongs to the run."""
+        return self.db.payables.update_many(
+            {"status": "open", "redeemed_at": {"$lt": cutoff}},
+            {"$set": {"status": "settled", "run_id": run_id}},
+        ).modified_count
+
+    def run_payables(self, run_id, venue_id=None):
+        """A run's lines sorted by venue then date (a stream: never all in memory)."""
+        query = {"run_id": run_id}
+        if venue_id is not None:
+            query["venue_id"] = venue_id
+        return self.db.payables.find(query, _NO_ID).sort(
+            [("run_id", ASCENDING), ("venue_id", ASCENDING), ("redeemed_at", ASCENDING)]
+        )
+
+    def release_payables(self, run_id, venue_id):
+        """Give a venue's lines back (carried forward to the next run)."""
+        self.db.payables.update_many(
+            {"run_id": run_id, "venue_id": venue_id},
+            {"$set": {"status": "open", "run_id": None}},
+        )
+
+    def run_redemption_ids(self, run_id):
+        for doc in self.db.payables.find(
+            {"run_id": run_id, "kind": "redemption"}, {"_id": 0, "redemption_id": 1}
+        ).sort([("run_id", ASCENDING), ("venue_id", ASCENDING), ("redeemed_at", ASCENDING)]):
+            yield doc["redemption_id"]
+
+    # -- refunds (what funders are owed) --------------------------------------------------------
+    def add_refunds(self, refunds):
+        for refund in refunds:
+            try:
+                self.db.refunds.insert_one(dict(refund))
+            except DuplicateKeyError:
+                pass
+
+    def claim_refunds(self, run_id):
+        """Every open refund with bank details now belongs to the run."""
+        return self.db.refunds.update_many(
+            {"status": "open", "iban": {"$ne": None}},
+            {"$set": {"status": "settled", "run_id": run_id}},
+        ).modified_count
+
+    def run_refunds(self, run_id):
+        return self.db.refunds.find({"run_id": run_id}, _NO_ID).sort(
+            [("run_id", ASCENDING), ("funder_id", ASCENDING)]
+        )
+
+    def open_refunds(self):
+        return list(self.db.refunds.find({"status": "open"}, _NO_ID))
+
+    # -- expiry ---------------------------------------------------------------------------------
+    def booklets_to_expire(self, before):
+        """Booklets not yet expired whose validity ended before ``before`` or that were
+        cancelled (a stream)."""
+        yield from self.db.booklets.find(
+            {"expiry_run_id": None, "valid_until": {"$lt": before}}, _NO_ID
+        )
+        yield from self.db.booklets.find(
+            {"expiry_run_id": None, "cancelled_at": {"$ne": None}}, _NO_ID
+        )
+
+    def expire_booklet(self, serial, run_id, reason):
+        """Expire the booklet's outstanding coupons, then mark the booklet done (a crash in
+        between only repeats the first, harmless, step)."""
+        self.db.coupons.update_many(
+            {"booklet_serial": serial, "status": "outstanding"},
+            {"$set": {"status": "expired", "expiry_run_id": run_id, "expiry_reason": reason}},
+        )
+        self.db.booklets.update_one(
+            {"serial": serial, "expiry_run_id": None}, {"$set": {"expiry_run_id": run_id}}
+        )
+
+    def expired_by_order(self, run_id):
+        """``[{order_id, face_value_cents, coupons, cancelled}]`` of an expiry run."""
+        rows = self.db.coupons.aggregate(
+            [
+                {"$match": {"expiry_run_id": run_id}},
+                {
+                    "$group": {
+                        "_id": "$order_id",
+                        "face": {"$sum": "$face_value_cents"},
+                        "coupons": {"$sum": 1},
+                        "cancelled": {
+                            "$sum": {"$cond": [{"$eq": ["$expiry_reason", "cancelled"]}, 1, 0]}
+                        },
+                    }
+                },
+            ]
+        )
+        return sorted(
+            (
+                {
+                    "order_id": r["_id"],
+                    "face_value_cents": r["face"],
+                    "coupons": r["coupons"],
+                    "cancelled": r["cancelled"],
+                }
+                for r in rows
+            ),
+            key=lambda r: r["order_id"],
+        )
+
+    def expired_serials(self, run_id):
+        for doc in self.db.coupons.find({"expiry_run_id": run_id}, {"_id": 0, "serial": 1}).sort(
+            [("expiry_run_id", ASCENDING), ("order_id", ASCENDING)]
+        ):
+            yield doc["serial"]
+
+    def sponsor_booklets(self, sponsor_id, start, end):
+        return list(
+            self.db.booklets.find(
+                {"sponsor_id": sponsor_id, "valid_until": {"$gte": start, "$lt": end}}, _NO_ID
+            ).sort([("sponsor_id", ASCENDING), ("valid_until", ASCENDING)])
+        )
+
+    def booklet_redeemed_count(self, serial):
+        return self.db.coupons.count_documents({"booklet_serial": serial, "status": "redeemed"})
+
+    # -- runs -----------------------------------------------------------------------------------
+    def create_run(self, collection, run):
+        """The run with ``run['id']``, created from ``run`` if new."""
+        try:
+            return update_and_get(
+                self.db[collection], {"id": run["id"]}, {"$setOnInsert": run}, upsert=True
+            )
+        except DuplicateKeyError:
+            return self.get_run(collection, run["id"])
+
+    def get_run(self, collection, run_id):
+        return self.db[collection].find_one({"id": run_id}, _NO_ID)
+
+    def update_run(self, collection, run_id, changes, expected_status=None):
+        query = {"id": run_id}
+        if expected_status is not None:
+            query["status"] = expected_status
+        return update_and_get(self.db[collection], query, {"$set": changes})
+
+    def list_runs(self, collection, key, limit=100):
+        return list(
+            self.db[collection]
+            .find({}, {"_id": 0, "payouts": 0})
+            .sort(key, DESCENDING)
+            .limit(limit)
+        )
+
+    def unpublished_runs(self, collection):
+        return list(
+            self.db[collection].find(
+                {"status": "completed", "events_published": False}, {"_id": 0, "id": 1}
+            )
+        )
+
+    # -- documents: sequential references per kind and year, snapshots never rewritten ----------
+    def issue_document(self, kind, prefix, key, year, snapshot_fn):
+        """The document ``(kind, key)``: the one already issued, or a new one numbered next in
+        the year, its snapshot made by ``snapshot_fn(reference)``. Unique indexes make numbers
+        continuous and unique; a lost race tries the next number."""
+        while True:
+            found = self.db.documents.find_one({"kind": kind, "key": key}, _NO_ID)
+            if found is not None:
+                return found
+            last = self.db.documents.find_one(
+                {"kind": kind, "year": year},
+                {"_id": 0, "number": 1},
+                sort=[("kind", ASCENDING), ("year", ASCENDING), ("number", DESCENDING)],
+            )
+            number = (last["number"] if last else 0) + 1
+            reference = f"{prefix}-{year}-{number:06d}"
+            doc = {
+                "kind": kind,
+                "key": key,
+                "year": year,
+                "number": number,
+                "reference": reference,
+                "snapshot": snapshot_fn(reference),
+            }
+            try:
+                self.db.documents.insert_one(doc)
+                doc.pop("_id", None)
+                return doc
+            except DuplicateKeyError:
+                continue
+
+    def get_document(self, kind, key):
+        return self.db.documents.find_one({"kind": kind, "key": key}, _NO_ID)
+
+    def get_document_by_reference(self, reference):
+        return self.db.documents.find_one({"reference": reference}, _NO_ID)
+
+    # -- one run at a time ----------------------------------------------------------------------
+    def acquire_lock(self, name, holder, now, ttl_seconds):
+        """Take the lock ``name`` unless somebody else holds it and has not timed out."""
+        try:
+            doc = update_and_get(
+                self.db.locks,
+                {"name": name, "$or": [{"holder": holder}, {"until": {"$lt": now}}]},
+                {"$set": {"holder": holder, "until": now + timedelta(seconds=ttl_seconds)}},
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            return False
+        return doc is not None and doc["holder"] == holder
+
+    def release_lock(self, name, holder):
+        self.db.locks.update_one(
+            {"name": name, "holder": holder}, {"$set": {"holder": None, "until": _RELEASED}}
+        )

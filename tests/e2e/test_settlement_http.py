@@ -1,0 +1,299 @@
+"""Settlement through the gateway, on the whole stack: a sponsor orders and pays, the booklets are
+issued, a venue redeems coupons at its desk, the operator runs the monthly settlement (payouts,
+statement, SEPA file, summary), a lost booklet is refunded by an expiry run (credit note), and
+the ledger's balance proves every cent. Nothing is injected: every event comes from a service."""
+
+import io
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pypdf import PdfReader
+
+from services.settlement.sepa import sepa_transfers_total, validate_pain001
+from shared.serials import security_code
+from tests.conftest import TEST_SECRETS
+from tests.factories import IBANS, service_payload, venue_payload
+
+pytestmark = pytest.mark.e2e
+SECRET = TEST_SECRETS["OPERATOR_SECRET"]
+
+
+def wait_for(check, seconds=30):
+    deadline = time.monotonic() + seconds
+    while True:
+        answer = check()
+        if answer:
+            return answer
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
+
+
+def pdf_text(answer):
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["Content-Type"] == "application/pdf"
+    return " ".join(page.extract_text() for page in PdfReader(io.BytesIO(answer.content)).pages)
+
+
+def plain(text):
+    return " ".join(text.replace("\u202f", " ").replace("\u00a0", " ").split())
+
+
+def balance(api, key):
+    answer = api.get("/ledger/balance", key=key)
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def account(body, name, sub=""):
+    return sum(
+        a["balance_cents"] for a in body["accounts"] if (a["account"], a["sub"]) == (name, sub)
+    )
+
+
+def error(answer):
+    return answer.status_code, answer.json()["error"]["code"]
+
+
+@pytest.fixture
+def scheme(api, operator_key, make_key):
+    """A paid order of 3 booklets x 5 coupons x 10 EUR, issued; an accredited venue with a
+    service; the keys of the sponsor and the venue."""
+    sponsor = api.post(
+        "/sponsors",
+        json={
+            "name": "Département de la Gironde",
+            "kind": "department",
+            "territory": "33",
+            "iban": IBANS[1],
+        },
+        key=operator_key,
+    ).json()
+    sponsor_key = make_key("sponsor", sponsor["id"])
+    venue = api.post("/venues", json=venue_payload("bordeaux"), key=operator_key).json()
+    api.post(
+        f"/venues/{venue['id']}/accreditation",
+        json={"decision": "accredit", "reason": "label APTIC"},
+        key=operator_key,
+    )
+    venue_key = make_key("venue", venue["id"])
+    service = api.post(
+        f"/venues/{venue['id']}/services", json=service_payload(), key=venue_key
+    ).json()
+    order = api.post(
+        "/orders",
+        json={
+            "sponsor_id": sponsor["id"],
+            "lines": [{"coupons_per_booklet": 5, "face_value_cents": 1000, "quantity": 3}],
+        },
+        key=sponsor_key,
+    ).json()
+    assert api.post(f"/orders/{order['id']}/submit", key=sponsor_key).status_code == 200
+    paid = api.post(
+        f"/orders/{order['id']}/payments",
+        json={"amount_cents": 15_600, "payer": "sponsor", "reference": "VIR-SET-1"},
+        key=operator_key,
+    )
+    assert paid.json()["order"]["status"] == "confirmed", paid.text
+
+    def issued():
+        answer = api.get(f"/orders/{order['id']}/booklets", key=sponsor_key)
+        return answer.ok and answer.json()["status"] == "published" and answer.json()
+
+    booklets = [b["serial"] for b in wait_for(issued)["booklets"]]
+    coupons = {
+        b: api.get(f"/booklets/{b}", key=operator_key).json()["coupon_serials"] for b in booklets
+    }
+    return {
+        "sponsor": sponsor,
+        "sponsor_key": sponsor_key,
+        "venue": venue,
+        "venue_key": venue_key,
+        "service": service,
+        "order": order,
+        "booklets": booklets,
+        "coupons": coupons,
+    }
+
+
+def redeem(api, scheme, serials):
+    body = {
+        "service_id": scheme["service"]["id"],
+        "coupons": [{"serial": s, "code": security_code(SECRET, s)} for s in serials],
+        "idempotency_key": uuid.uuid4().hex,
+    }
+
+    def attempt():  # redemption learns the venue and the coupons from events: wait for them
+        answer = api.post("/redemptions", json=body, key=scheme["venue_key"])
+        return answer if answer.status_code == 201 else None
+
+    return wait_for(attempt).json()
+
+
+def test_month_end_settlement_and_refund_of_a_lost_booklet(api, operator_key, make_key, scheme):
+    venue_id = scheme["venue"]["id"]
+    first, second, third = scheme["booklets"]
+    kept = redeem(api, scheme, scheme["coupons"][first][:3])
+    mistake = redeem(api, scheme, scheme["coupons"][first][3:4])
+    assert api.post(f"/redemptions/{mistake['id']}/void", key=scheme["venue_key"]).ok
+
+    # the ledger learns all of it from events: 156.00 in, 30.00 owed to the venue
+    def settled_in():
+        body = balance(api, operator_key)
+        return body["liabilities"]["venue_payable_cents"] == 3000 and body
+
+    body = wait_for(settled_in)
+    assert body["money_in_cents"] == 15_600 and body["balanced"]
+    assert body["liabilities"]["coupon_liability_cents"] == 12_000
+    assert account(body, "cooperation_fund", "33") == -150
+
+    today = datetime.now(UTC).date()
+    answer = api.post("/settlement-runs", json={"period_end": today.isoformat()}, key=operator_key)
+    assert answer.status_code == 200, answer.text
+    run = answer.json()
+    assert run["status"] == "completed"
+    assert run["totals"] == {"gross_cents": 3000, "fee_cents": 120, "net_cents": 2880}
+    (payout,) = run["payouts"]
+    assert (payout["venue_id"], payout["coupon_count"]) == (venue_id, 3)
+    again = api.post("/settlement-runs", json={"period_end": today.isoformat()}, key=operator_key)
+    assert again.json()["id"] == run["id"] and again.json()["payouts"] == run["payouts"]
+    assert (
+        api.get(f"/settlement-runs/{run['id']}", key=operator_key).json()["totals"] == run["totals"]
+    )
+
+    # redemption hears the run: the paid redemption can no longer be voided
+    def settled():
+        answer = api.get(f"/redemptions/{kept['id']}", key=scheme["venue_key"]).json()
+        return answer["status"] == "settled" and answer
+
+    assert wait_for(settled)["history"][-1]["by"]["label"] == f"settlement run {run['id']}"
+    answer = api.post(f"/redemptions/{kept['id']}/void", key=scheme["venue_key"])
+    assert error(answer) == (409, "redemption_not_voidable")
+
+    # documents: the venue's statement, the SEPA file, the operator's summary
+    text = plain(
+        pdf_text(
+            api.get(
+                f"/settlement-runs/{run['id']}/statements/{venue_id}.pdf", key=scheme["venue_key"]
+            )
+        )
+    )
+    assert payout["statement_reference"] in text and "28,80" in text and "1,20" in text
+    other_venue = make_key("venue", "ven_ffffffffffffffffffff")
+    assert (
+        api.get(
+            f"/settlement-runs/{run['id']}/statements/{venue_id}.pdf", key=other_venue
+        ).status_code
+        == 403
+    )
+    sepa = api.get(f"/settlement-runs/{run['id']}/sepa.xml", key=operator_key)
+    assert sepa.status_code == 200 and sepa.headers["Content-Type"].startswith("application/xml")
+    validate_pain001(sepa.content)
+    assert sepa_transfers_total(sepa.content) == (1, 2880)
+    assert (
+        api.get(f"/settlement-runs/{run['id']}/sepa.xml", key=scheme["venue_key"]).status_code
+        == 403
+    )
+    summary = plain(
+        pdf_text(api.get(f"/settlement-runs/{run['id']}/summary.pdf", key=operator_key))
+    )
+    assert run["summary_reference"] in summary and "28,80" in summary
+
+    # a lost booklet: refused at the desk, then refunded at face value by the expiry run
+    assert api.post(
+        f"/booklets/{third}/cancellation", json={"reason": "lost"}, key=scheme["sponsor_key"]
+    ).ok
+    # settlement has heard of it when the sponsor's expiry alerts stop counting the booklet
+    in_a_year = (today + timedelta(days=355)).isoformat()
+
+    def alerted(count):
+        answer = api.get(
+            f"/sponsors/{scheme['sponsor']['id']}/expiry-alerts",
+            params={"as_of": in_a_year},
+            key=scheme["sponsor_key"],
+        )
+        return answer.ok and answer.json()["totals"]["issued"] == count and answer.json()
+
+    alerts = wait_for(lambda: alerted(2))
+    assert alerts["totals"] == {"issued": 2, "handed_out": 0, "not_handed_out": 2, "started": 1}
+    expiry = api.post("/expiry-runs", json={"as_of": today.isoformat()}, key=operator_key)
+    assert expiry.status_code == 200, expiry.text
+    expiry = expiry.json()
+    assert (expiry["coupon_count"], expiry["refunded_cents"]) == (5, 5000)
+    (note,) = expiry["credit_notes"]
+    funder = f"sponsor:{scheme['sponsor']['id']}"
+    assert (note["funder_id"], note["amount_cents"]) == (funder, 5000)
+    text = plain(
+        pdf_text(
+            api.get(
+                f"/expiry-runs/{expiry['id']}/credit-notes/{funder}.pdf", key=scheme["sponsor_key"]
+            )
+        )
+    )
+    assert note["reference"] in text and "50,00" in text
+    assert (
+        api.get(
+            f"/expiry-runs/{expiry['id']}/credit-notes/state.pdf", key=scheme["sponsor_key"]
+        ).status_code
+        == 403
+    )
+
+    # every cent is accounted for; the refund waits for the next run (a later cut-off: the same
+    # cut-off again is the same run and pays nothing new)
+    body = balance(api, operator_key)
+    assert body["liabilities"]["refund_payable_cents"] == 5000
+    assert body["liabilities"]["coupon_liability_cents"] == 7000  # 7 coupons still valid
+    assert body["money_in_cents"] == 15_600 and body["money_out_cents"] == 2880
+    assert body["fee_income_cents"] == 600 - 150 + 120
+    assert body["balanced"]
+    rerun = api.post("/settlement-runs", json={"period_end": today.isoformat()}, key=operator_key)
+    assert rerun.json()["refunds"] == [] and rerun.json()["id"] == run["id"]
+
+
+def test_hostile_and_bad_input(api, operator_key, make_key):
+    tomorrow = (datetime.now(UTC).date() + timedelta(days=1)).isoformat()
+    assert error(api.post("/settlement-runs", json={"period_end": tomorrow}, key=operator_key)) == (
+        400,
+        "invalid_period",
+    )
+    assert (
+        error(api.post("/settlement-runs", json={"period_end": "31/10/2026"}, key=operator_key))[0]
+        == 400
+    )
+    assert (
+        error(
+            api.post(
+                "/settlement-runs", json={"period_end": "2026-10-31", "pay": "me"}, key=operator_key
+            )
+        )[0]
+        == 400
+    )
+    assert error(api.post("/expiry-runs", json={"as_of": tomorrow}, key=operator_key)) == (
+        400,
+        "invalid_period",
+    )
+    venue_key = make_key("venue", "ven_00000000000000000009")
+    sponsor_key = make_key("sponsor", "spo_00000000000000000009")
+    assert (
+        api.post("/settlement-runs", json={"period_end": "2026-10-31"}, key=venue_key).status_code
+        == 403
+    )
+    assert api.post("/settlement-runs", json={"period_end": "2026-10-31"}).status_code == 401
+    assert api.get("/ledger/balance", key=sponsor_key).status_code == 403
+    assert error(api.get("/settlement-runs/SR-1999-01-01", key=operator_key)) == (
+        404,
+        "settlement_run_not_found",
+    )
+    assert error(api.get("/expiry-runs/EXP-nothing", key=operator_key)) == (
+        404,
+        "expiry_run_not_found",
+    )
+    assert (
+        api.get("/sponsors/spo_00000000000000000001/expiry-alerts", key=sponsor_key).status_code
+        == 403
+    )
+    alerts = api.get("/sponsors/spo_00000000000000000009/expiry-alerts", key=sponsor_key)
+    assert alerts.status_code == 200 and alerts.json()["totals"]["issued"] == 0
+    huge = api.post("/settlement-runs", data="x" * 2_000_000, key=operator_key)
+    assert huge.status_code == 413

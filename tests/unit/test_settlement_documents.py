@@ -1,0 +1,248 @@
+"""Settlement's documents and SEPA file: rendered from snapshots, read back as a reader would
+(text extracted from the PDF, the XML validated against the official pain.001.001.03 schema)."""
+
+import io
+from datetime import date
+
+import pytest
+from pypdf import PdfReader
+
+from services.settlement.documents import (
+    render_credit_note_pdf,
+    render_run_summary_pdf,
+    render_statement_pdf,
+    serial_range,
+)
+from services.settlement.sepa import credit_transfer_xml, sepa_transfers_total, validate_pain001
+from services.settlement.settings import Settings
+
+ISSUER = Settings().issuer()
+VENUE_IBAN = "FR1420041010050500013M02606"
+
+
+def text_of(pdf):
+    reader = PdfReader(io.BytesIO(pdf))
+    text = " ".join(page.extract_text() for page in reader.pages)
+    return " ".join(text.replace("\u202f", " ").replace("\u00a0", " ").split()), len(reader.pages)
+
+
+def statement(**overrides):
+    return {
+        "reference": "REL-2026-000007",
+        "run_id": "SR-2026-10-31",
+        "period_end": "2026-10-31",
+        "issued_at": "2026-11-02T08:00:00Z",
+        "issuer": ISSUER,
+        "venue": {
+            "venue_id": "ven_00000000000000000001",
+            "name": "Médiathèque de Mérignac",
+            "town_code": "33281",
+            "department": "33",
+            "iban": VENUE_IBAN,
+        },
+        "gross_cents": 30_000,
+        "fee_cents": 1_200,
+        "net_cents": 28_800,
+        "fee_bp": 400,
+        "line_count": 4,
+        "coupon_count": 31,
+        **overrides,
+    }
+
+
+def line(i, coupons=10, kind="redemption", amount=None):
+    return {
+        "redemption_id": f"red_{i:020x}",
+        "redeemed_at": f"2026-10-{1 + i % 28:02d}T10:00:00Z",
+        "service_id": "svc_00000000000000000001",
+        "category": "online_admin_procedures",
+        "coupon_count": coupons,
+        "serials": [f"{3_000_000 + i * 10 + k:010d}" for k in range(coupons)],
+        "amount_cents": amount if amount is not None else coupons * 1000,
+        "kind": kind,
+    }
+
+
+def test_statement_30_coupons_pay_288_and_a_clawback_is_shown():
+    # rule 3: 30 coupons x 10 EUR = 300.00 -> fee 12.00, net 288.00 (here 31 redeemed, 1 clawed back)
+    lines = [
+        line(1),
+        line(2),
+        line(3, coupons=11),
+        line(4, coupons=1, kind="clawback", amount=-1000),
+    ]
+    text, _ = text_of(render_statement_pdf(statement(), iter(lines)))
+    assert "RELEVÉ DE PAIEMENT" in text and "REL-2026-000007" in text
+    assert "Médiathèque de Mérignac" in text and "FR14 2004 1010 0505 0001 3M02 606" in text
+    assert "300,00 €" in text and "12,00 €" in text and "288,00 €" in text
+    assert "-10,00 €" in text.replace("−", "-") and "annulé après règlement" in text
+    assert "31/10/2026" in text
+
+
+def test_statement_of_1200_lines_from_a_generator_runs_over_pages():
+    pdf = render_statement_pdf(
+        statement(line_count=1200, coupon_count=1200, gross_cents=1_200_000),
+        (line(i, coupons=1) for i in range(1200)),
+    )
+    text, pages = text_of(pdf)
+    assert pages > 10 and f"Page {pages} / {pages}" in text
+    second = PdfReader(io.BytesIO(pdf)).pages[1].extract_text()
+    assert "REL-2026-000007" in second  # every page names its statement
+
+
+def test_credit_note_refunds_half_to_each_funder_and_not_the_fee():
+    # rule 5: a co-funded order, 3 coupons x 10 EUR unused -> 15.00 to the State, 15.00 to the sponsor
+    note = {
+        "reference": "AV-2027-000001",
+        "expiry_run_id": "EXP-2027-03-01",
+        "as_of": "2027-03-01",
+        "issued_at": "2027-03-01T09:00:00Z",
+        "issuer": ISSUER,
+        "funder": {
+            "funder_id": "state",
+            "name": "État - ANCT",
+            "kind": "state",
+            "iban": "FR5210071750000000100002937",
+        },
+        "lines": [
+            {
+                "order_id": "ord_00000000000000000001",
+                "invoice_reference": "INV-2026-000012",
+                "coupon_count": 3,
+                "face_value_cents": 3000,
+                "share_bp": 5000,
+                "amount_cents": 1500,
+            }
+        ],
+        "total_cents": 1500,
+        "cancelled_coupon_count": 0,
+        "expired_coupon_count": 3,
+    }
+    text, _ = text_of(render_credit_note_pdf(note))
+    assert "AVOIR" in text and "AV-2027-000001" in text and "INV-2026-000012" in text
+    assert "30,00 €" in text and "15,00 €" in text and "50 %" in text
+    assert "ne sont pas remboursés" in text and "4 %" in text
+    missing = render_credit_note_pdf({**note, "funder": {**note["funder"], "iban": None}})
+    assert "Coordonnées bancaires manquantes" in text_of(missing)[0]
+
+
+def test_run_summary_shows_totals_refunds_fund_and_balance():
+    summary = {
+        "reference": "SYN-2026-000003",
+        "run_id": "SR-2026-10-31",
+        "period_end": "2026-10-31",
+        "issued_at": "2026-11-02T08:00:00Z",
+        "issuer": ISSUER,
+        "payouts": [
+            {
+                "venue_id": "ven_00000000000000000001",
+                "name": "Médiathèque de Mérignac",
+                "statement_reference": "REL-2026-000007",
+                "gross_cents": 30_000,
+                "fee_cents": 1_200,
+                "net_cents": 28_800,
+            }
+        ],
+        "totals": {"gross_cents": 30_000, "fee_cents": 1_200, "net_cents": 28_800},
+        "refunds": [
+            {
+                "funder_id": "state",
+                "name": "État",
+                "amount_cents": 1500,
+                "iban": "FR52",
+                "paid": True,
+            },
+            {
+                "funder_id": "sponsor:x",
+                "name": "CCAS",
+                "amount_cents": 700,
+                "iban": None,
+                "paid": False,
+            },
+        ],
+        "refunds_total_cents": 1500,
+        "fund_by_territory": [{"territory": "33", "balance_cents": 20_000}],
+        "fee_income_cents": 61_200,
+        "carried_forward": [
+            {
+                "venue_id": "ven_2",
+                "name": "EPN Pessac",
+                "gross_cents": 1000,
+                "reason": "no_bank_details",
+            }
+        ],
+        "ledger_balanced": True,
+    }
+    text, _ = text_of(render_run_summary_pdf(summary))
+    assert "SYN-2026-000003" in text and "288,00 €" in text and "303,00 €" in text  # 288 + 15
+    assert "200,00 €" in text and "612,00 €" in text and "équilibré" in text
+    assert "EPN Pessac" in text and "coordonnées bancaires du lieu inconnues" in text
+    assert "coordonnées bancaires manquantes" in text
+    unbalanced, _ = text_of(render_run_summary_pdf({**summary, "ledger_balanced": False}))
+    assert "DÉSÉQUILIBRÉ" in unbalanced
+
+
+def test_serial_range_is_compact():
+    assert serial_range(["a"]) == "a" and serial_range(["a", "b"]) == "a, b"
+    assert serial_range(["a", "b", "c"]) == "a … c"
+
+
+# -- SEPA ---------------------------------------------------------------------------------------
+DEBTOR = Settings().debtor()
+TRANSFERS = [
+    {
+        "name": "Médiathèque de Mérignac",
+        "iban": VENUE_IBAN,
+        "bic": None,
+        "amount_cents": 28_800,
+        "description": "Pass numérique REL-2026-000007 au 2026-10-31",
+        "end_to_end_id": "REL-2026-000007",
+    },
+    {
+        "name": "État - Agence nationale de la cohésion des territoires",
+        "iban": "FR5210071750000000100002937",
+        "bic": "TRPUFRP1",
+        "amount_cents": 1_501,
+        "description": "Pass numérique remboursement " + "x" * 200,  # cut to 140
+        "end_to_end_id": "SR-2026-10-31-0001",
+    },
+    {
+        "name": "CCAS de Pessac",
+        "iban": "FR7610107001011234567890129",
+        "bic": None,
+        "amount_cents": 1,
+        "description": "Pass numérique remboursement",
+        "end_to_end_id": "SR-2026-10-31-0002",
+    },
+]
+
+
+def test_sepa_file_is_schema_valid_and_adds_up():
+    xml = credit_transfer_xml(DEBTOR, TRANSFERS, "SR-2026-10-31", date(2026, 11, 3))
+    validate_pain001(xml)
+    assert sepa_transfers_total(xml) == (3, 30_302)
+    assert b"<MsgId>SR-2026-10-31</MsgId>" in xml  # the same run: the same message id
+    assert b"Mediatheque de Merignac" in xml  # transliterated to the SEPA character set
+
+
+def test_sepa_refuses_bad_iban_and_bad_amounts():
+    with pytest.raises(ValueError, match="CCAS"):
+        credit_transfer_xml(
+            DEBTOR,
+            [{**TRANSFERS[2], "iban": "FR7610107001011234567890128"}],
+            "SR-1",
+            date(2026, 11, 3),
+        )
+    for amount in (0, -5, 12.5):
+        with pytest.raises(ValueError):
+            credit_transfer_xml(
+                DEBTOR, [{**TRANSFERS[0], "amount_cents": amount}], "SR-1", date(2026, 11, 3)
+            )
+
+
+def test_a_tampered_file_fails_the_schema():
+    xml = credit_transfer_xml(DEBTOR, TRANSFERS[:1], "SR-2026-10-31", date(2026, 11, 3))
+    with pytest.raises(ValueError, match="pain.001.001.03"):
+        validate_pain001(xml.replace(b"288.00", b"abc"))
+    with pytest.raises(ValueError):
+        validate_pain001(b"<not-xml")

@@ -1,0 +1,301 @@
+"""Settlement without a broker: events into the ledger, settlement and expiry runs, worked
+examples of DOMAIN.md rules 3-7 read back from the ledger, idempotency of handlers and runs."""
+
+from datetime import date, datetime
+
+import pytest
+
+from services.settlement import api
+from services.settlement.exceptions import InvalidPeriod, RunInProgress
+from services.settlement.store import SettlementRepository
+from shared.mongo import get_client
+from tests import settlement_support as ev
+
+S = ev.SETTINGS
+TODAY = date(2028, 6, 1)
+
+
+@pytest.fixture
+def repo(mongo_config):
+    db = get_client(mongo_config["MONGO_URI"])[mongo_config["MONGO_DB_PREFIX"] + "settlement"]
+    SettlementRepository.ensure_indexes(db)
+    return SettlementRepository(db)
+
+
+def setup_order(repo, coupons=10, state_rate_bp=0, face_value_cents=1000, **kwargs):
+    confirmed = ev.order_confirmed(
+        coupons=coupons, state_rate_bp=state_rate_bp, face_value_cents=face_value_cents, **kwargs
+    )
+    api.on_order_confirmed(repo, confirmed)
+    issued = ev.booklets_issued(confirmed)
+    api.on_booklets_issued(repo, issued)
+    return confirmed, issued
+
+
+def run(repo, period_end="2026-03-31"):
+    return api.settlement_run(repo, S, date.fromisoformat(period_end), today=TODAY)
+
+
+def expire(repo, as_of="2027-03-01"):
+    return api.expiry_run(repo, S, date.fromisoformat(as_of), today=TODAY)
+
+
+def balance_of(repo, account, sub=""):
+    return next(
+        (
+            a["balance_cents"]
+            for a in api.ledger_balance(repo)["accounts"]
+            if a["account"] == account and a["sub"] == sub
+        ),
+        0,
+    )
+
+
+# -- rule 6, the worked example of one 10 EUR coupon -----------------------------------------
+def test_one_coupon_redeemed_venue_960_operator_80_of_which_fund_10(repo):
+    api.on_venue_changed(repo, ev.venue())
+    _, issued = setup_order(repo, coupons=1)
+    api.on_coupons_redeemed(repo, ev.redeemed(issued, ev.all_coupons(issued)))
+    run(repo)
+    balance = api.ledger_balance(repo)
+    assert balance["money_in_cents"] == 1040
+    assert balance["money_out_cents"] == 960  # the venue
+    assert balance["fee_income_cents"] + balance["liabilities"]["cooperation_fund_cents"] == 80
+    assert balance["liabilities"]["cooperation_fund_cents"] == 10
+    assert balance["liabilities"]["coupon_liability_cents"] == 0
+    assert balance["balanced"]
+
+
+def test_one_coupon_expired_funders_1000_operator_40_of_which_fund_10(repo):
+    setup_order(repo, coupons=1)
+    expire(repo)
+    run(repo, "2027-03-01")  # pays the refund
+    balance = api.ledger_balance(repo)
+    assert balance["money_in_cents"] == 1040
+    assert balance["money_out_cents"] == 1000  # back to the sponsor
+    assert balance["fee_income_cents"] == 30
+    assert balance["liabilities"]["cooperation_fund_cents"] == 10
+    assert balance["liabilities"]["refund_payable_cents"] == 0
+    assert balance["balanced"]
+
+
+# -- rule 3: payout = face value - 4 % --------------------------------------------------------
+def test_thirty_coupons_pay_288_with_a_fee_of_12(repo):
+    api.on_venue_changed(repo, ev.venue())
+    _, issued = setup_order(repo, coupons=30)
+    coupons = ev.all_coupons(issued)
+    for i in range(0, 30, 10):  # three redemptions of ten coupons
+        api.on_coupons_redeemed(repo, ev.redeemed(issued, coupons[i : i + 10]))
+    done = run(repo)
+    assert [(p["gross_cents"], p["fee_cents"], p["net_cents"]) for p in done["payouts"]] == [
+        (30_000, 1_200, 28_800)
+    ]
+    assert done["totals"] == {"gross_cents": 30_000, "fee_cents": 1_200, "net_cents": 28_800}
+    snapshot, lines = api.statement(repo, done["id"], "ven_00000000000000000001")
+    assert snapshot["net_cents"] == 28_800 and snapshot["reference"].startswith("REL-")
+    assert sum(line["amount_cents"] for line in lines) == 30_000
+
+
+# -- rule 7: rounded once, on the statement ----------------------------------------------------
+def test_fee_rounded_once_per_statement_not_per_coupon(repo):
+    api.on_venue_changed(repo, ev.venue())
+    _, issued = setup_order(repo, coupons=2, face_value_cents=1012)
+    coupons = ev.all_coupons(issued)
+    api.on_coupons_redeemed(repo, ev.redeemed(issued, coupons[:1]))
+    api.on_coupons_redeemed(repo, ev.redeemed(issued, coupons[1:]))
+    (payout,) = run(repo)["payouts"]
+    # 20.24 EUR x 4 % = 0.8096 -> 0.81 once; per coupon it would be 2 x 0.40 = 0.80
+    assert (payout["gross_cents"], payout["fee_cents"], payout["net_cents"]) == (2024, 81, 1943)
+
+
+# -- rule 5: refunds pro rata, 50/50 on a co-funded order ---------------------------------------
+def test_cofunded_unused_coupons_refunded_half_to_the_state(repo):
+    api.on_venue_changed(repo, ev.venue())
+    confirmed, issued = setup_order(repo, coupons=10, state_rate_bp=5000)
+    api.on_coupons_redeemed(repo, ev.redeemed(issued, ev.all_coupons(issued)[:7]))
+    done = expire(repo)
+    assert done["coupon_count"] == 3 and done["refunded_cents"] == 3000
+    notes = {n["funder_id"]: n for n in done["credit_notes"]}
+    assert notes["state"]["amount_cents"] == 1500
+    assert notes[f"sponsor:{confirmed['sponsor_id']}"]["amount_cents"] == 1500
+    note = api.credit_note(repo, done["id"], "state")
+    assert note["reference"].startswith("AV-") and note["lines"][0]["share_bp"] == 5000
+    paid = run(repo, "2027-03-01")
+    assert sorted((r["funder_id"], r["amount_cents"]) for r in paid["refunds"]) == [
+        ("sponsor:spo_00000000000000000001", 1500),
+        ("state", 1500),
+    ]
+    assert balance_of(repo, "refund_payable", "state") == 0
+
+
+def test_odd_cent_of_a_refund_goes_to_one_funder_never_lost(repo):
+    confirmed, issued = setup_order(repo, coupons=1, face_value_cents=1001, state_rate_bp=5000)
+    done = expire(repo)
+    assert sum(n["amount_cents"] for n in done["credit_notes"]) == 1001
+
+
+# -- grace month, cancelled booklets, 30-day alerts ---------------------------------------------
+def test_expiry_waits_for_the_grace_month_and_refunds_cancelled_booklets_at_once(repo):
+    _, issued = setup_order(repo, coupons=10)  # two booklets of 5, valid until 2027-01-15
+    api.on_booklet_cancelled(repo, ev.booklet_cancelled(issued, issued["booklets"][0]))
+    early = expire(repo, "2027-02-01")  # in the grace month: only the cancelled booklet
+    assert (early["coupon_count"], early["cancelled_coupon_count"]) == (5, 5)
+    later = expire(repo, "2027-02-16")
+    assert (later["coupon_count"], later["cancelled_coupon_count"]) == (5, 0)
+    assert expire(repo, "2027-03-01")["coupon_count"] == 0  # nothing twice
+
+
+def test_activation_restarts_validity(repo):
+    _, issued = setup_order(repo, coupons=10)
+    api.on_booklet_activated(
+        repo, ev.booklet_activated(issued, issued["booklets"][0], datetime(2026, 6, 1))
+    )
+    done = expire(repo, "2027-03-01")
+    assert done["coupon_count"] == 5  # the activated booklet runs until 2027-06-01
+
+
+def test_expiry_alerts_count_booklets_ending_within_30_days(repo):
+    api.on_venue_changed(repo, ev.venue())
+    confirmed, issued = setup_order(repo, coupons=15)  # 3 booklets, valid until 2027-01-15
+    api.on_booklet_activated(
+        repo, ev.booklet_activated(issued, issued["booklets"][0], datetime(2026, 1, 20))
+    )
+    api.on_coupons_redeemed(repo, ev.redeemed(issued, issued["booklets"][1]["coupons"][:1]))
+    alerts = api.expiry_alerts(repo, confirmed["sponsor_id"], date(2026, 12, 20))
+    assert alerts["totals"] == {"issued": 2, "handed_out": 0, "not_handed_out": 2, "started": 1}
+    later = api.expiry_alerts(repo, confirmed["sponsor_id"], date(2026, 12, 25))
+    assert later["totals"]["handed_out"] == 1 and later["totals"]["issued"] == 3
+
+
+# -- voids, idempotency, re-runs -----------------------------------------------------------------
+def test_redelivered_events_write_nothing_twice(repo):
+    api.on_venue_changed(repo, ev.venue())
+    confirmed, issued = setup_order(repo, coupons=5)
+    event = ev.redeemed(issued, ev.all_coupons(issued)[:2])
+    for _ in range(3):
+        api.on_order_confirmed(repo, confirmed)
+        api.on_booklets_issued(repo, issued)
+        api.on_coupons_redeemed(repo, event)
+    assert repo.entry_count() == 2
+    assert run(repo)["totals"]["gross_cents"] == 2000
+
+
+def test_the_same_cut_off_again_pays_nobody_twice(repo):
+    api.on_venue_changed(repo, ev.venue())
+    _, issued = setup_order(repo, coupons=5)
+    api.on_coupons_redeemed(repo, ev.redeemed(issued, ev.all_coupons(issued)[:2]))
+    first = run(repo)
+    api.on_coupons_redeemed(
+        repo, ev.redeemed(issued, ev.all_coupons(issued)[2:3], at=datetime(2026, 3, 20))
+    )
+    again = run(repo)
+    assert again["id"] == first["id"] and again["payouts"] == first["payouts"]
+    assert api.ledger_balance(repo)["money_out_cents"] == 1920
+    nxt = run(repo, "2026-04-30")  # the late line goes to the next run
+    assert nxt["totals"]["gross_cents"] == 1000
+
+
+def test_void_before_the_run_drops_the_line_after_the_run_claws_it_back(repo):
+    api.on_venue_changed(repo, ev.venue())
+    _, issued = setup_order(repo, coupons=10)
+    coupons = ev.all_coupons(issued)
+    first = ev.redeemed(issued, coupons[:2])
+    second = ev.redeemed(issued, coupons[2:4])
+    api.on_coupons_redeemed(repo, first)
+    api.on_coupons_redeemed(repo, second)
+    api.on_redemption_voided(repo, ev.voided(first))
+    march = run(repo)
+    assert march["totals"]["gross_cents"] == 2000
+    api.on_redemption_voided(repo, ev.voided(second, at=datetime(2026, 4, 2)))  # too late
+    api.on_coupons_redeemed(repo, ev.redeemed(issued, coupons[4:9], at=datetime(2026, 4, 10)))
+    april = run(repo, "2026-04-30")
+    assert april["totals"]["gross_cents"] == 5000 - 2000
+    _, lines = api.statement(repo, april["id"], "ven_00000000000000000001")
+    assert sorted(line["kind"] for line in lines) == ["clawback", "redemption"]
+    assert api.ledger_balance(repo)["balanced"]
+
+
+def test_void_arriving_before_its_redemption_pays_nothing(repo):
+    api.on_venue_changed(repo, ev.venue())
+    _, issued = setup_order(repo, coupons=5)
+    event = ev.redeemed(issued, ev.all_coupons(issued)[:1])
+    api.on_redemption_voided(repo, ev.voided(event))
+    api.on_coupons_redeemed(repo, event)
+    assert run(repo)["payouts"] == []
+    assert balance_of(repo, "venue_payable", "ven_00000000000000000001") == 0
+
+
+def test_venue_without_bank_details_is_carried_forward(repo):
+    _, issued = setup_order(repo, coupons=5)
+    api.on_coupons_redeemed(repo, ev.redeemed(issued, ev.all_coupons(issued)[:1]))
+    march = run(repo)
+    assert march["payouts"] == [] and march["carried_forward"][0]["gross_cents"] == 1000
+    api.on_venue_changed(repo, ev.venue())
+    assert run(repo, "2026-04-30")["totals"]["net_cents"] == 960
+
+
+def test_redemption_of_an_expired_coupon_is_disputed_not_paid(repo):
+    api.on_venue_changed(repo, ev.venue())
+    _, issued = setup_order(repo, coupons=5)
+    expire(repo)
+    late = ev.redeemed(issued, ev.all_coupons(issued)[:1], at=datetime(2026, 12, 1))
+    api.on_coupons_redeemed(repo, late)
+    assert repo.get_payable(late["redemption_id"])["status"] == "disputed"
+    assert run(repo, "2027-03-01")["totals"]["gross_cents"] == 0
+    assert api.ledger_balance(repo)["liabilities"]["coupon_liability_cents"] == 0
+
+
+# -- orders cancelled: everything paid goes back, fee included ---------------------------------
+def test_cancelled_confirmed_order_refunds_what_each_payer_paid(repo):
+    confirmed = ev.order_confirmed(coupons=10, state_rate_bp=5000)
+    api.on_order_confirmed(repo, confirmed)
+    api.on_order_cancelled(repo, S, ev.order_cancelled(confirmed))
+    api.on_order_cancelled(repo, S, ev.order_cancelled(confirmed))  # redelivered
+    balance = api.ledger_balance(repo)
+    assert balance["liabilities"]["refund_payable_cents"] == 10_400
+    assert (
+        balance["fee_income_cents"] == 0 and balance["liabilities"]["cooperation_fund_cents"] == 0
+    )
+    paid = run(repo)
+    assert sorted((r["funder_id"], r["amount_cents"]) for r in paid["refunds"]) == [
+        ("sponsor:spo_00000000000000000001", 5_400),
+        ("state", 5_000),
+    ]
+
+
+def test_cancellation_arriving_before_confirmation_books_nothing_twice(repo):
+    confirmed = ev.order_confirmed(coupons=10)
+    api.on_order_cancelled(repo, S, ev.order_cancelled(confirmed))
+    api.on_order_confirmed(repo, confirmed)
+    balance = api.ledger_balance(repo)
+    assert balance["money_in_cents"] == 10_400
+    assert balance["liabilities"]["refund_payable_cents"] == 10_400
+    assert balance["liabilities"]["coupon_liability_cents"] == 0
+
+
+# -- guards ---------------------------------------------------------------------------------------
+def test_a_cut_off_in_the_future_is_refused(repo):
+    with pytest.raises(InvalidPeriod):
+        api.settlement_run(repo, S, date(2026, 4, 1), today=date(2026, 3, 31))
+    with pytest.raises(InvalidPeriod):
+        api.expiry_run(repo, S, date(2026, 4, 1), today=date(2026, 3, 31))
+
+
+def test_one_run_at_a_time(repo):
+    assert repo.acquire_lock(api.RUN_LOCK, "SR-other", api.now_naive(), 60)
+    with pytest.raises(RunInProgress):
+        run(repo)
+    repo.release_lock(api.RUN_LOCK, "SR-other")
+    assert run(repo)["status"] == "completed"
+
+
+def test_progress_is_reported(repo):
+    api.on_venue_changed(repo, ev.venue())
+    _, issued = setup_order(repo, coupons=5)
+    for coupon in ev.all_coupons(issued):
+        api.on_coupons_redeemed(repo, ev.redeemed(issued, [coupon]))
+    seen = []
+    done = api.settlement_run(
+        repo, S, date(2026, 3, 31), today=TODAY, progress=lambda *a: seen.append(a)
+    )
+    assert len(seen) == 5 and done["progress"]["done"] == 5
