@@ -1,0 +1,107 @@
+"""Settlement on the real RabbitMQ, alone: the other services' events are dispatched as they
+publish them (twice, to be sure), a run and an expiry run are asked over RPC, and their events
+are received in batches by a listener standing for redemption."""
+
+import eventlet
+import pytest
+from nameko.events import event_handler
+from nameko.standalone.events import event_dispatcher
+from nameko.standalone.rpc import ClusterRpcProxy
+
+from services.settlement.service import SettlementService
+from shared.errors import AppError
+from shared.events import CouponsRedeemed
+from tests import settlement_support as ev
+
+pytestmark = pytest.mark.integration
+VENUE = "ven_00000000000000000001"
+
+
+class Redemption:
+    """Stands for redemption: keeps the settlement events it receives."""
+
+    name = "redemption_listener"
+    runs = []
+    expired = []
+
+    @event_handler("settlement", "run_completed")
+    def handle_run_completed(self, payload):
+        Redemption.runs.append(payload)
+
+    @event_handler("settlement", "coupons_expired")
+    def handle_coupons_expired(self, payload):
+        Redemption.expired.append(payload)
+
+
+def wait_until(check, seconds=10):
+    with eventlet.Timeout(seconds):
+        while not check():
+            eventlet.sleep(0.05)
+
+
+def test_events_in_runs_out_in_batches(container_factory, service_config):
+    Redemption.runs, Redemption.expired = [], []
+    config = {**service_config, "EVENT_BATCH_SIZE": 2}
+    container_factory(SettlementService, config).start()
+    container_factory(Redemption, config).start()
+    dispatch = event_dispatcher(config)
+
+    confirmed = ev.order_confirmed(coupons=10)
+    issued = ev.booklets_issued(confirmed)
+    coupons = ev.all_coupons(issued)
+    redemptions = [ev.redeemed(issued, coupons[i : i + 1], venue_id=VENUE) for i in range(5)]
+    events = [
+        ("catalog", "venue_accredited", ev.venue(VENUE)),
+        ("ordering", "order_confirmed", confirmed),
+        ("issuance", "booklets_issued", issued),
+        ("issuance", "booklet_cancelled", ev.booklet_cancelled(issued, issued["booklets"][1])),
+        *[("redemption", "coupons_redeemed", r) for r in redemptions],
+        ("redemption", "redemption_voided", ev.voided(redemptions[0])),
+    ]
+    for _ in range(2):  # at-least-once delivery: everything twice
+        for source, event_type, payload in events:
+            dispatch(source, event_type, _dumped(event_type, payload))
+
+    with ClusterRpcProxy(config) as cluster:
+
+        def known():
+            balance = cluster.settlement.ledger_balance()
+            return balance["liabilities"]["venue_payable_cents"] == 4000 and balance
+
+        wait_until(known)
+        eventlet.sleep(0.5)  # the redelivered copies too
+        balance = cluster.settlement.ledger_balance()
+        assert balance["money_in_cents"] == 10_400 and balance["balanced"]
+        assert balance["liabilities"]["venue_payable_cents"] == 4000
+
+        run = cluster.settlement.run_settlement({"period_end": "2026-03-31"})
+        assert run["totals"] == {"gross_cents": 4000, "fee_cents": 160, "net_cents": 3840}
+        wait_until(lambda: len(Redemption.runs) == 2)
+        assert sorted(i for p in Redemption.runs for i in p["redemption_ids"]) == sorted(
+            r["redemption_id"] for r in redemptions[1:]
+        )
+        assert {(p["batch"], p["batch_count"]) for p in Redemption.runs} == {(1, 2), (2, 2)}
+        again = cluster.settlement.run_settlement({"period_end": "2026-03-31"})
+        assert again["id"] == run["id"]
+        eventlet.sleep(0.3)
+        assert len(Redemption.runs) == 2  # nothing sent twice
+
+        expiry = cluster.settlement.run_expiry({"as_of": "2026-04-01"})
+        assert (expiry["coupon_count"], expiry["cancelled_coupon_count"]) == (5, 5)
+        wait_until(lambda: len(Redemption.expired) == 3)
+        serials = sorted(s for p in Redemption.expired for s in p["coupon_serials"])
+        assert serials == sorted(c["serial"] for c in issued["booklets"][1]["coupons"])
+
+        with pytest.raises(AppError) as caught:
+            cluster.settlement.run_settlement({"period_end": "not a date"})
+        assert caught.value.code == "validation_error"
+        with pytest.raises(AppError) as caught:
+            cluster.settlement.get_settlement_run("SR-1999-01-01")
+        assert caught.value.code == "settlement_run_not_found"
+
+
+def _dumped(event_type, payload):
+    """Back to the wire format (dates as text), as a producer sends it."""
+    if event_type == "coupons_redeemed":
+        return CouponsRedeemed().dump(payload)
+    return payload
