@@ -101,6 +101,16 @@ class RedemptionRepository(Repository):
     def order(self, order_id):
         return self.db.orders.find_one({"order_id": order_id}, {"_id": 0})
 
+    def coupons(self, serials):
+        """Several coupons in one query (``$in`` on the unique serial)."""
+        return list(self.db.coupons.find({"serial": {"$in": list(serials)}}, {"_id": 0}))
+
+    def booklets(self, serials):
+        return list(self.db.booklets.find({"serial": {"$in": list(serials)}}, {"_id": 0}))
+
+    def orders(self, order_ids):
+        return list(self.db.orders.find({"order_id": {"$in": list(order_ids)}}, {"_id": 0}))
+
     def venue(self, venue_id):
         return self.db.venues.find_one({"venue_id": venue_id}, {"_id": 0})
 
@@ -127,13 +137,14 @@ class RedemptionRepository(Repository):
         """Create the pending redemption; DuplicateKeyError if this idempotency key is taken."""
         self.db.redemptions.insert_one(dict(redemption))
 
-    def claim(self, serial, redemption_id):
-        """Reserve a usable coupon for this redemption; None if it is not usable any more."""
-        return update_and_get(
-            self.db.coupons,
-            {"serial": serial, "status": CouponStatus.USABLE},
+    def claim_all(self, serials, redemption_id):
+        """Reserve every usable coupon of ``serials`` for this redemption in one update (each
+        document's update is atomic); how many were reserved. Fewer than asked: some were taken,
+        and the caller releases what it got."""
+        return self.db.coupons.update_many(
+            {"serial": {"$in": list(serials)}, "status": CouponStatus.USABLE},
             {"$set": {"status": CouponStatus.RESERVED, "redemption_id": redemption_id}},
-        )
+        ).modified_count
 
     def release(self, redemption_id, from_status):
         """Make this redemption's coupons usable again."""
