@@ -172,5 +172,84 @@ def keys_revoke(ctx, key_id):
     click.echo(f"revoked {key_id}")
 
 
+# -- settlement and expiry runs, with a progress bar ----------------------------------------------
+def _run_with_progress(ctx, start, payload, read, run_id):
+    """Start a run (a long RPC, in a green thread) and show its progress, read from the run's
+    document through another connection, until it answers."""
+    from nameko.standalone.rpc import ClusterRpcProxy
+    from tqdm import tqdm
+
+    from shared.errors import AppError
+
+    config = ctx.obj["config"]
+    try:
+        with ClusterRpcProxy(config, timeout=3600) as starter, _rpc(config) as poller:
+            worker = eventlet.spawn(getattr(starter.settlement, start), payload)
+            with tqdm(desc=run_id, unit=" lines", file=sys.stderr) as bar:
+                while not worker.dead:
+                    eventlet.sleep(0.5)
+                    try:
+                        progress = getattr(poller.settlement, read)(run_id).get("progress") or {}
+                    except AppError:
+                        continue  # not created yet
+                    bar.set_description(f"{run_id} {progress.get('phase', '')}")
+                    bar.total = progress.get("total")
+                    bar.n = progress.get("done", 0)
+                    bar.refresh()
+            return worker.wait()
+    except AppError as exc:
+        raise click.ClickException(f"{exc.code}: {exc.message} {json.dumps(exc.details)}") from None
+    except Exception as exc:  # broker down, service not running
+        raise click.ClickException(f"could not reach the settlement service: {exc!r}") from None
+
+
+def _euros(cents):
+    return f"{cents / 100:,.2f} EUR".replace(",", " ")
+
+
+@main.command()
+@click.option(
+    "--period-end",
+    required=True,
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Last day paid (UTC): every redemption up to its end.",
+)
+@click.pass_context
+def settle(ctx, period_end):
+    """Run the settlement of everything redeemed up to PERIOD_END (idempotent), with progress."""
+    day = period_end.date().isoformat()
+    run = _run_with_progress(
+        ctx, "run_settlement", {"period_end": day}, "get_settlement_run", f"SR-{day}"
+    )
+    totals = run.get("totals") or {}
+    click.echo(
+        f"{run['id']} {run['status']}: {len(run['payouts'])} payouts, gross "
+        f"{_euros(totals.get('gross_cents', 0))}, fee {_euros(totals.get('fee_cents', 0))}, net "
+        f"{_euros(totals.get('net_cents', 0))}; refunds {_euros(run.get('refunds_total_cents', 0))}; "
+        f"{len(run.get('carried_forward') or [])} carried forward; summary "
+        f"{run.get('summary_reference')}"
+    )
+
+
+@main.command()
+@click.option(
+    "--as-of",
+    required=True,
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Expire coupons whose validity and grace month ended before this day.",
+)
+@click.pass_context
+def expire(ctx, as_of):
+    """Run the expiry of unused coupons as of AS_OF (idempotent), with progress."""
+    day = as_of.date().isoformat()
+    run = _run_with_progress(ctx, "run_expiry", {"as_of": day}, "get_expiry_run", f"EXP-{day}")
+    click.echo(
+        f"{run['id']} {run['status']}: {run.get('coupon_count', 0)} coupons expired "
+        f"({run.get('cancelled_coupon_count', 0)} of cancelled booklets), refunded "
+        f"{_euros(run.get('refunded_cents', 0))}; credit notes: "
+        + (", ".join(n["reference"] for n in run.get("credit_notes") or []) or "none")
+    )
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -68,6 +69,27 @@ def test_run_create_first_operator_key_use_it_and_stop(platform):
         [APTIC, "keys", "list"], env=env, capture_output=True, text=True, timeout=60
     )
     assert "operator" in listing.stdout and key not in listing.stdout
+
+    # the month's settlement and an expiry run from the command line, with a progress bar
+    today = datetime.now(UTC).date().isoformat()
+    settle = subprocess.run(
+        [APTIC, "settle", "--period-end", today],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert settle.returncode == 0, settle.stderr[-2000:]
+    assert f"SR-{today} completed: 0 payouts" in settle.stdout and "SYN-" in settle.stdout
+    assert f"SR-{today}" in settle.stderr  # the bar
+    expire = subprocess.run(
+        [APTIC, "expire", "--as-of", today], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert expire.returncode == 0 and f"EXP-{today} completed: 0 coupons" in expire.stdout
+    future = subprocess.run(
+        [APTIC, "settle", "--period-end", "2999-01-01"], env=env, capture_output=True, text=True
+    )
+    assert future.returncode == 1 and "invalid_period" in future.stderr
 
     process.send_signal(signal.SIGINT)
     output, _ = process.communicate(timeout=60)
