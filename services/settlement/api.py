@@ -73,7 +73,15 @@ def on_order_confirmed(repo, event):
         f"order_confirmed:{event['order_id']}",
         "order_confirmed",
         domain.order_confirmed_postings(
-            event["face_value_cents"], event["fee_cents"], event["territory"]
+            event["face_value_cents"],
+            event["fee_cents"],
+            event["territory"],
+            payers={
+                sponsor_funder_id(event["sponsor_id"]): event["face_value_cents"]
+                - event["state_share_cents"]
+                + event["fee_cents"],
+                state_id(): event["state_share_cents"],
+            },
         ),
         parse_time(event["confirmed_at"]),
         {"order_id": event["order_id"], "sponsor_id": event["sponsor_id"]},
@@ -108,7 +116,7 @@ def on_order_cancelled(repo, settings, event):
             if before["state_share_cents"]:
                 paid[state_id()] = before["state_share_cents"]
     else:
-        postings = [domain.Posting(Account.BANK, sum(paid.values()))]
+        postings = [domain.Posting(Account.BANK, c, f) for f, c in sorted(paid.items()) if c]
     if not sum(paid.values()):
         return
     postings += [domain.Posting(Account.REFUND_PAYABLE, -c, f) for f, c in sorted(paid.items())]
@@ -891,10 +899,13 @@ def ledger_balance(repo):
     accounts = []
     by_account = {}
     money_in = money_out = 0
+    by_payer = []
     for (account, sub), (balance, debits) in sorted(rows.items()):
         if account == Account.BANK.value:
             money_in += debits
             money_out += debits - balance
+            if sub:
+                by_payer.append({"payer": sub, "paid_cents": debits})
         accounts.append({"account": account, "sub": sub, "balance_cents": balance})
         by_account[account] = by_account.get(account, 0) + balance
     held = {
@@ -915,6 +926,7 @@ def ledger_balance(repo):
     return {
         "money_in_cents": money_in,
         "money_out_cents": money_out,
+        "money_in_by_payer": by_payer,
         "liabilities": held,
         "fee_income_cents": fee_income,
         "cooperation_fund": fund,

@@ -43,13 +43,15 @@ def balanced(postings: list[Posting]) -> list[Posting]:
 
 
 def order_confirmed_postings(
-    face_value_cents: int, fee_cents: int, territory: str
+    face_value_cents: int, fee_cents: int, territory: str, payers: dict[str, int] | None = None
 ) -> list[Posting]:
-    """Money in for a confirmed order: bank += face + fee; liability for face; fee split with fund."""
+    """Money in for a confirmed order: bank += face + fee (per payer when ``payers`` says who paid
+    what: the sponsor, the State); liability for face; fee split with the fund."""
     fund = percent_of(face_value_cents, FUND_BP)
+    payers = payers or {"": face_value_cents + fee_cents}
     return balanced(
-        [
-            Posting(Account.BANK, face_value_cents + fee_cents),
+        [Posting(Account.BANK, amount, payer) for payer, amount in sorted(payers.items()) if amount]
+        + [
             Posting(Account.LIABILITY, -face_value_cents),
             Posting(Account.FEE_INCOME, -(fee_cents - fund)),
             Posting(Account.FUND, -fund, territory),

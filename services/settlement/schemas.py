@@ -129,9 +129,15 @@ class FundOut(EventSchema):
     balance_cents = fields.Integer()
 
 
+class PayerOut(EventSchema):
+    payer = fields.String(metadata={"description": "sponsor:<id> or state"})
+    paid_cents = fields.Integer()
+
+
 class BalanceOut(EventSchema):
     money_in_cents = fields.Integer()
     money_out_cents = fields.Integer()
+    money_in_by_payer = fields.List(fields.Nested(PayerOut))
     liabilities = fields.Nested(Liabilities)
     fee_income_cents = fields.Integer()
     cooperation_fund = fields.List(fields.Nested(FundOut))

@@ -112,6 +112,11 @@ def test_fee_rounded_once_per_statement_not_per_coupon(repo):
 def test_cofunded_unused_coupons_refunded_half_to_the_state(repo):
     api.on_venue_changed(repo, ev.venue())
     confirmed, issued = setup_order(repo, coupons=10, state_rate_bp=5000)
+    # rule 2: the State paid half the face value, the sponsor the other half and the 4 % fee
+    assert api.ledger_balance(repo)["money_in_by_payer"] == [
+        {"payer": "sponsor:spo_00000000000000000001", "paid_cents": 5400},
+        {"payer": "state", "paid_cents": 5000},
+    ]
     api.on_coupons_redeemed(repo, ev.redeemed(issued, ev.all_coupons(issued)[:7]))
     done = expire(repo)
     assert done["coupon_count"] == 3 and done["refunded_cents"] == 3000
