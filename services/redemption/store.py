@@ -103,13 +103,20 @@ class RedemptionRepository(Repository):
 
     def coupons(self, serials):
         """Several coupons in one query (``$in`` on the unique serial)."""
-        return list(self.db.coupons.find({"serial": {"$in": list(serials)}}, {"_id": 0}))
+        return self._by_keys("coupons", "serial", serials)
 
     def booklets(self, serials):
-        return list(self.db.booklets.find({"serial": {"$in": list(serials)}}, {"_id": 0}))
+        return self._by_keys("booklets", "serial", serials)
 
     def orders(self, order_ids):
-        return list(self.db.orders.find({"order_id": {"$in": list(order_ids)}}, {"_id": 0}))
+        return self._by_keys("orders", "order_id", order_ids)
+
+    def _by_keys(self, collection, key, values):
+        values = list(values)
+        if len(values) == 1:  # one key: the plain lookup
+            found = self.db[collection].find_one({key: values[0]}, {"_id": 0})
+            return [found] if found else []
+        return list(self.db[collection].find({key: {"$in": values}}, {"_id": 0}))
 
     def venue(self, venue_id):
         return self.db.venues.find_one({"venue_id": venue_id}, {"_id": 0})
@@ -141,6 +148,11 @@ class RedemptionRepository(Repository):
         """Reserve every usable coupon of ``serials`` for this redemption in one update (each
         document's update is atomic); how many were reserved. Fewer than asked: some were taken,
         and the caller releases what it got."""
+        if len(serials) == 1:  # the common case: one coupon, one key
+            return self.db.coupons.update_one(
+                {"serial": serials[0], "status": CouponStatus.USABLE},
+                {"$set": {"status": CouponStatus.RESERVED, "redemption_id": redemption_id}},
+            ).modified_count
         return self.db.coupons.update_many(
             {"serial": {"$in": list(serials)}, "status": CouponStatus.USABLE},
             {"$set": {"status": CouponStatus.RESERVED, "redemption_id": redemption_id}},
