@@ -184,7 +184,8 @@ def _run_with_progress(ctx, start, payload, read, run_id):
     config = ctx.obj["config"]
     try:
         with ClusterRpcProxy(config, timeout=3600) as starter, _rpc(config) as poller:
-            worker = eventlet.spawn(getattr(starter.settlement, start), payload)
+            actor = {"role": "operator", "label": f"aptic {start} ({os.environ.get('USER', '?')})"}
+            worker = eventlet.spawn(getattr(starter.settlement, start), payload, actor)
             with tqdm(desc=run_id, unit=" lines", file=sys.stderr) as bar:
                 while not worker.dead:
                     eventlet.sleep(0.5)

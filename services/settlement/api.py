@@ -20,7 +20,7 @@ from services.settlement.exceptions import (
     RunInProgress,
     RunNotFound,
 )
-from shared.schemas import iso
+from shared.schemas import SYSTEM_ACTOR, iso
 
 log = logging.getLogger(__name__)
 
@@ -367,7 +367,7 @@ def run_id_for(period_end):
     return f"SR-{period_end.isoformat()}"
 
 
-def settlement_run(repo, settings, period_end, today=None, progress=None):
+def settlement_run(repo, settings, period_end, today=None, progress=None, actor=None):
     """Pay venues for everything redeemed up to the end of ``period_end`` (a date, UTC), and
     funders their open refunds. The same cut-off again answers the same run. The cut-off may be
     today: what is redeemed after the run, even the same day, goes to the next run."""
@@ -383,11 +383,11 @@ def settlement_run(repo, settings, period_end, today=None, progress=None):
     if existing is not None and existing["status"] == "completed":
         return existing
     return _with_lock(
-        repo, run_id, lambda: _settlement_run(repo, settings, run_id, period_end, progress)
+        repo, run_id, lambda: _settlement_run(repo, settings, run_id, period_end, progress, actor)
     )
 
 
-def _settlement_run(repo, settings, run_id, period_end, progress):
+def _settlement_run(repo, settings, run_id, period_end, progress, actor):
     cutoff = datetime.combine(period_end + timedelta(days=1), datetime.min.time())
     run = repo.create_run(
         "runs",
@@ -397,6 +397,7 @@ def _settlement_run(repo, settings, run_id, period_end, progress):
             "cutoff": cutoff,
             "status": "claiming",
             "created_at": now_naive(),
+            "created_by": actor or SYSTEM_ACTOR,
             "completed_at": None,
             "events_published": False,
             "payouts": [],
@@ -674,7 +675,7 @@ def expiry_run_id_for(as_of):
     return f"EXP-{as_of.isoformat()}"
 
 
-def expiry_run(repo, settings, as_of, today=None, progress=None):
+def expiry_run(repo, settings, as_of, today=None, progress=None, actor=None):
     """Expire coupons whose validity (and grace month) ended before ``as_of`` and coupons of
     cancelled booklets; refund their face value to the funders pro rata; one credit note per
     funder. The same ``as_of`` again answers the same run."""
@@ -689,10 +690,12 @@ def expiry_run(repo, settings, as_of, today=None, progress=None):
     existing = repo.get_run("expiry_runs", run_id)
     if existing is not None and existing["status"] == "completed":
         return existing
-    return _with_lock(repo, run_id, lambda: _expiry_run(repo, settings, run_id, as_of, progress))
+    return _with_lock(
+        repo, run_id, lambda: _expiry_run(repo, settings, run_id, as_of, progress, actor)
+    )
 
 
-def _expiry_run(repo, settings, run_id, as_of, progress_callback):
+def _expiry_run(repo, settings, run_id, as_of, progress_callback, actor):
     moment = datetime.combine(as_of, datetime.min.time())
     run = repo.create_run(
         "expiry_runs",
@@ -701,6 +704,7 @@ def _expiry_run(repo, settings, run_id, as_of, progress_callback):
             "as_of": as_of.isoformat(),
             "status": "expiring",
             "created_at": now_naive(),
+            "created_by": actor or SYSTEM_ACTOR,
             "completed_at": None,
             "events_published": False,
         },

@@ -52,7 +52,7 @@ from shared.events import (
 )
 from shared.logs import Correlation
 from shared.mongo import Store
-from shared.schemas import iso
+from shared.schemas import ActorSchema, iso
 
 log = logging.getLogger(__name__)
 REPUBLISH_SECONDS = 30
@@ -60,6 +60,10 @@ REPUBLISH_SECONDS = 30
 
 def _times(run, *keys):
     return {**run, **{k: iso(run.get(k)) for k in keys}}
+
+
+def _actor(actor):
+    return ActorSchema().load_or_raise(actor) if actor is not None else None
 
 
 def _file(reference, filename, content):
@@ -150,11 +154,12 @@ class SettlementService:
         return {"service": self.name, "store": self.store.ping()}
 
     @rpc
-    def run_settlement(self, payload):
+    def run_settlement(self, payload, actor=None):
         """Pay venues for what they redeemed up to ``period_end`` (and funders their refunds).
-        Idempotent: the same cut-off answers the same run; an interrupted run is resumed."""
+        Idempotent: the same cut-off answers the same run; an interrupted run is resumed.
+        ``actor``: who asks (recorded on the run)."""
         data = RunInput().load_or_raise(payload)
-        run = api.settlement_run(self.store, self.settings, data["period_end"])
+        run = api.settlement_run(self.store, self.settings, data["period_end"], actor=_actor(actor))
         if not run.get("events_published"):
             self._publish_run(run)
         return self._run_out(run)
@@ -212,11 +217,12 @@ class SettlementService:
         return _file(reference, f"{reference}.pdf", render_run_summary_pdf(doc["snapshot"]))
 
     @rpc
-    def run_expiry(self, payload):
+    def run_expiry(self, payload, actor=None):
         """Expire coupons past validity and grace month (and of cancelled booklets) as of
-        ``as_of``; refund their funders; one credit note each. Idempotent per ``as_of``."""
+        ``as_of``; refund their funders; one credit note each. Idempotent per ``as_of``.
+        ``actor``: who asks (recorded on the run)."""
         data = ExpiryRunInput().load_or_raise(payload)
-        run = api.expiry_run(self.store, self.settings, data["as_of"])
+        run = api.expiry_run(self.store, self.settings, data["as_of"], actor=_actor(actor))
         if not run.get("events_published"):
             self._publish_expiry(run)
         return self._expiry_out(run)

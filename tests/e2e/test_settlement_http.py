@@ -152,7 +152,8 @@ def test_month_end_settlement_and_refund_of_a_lost_booklet(api, operator_key, ma
     answer = api.post("/settlement-runs", json={"period_end": today.isoformat()}, key=operator_key)
     assert answer.status_code == 200, answer.text
     run = answer.json()
-    assert run["status"] == "completed"
+    assert run["status"] == "completed" and run["created_by"]["role"] == "operator"
+    assert run["created_by"]["key_id"].startswith("key_")
     assert run["totals"] == {"gross_cents": 3000, "fee_cents": 120, "net_cents": 2880}
     (payout,) = run["payouts"]
     assert (payout["venue_id"], payout["coupon_count"]) == (venue_id, 3)

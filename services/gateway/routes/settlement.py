@@ -22,10 +22,10 @@ class SettlementRoutes:
         response=settlement.RunOut,
     )
     def settlement_start_run(self, request):
-        self.auth.require(request, "operator")
+        caller = self.auth.require(request, "operator")
         body = read_json(request)
         return json_response(
-            call(self.settlement_rpc.run_settlement, body, timeout=RUN_TIMEOUT), 200
+            call(self.settlement_rpc.run_settlement, body, caller.actor(), timeout=RUN_TIMEOUT)
         )
 
     @route(
@@ -105,9 +105,11 @@ class SettlementRoutes:
         response=settlement.ExpiryRunOut,
     )
     def settlement_start_expiry(self, request):
-        self.auth.require(request, "operator")
+        caller = self.auth.require(request, "operator")
         body = read_json(request)
-        return json_response(call(self.settlement_rpc.run_expiry, body, timeout=RUN_TIMEOUT))
+        return json_response(
+            call(self.settlement_rpc.run_expiry, body, caller.actor(), timeout=RUN_TIMEOUT)
+        )
 
     @route(
         "GET",
