@@ -17,6 +17,7 @@ from services.settlement.exceptions import (
     DocumentNotFound,
     ExpiryRunNotFound,
     InvalidPeriod,
+    NotYours,
     RunInProgress,
     RunNotFound,
 )
@@ -59,6 +60,7 @@ def on_order_confirmed(repo, event):
             "invoice_reference": event.get("invoice_reference"),
             "territory": event["territory"],
             "face_value_cents": event["face_value_cents"],
+            "coupon_count": event["coupon_count"],
             "fee_cents": event["fee_cents"],
             "state_share_cents": event["state_share_cents"],
             "cofunded": event["cofunded"],
@@ -128,8 +130,8 @@ def on_order_cancelled(repo, settings, event):
         at,
         {"order_id": event["order_id"], "sponsor_id": event["sponsor_id"]},
     )
-    sponsor_iban = (before or {}).get("sponsor_iban")
-    repo.add_refunds(
+    order = before or {}
+    items = [
         refund_item(
             settings,
             f"{key}:{funder}",
@@ -138,11 +140,53 @@ def on_order_cancelled(repo, settings, event):
             at,
             order_id=event["order_id"],
             reason="order_cancelled",
-            sponsor_name=(before or {}).get("sponsor_name", event["sponsor_id"]),
-            sponsor_iban=sponsor_iban,
+            sponsor_name=order.get("sponsor_name", event["sponsor_id"]),
+            sponsor_iban=order.get("sponsor_iban"),
         )
         for funder, amount in sorted(paid.items())
-    )
+    ]
+    repo.add_refunds(items)
+    # the invoice is corrected by a new document: a credit note per payer, for all it paid
+    total_paid = sum(paid.values())
+    for item in items:
+        repo.issue_document(
+            "credit_note",
+            "AV",
+            item["id"],
+            at.year,
+            lambda reference, i=item: {
+                "reference": reference,
+                "reason": "order_cancelled",
+                "expiry_run_id": None,
+                "as_of": at.date().isoformat(),
+                "issued_at": iso(at),
+                "issuer": settings.issuer(),
+                "funder": _funder(i),
+                "lines": [
+                    {
+                        "order_id": event["order_id"],
+                        "invoice_reference": event.get("invoice_reference")
+                        or order.get("invoice_reference"),
+                        "coupon_count": order.get("coupon_count", 0),
+                        "face_value_cents": total_paid,
+                        "share_bp": i["amount_cents"] * 10_000 // total_paid,
+                        "amount_cents": i["amount_cents"],
+                    }
+                ],
+                "total_cents": i["amount_cents"],
+                "cancelled_coupon_count": 0,
+                "expired_coupon_count": 0,
+            },
+        )
+
+
+def _funder(item):
+    return {
+        "funder_id": item["funder_id"],
+        "name": item["name"],
+        "kind": "state" if item["funder_id"] == state_id() else "sponsor",
+        "iban": item["iban"],
+    }
 
 
 def refund_item(settings, item_id, funder, amount, at, **info):
@@ -796,12 +840,8 @@ def _refund_expired(repo, settings, run):
                 "as_of": run["as_of"],
                 "issued_at": iso(at),
                 "issuer": settings.issuer(),
-                "funder": {
-                    "funder_id": f["funder_id"],
-                    "name": f["name"],
-                    "kind": "state" if f["funder_id"] == state_id() else "sponsor",
-                    "iban": f["iban"],
-                },
+                "reason": "expired",
+                "funder": _funder(f),
                 "lines": n["lines"],
                 "total_cents": sum(line["amount_cents"] for line in n["lines"]),
                 "cancelled_coupon_count": n["cancelled"],
@@ -835,6 +875,20 @@ def get_expiry_run(repo, run_id):
     if run is None:
         raise ExpiryRunNotFound(details={"expiry_run_id": run_id})
     return run
+
+
+def credit_notes(repo, funder_id=None):
+    """Credit notes, newest first (``funder_id``: only that funder's)."""
+    return [doc["snapshot"] for doc in repo.documents("credit_note", funder_id)]
+
+
+def credit_note_by_reference(repo, reference, funder_id=None):
+    doc = repo.get_document_by_reference(reference)
+    if doc is None or doc["kind"] != "credit_note":
+        raise DocumentNotFound(details={"reference": reference})
+    if funder_id is not None and doc["snapshot"]["funder"]["funder_id"] != funder_id:
+        raise NotYours(details={"reference": reference})
+    return doc["snapshot"]
 
 
 def credit_note(repo, run_id, funder_id):

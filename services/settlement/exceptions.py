@@ -1,6 +1,6 @@
 """The settlement service's errors, each with its stable code (see docs/catalogue.md)."""
 
-from shared.errors import Conflict, InvalidInput, NotFound
+from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 
 class InvalidPeriod(InvalidInput):
@@ -31,3 +31,9 @@ class RunInProgress(Conflict):
     """Another settlement or expiry run is in progress: try again when it is done."""
 
     code = "run_in_progress"
+
+
+class NotYours(Forbidden):
+    """This document is another party's."""
+
+    code = "not_yours"

@@ -182,3 +182,21 @@ class DocumentOut(EventSchema):
     reference = fields.String()
     filename = fields.String()
     content_b64 = fields.String()
+
+
+class CreditNoteQuery(StrictSchema):
+    funder_id = fields.String(load_default=None, validate=validate.Length(min=1, max=80))
+
+
+class CreditNoteSummary(EventSchema):
+    reference = fields.String()
+    reason = fields.String(metadata={"description": "expired or order_cancelled"})
+    funder_id = fields.String(attribute="funder.funder_id")
+    name = fields.String(attribute="funder.name")
+    total_cents = fields.Integer()
+    issued_at = fields.String()
+    expiry_run_id = fields.String(allow_none=True)
+    order_ids = fields.Method("_order_ids")
+
+    def _order_ids(self, note):
+        return [line["order_id"] for line in note["lines"]]

@@ -27,7 +27,9 @@ from services.settlement.schemas import (
     AlertsOut,
     AlertsQuery,
     BalanceOut,
+    CreditNoteQuery,
     CreditNoteRef,
+    CreditNoteSummary,
     ExpiryRunInput,
     ExpiryRunOut,
     RunInput,
@@ -241,6 +243,20 @@ class SettlementService:
         CreditNoteRef().load_or_raise({"expiry_run_id": expiry_run_id, "funder_id": funder_id})
         snapshot = api.credit_note(self.store, expiry_run_id, funder_id)
         reference = snapshot["reference"]
+        return _file(reference, f"{reference}.pdf", render_credit_note_pdf(snapshot))
+
+    @rpc
+    def list_credit_notes(self, query):
+        """Credit notes (expiry refunds and cancelled orders), newest first; ``funder_id``
+        filters (``sponsor:<id>`` or ``state``)."""
+        data = CreditNoteQuery().load_or_raise(query)
+        notes = api.credit_notes(self.store, data["funder_id"])
+        return {"credit_notes": CreditNoteSummary(many=True).dump(notes)}
+
+    @rpc
+    def credit_note_pdf_by_reference(self, reference, funder_id=None):
+        """A credit note by its reference (``funder_id``: it must be that funder's)."""
+        snapshot = api.credit_note_by_reference(self.store, reference, funder_id)
         return _file(reference, f"{reference}.pdf", render_credit_note_pdf(snapshot))
 
     @rpc

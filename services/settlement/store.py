@@ -55,6 +55,7 @@ class SettlementRepository(Repository):
             ([("kind", ASCENDING), ("year", ASCENDING), ("number", ASCENDING)], {"unique": True}),
             ([("kind", ASCENDING), ("key", ASCENDING)], {"unique": True}),
             ([("reference", ASCENDING)], {"unique": True}),
+            ([("kind", ASCENDING), ("snapshot.funder.funder_id", ASCENDING)], {}),
         ],
         "locks": [([("name", ASCENDING)], {"unique": True})],
     }
@@ -453,6 +454,16 @@ class SettlementRepository(Repository):
 
     def get_document(self, kind, key):
         return self.db.documents.find_one({"kind": kind, "key": key}, _NO_ID)
+
+    def documents(self, kind, funder_id=None, limit=500):
+        query = {"kind": kind}
+        if funder_id is not None:
+            query["snapshot.funder.funder_id"] = funder_id
+        return list(
+            self.db.documents.find(query, _NO_ID)
+            .sort([("kind", ASCENDING), ("year", DESCENDING), ("number", DESCENDING)])
+            .limit(limit)
+        )
 
     def get_document_by_reference(self, reference):
         return self.db.documents.find_one({"reference": reference}, _NO_ID)

@@ -252,6 +252,54 @@ def test_month_end_settlement_and_refund_of_a_lost_booklet(api, operator_key, ma
     assert rerun.json()["refunds"] == [] and rerun.json()["id"] == run["id"]
 
 
+def test_cancelled_order_refunds_what_was_paid_with_a_credit_note(api, operator_key, make_key):
+    sponsor = api.post(
+        "/sponsors",
+        json={"name": "CCAS de Pessac", "kind": "ccas", "territory": "33", "iban": IBANS[2]},
+        key=operator_key,
+    ).json()
+    key = make_key("sponsor", sponsor["id"])
+    order = api.post(
+        "/orders",
+        json={
+            "sponsor_id": sponsor["id"],
+            "lines": [{"coupons_per_booklet": 10, "face_value_cents": 1000, "quantity": 2}],
+        },
+        key=key,
+    ).json()
+    assert api.post(f"/orders/{order['id']}/submit", key=key).ok
+    partial = {"amount_cents": 10_000, "payer": "sponsor", "reference": "VIR-PART-1"}
+    assert api.post(f"/orders/{order['id']}/payments", json=partial, key=operator_key).ok
+    answer = api.post(f"/orders/{order['id']}/cancel", json={"reason": "budget"}, key=key)
+    assert answer.status_code == 200, answer.text
+
+    def noted():
+        answer = api.get("/credit-notes", key=key)
+        return answer.ok and answer.json()["credit_notes"]
+
+    (note,) = wait_for(noted)
+    assert (note["reason"], note["total_cents"], note["order_ids"]) == (
+        "order_cancelled",
+        10_000,
+        [order["id"]],
+    )
+    text = plain(pdf_text(api.get(f"/credit-notes/{note['reference']}.pdf", key=key)))
+    assert note["reference"] in text and "100,00" in text and "frais de gestion compris" in text
+    other = make_key("sponsor", "spo_ffffffffffffffffffff")
+    assert api.get("/credit-notes", key=other).json()["credit_notes"] == []
+    assert error(api.get(f"/credit-notes/{note['reference']}.pdf", key=other)) == (
+        403,
+        "not_yours",
+    )
+    assert error(api.get("/credit-notes/AV-1999-000001.pdf", key=operator_key)) == (
+        404,
+        "document_not_found",
+    )
+    body = balance(api, operator_key)
+    assert body["money_in_cents"] == 10_000 and body["balanced"]
+    assert body["liabilities"]["refund_payable_cents"] == 10_000  # paid by the next run
+
+
 def test_hostile_and_bad_input(api, operator_key, make_key):
     tomorrow = (datetime.now(UTC).date() + timedelta(days=1)).isoformat()
     assert error(api.post("/settlement-runs", json={"period_end": tomorrow}, key=operator_key)) == (

@@ -266,6 +266,12 @@ def test_cancelled_confirmed_order_refunds_what_each_payer_paid(repo):
         ("sponsor:spo_00000000000000000001", 5_400),
         ("state", 5_000),
     ]
+    notes = api.credit_notes(repo)  # the invoice corrected: one credit note per payer, once
+    assert sorted((n["funder"]["funder_id"], n["total_cents"], n["reason"]) for n in notes) == [
+        ("sponsor:spo_00000000000000000001", 5_400, "order_cancelled"),
+        ("state", 5_000, "order_cancelled"),
+    ]
+    assert notes[0]["lines"][0]["invoice_reference"] == "INV-2026-000001"
 
 
 def test_cancellation_arriving_before_confirmation_books_nothing_twice(repo):

@@ -144,6 +144,42 @@ class SettlementRoutes:
 
     @route(
         "GET",
+        "/credit-notes",
+        summary="Credit notes (refunds of unused coupons, cancelled orders), newest first; "
+        "a sponsor sees its own (query: funder_id)",
+        tag=TAG,
+        roles=("sponsor", "operator"),
+        query=settlement.CreditNoteQuery,
+        response=settlement.CreditNoteSummary,
+    )
+    def settlement_list_credit_notes(self, request):
+        caller = self.auth.require(request, "sponsor", "operator")
+        query = query_args(request, "funder_id")
+        if not caller.is_operator():
+            query["funder_id"] = f"sponsor:{caller.subject_id}"
+        return json_response(call(self.settlement_rpc.list_credit_notes, query))
+
+    @route(
+        "GET",
+        "/credit-notes/<reference>.pdf",
+        summary="A credit note by its reference (PDF)",
+        tag=TAG,
+        roles=("sponsor", "operator"),
+        content="application/pdf",
+    )
+    def settlement_credit_note_by_reference(self, request, reference):
+        caller = self.auth.require(request, "sponsor", "operator")
+        funder_id = None if caller.is_operator() else f"sponsor:{caller.subject_id}"
+        document = call(
+            self.settlement_rpc.credit_note_pdf_by_reference,
+            reference,
+            funder_id,
+            timeout=DOCUMENT_TIMEOUT,
+        )
+        return file_response(decode_file(document), "application/pdf", document["filename"])
+
+    @route(
+        "GET",
         "/ledger/balance",
         summary="Money in, money out, liabilities by account: proves conservation",
         tag=TAG,
