@@ -135,14 +135,14 @@ class BookletActivated(EventSchema):
 
 
 class BookletCancelled(EventSchema):
-    """``issuance.booklet_cancelled``: lost or stolen; its unredeemed coupons are refused, then
-    refunded by the next expiry run."""
+    """``issuance.booklet_cancelled``: lost or stolen, or blocked by its sponsor before it was
+    handed out; its unredeemed coupons are refused, then refunded by the next expiry run."""
 
     booklet_serial = fields.String(required=True)
     order_id = fields.String(required=True)
     sponsor_id = fields.String(required=True)
     coupon_serials = fields.List(fields.String(), required=True)
-    reason = fields.String(required=True, validate=validate.OneOf(["lost", "stolen"]))
+    reason = fields.String(required=True, validate=validate.OneOf(["lost", "stolen", "blocked"]))
     cancelled_at = fields.String(required=True)
 
 

@@ -22,6 +22,7 @@ from services.issuance.exceptions import (
     BookletNotFound,
     DistributorNotFound,
     DistributorOfAnotherSponsor,
+    InvalidBookletTransition,
     InvalidSerial,
     OrderNotIssued,
 )
@@ -347,11 +348,37 @@ def activate(repo, serial, profile, actor):
     )
 
 
-def cancel(repo, serial, reason, actor):
+def cancel(repo, serial, reason, actor, action=Action.CANCEL):
     """Its sponsor (or the operator) reports a booklet lost or stolen; emits
     ``issuance.booklet_cancelled`` with every coupon serial (redemption knows which were used)."""
     booklet = booklet_by_serial(repo, serial)
     domain.require_sponsor_or_operator(actor, booklet["sponsor_id"])
+    return _cancel(repo, booklet, reason, actor, action)
+
+
+def block(repo, serial, actor):
+    """Its sponsor (or the operator) withdraws a booklet not yet handed out to a beneficiary
+    (DOMAIN.md, end of validity): cancelled with reason ``blocked``, its coupons refunded by
+    the next expiry run."""
+    return cancel(repo, serial, "blocked", actor, Action.BLOCK)
+
+
+def block_order(repo, order_id, actor):
+    """Block every booklet of the order not yet handed out; the serials blocked by this call."""
+    issue_of(repo, order_id, actor)
+    blocked = []
+    for booklet in repo.booklets_of_order(order_id, history=False):
+        if BookletStatus(booklet["status"]) not in domain.blockable():
+            continue
+        try:
+            _cancel(repo, booklet, "blocked", actor, Action.BLOCK)
+        except InvalidBookletTransition:  # handed out meanwhile
+            continue
+        blocked.append(booklet["serial"])
+    return {"order_id": order_id, "blocked": len(blocked), "serials": blocked}
+
+
+def _cancel(repo, booklet, reason, actor, action):
 
     def event(b, extra, at):
         payload = {
@@ -367,7 +394,7 @@ def cancel(repo, serial, reason, actor):
     return _change(
         repo,
         booklet,
-        Action.CANCEL,
+        action,
         actor,
         changes=lambda b, at: {"cancelled_at": at, "cancel_reason": reason},
         event=event,

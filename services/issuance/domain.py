@@ -33,7 +33,7 @@ class BookletStatus(StrEnum):
     DISPATCHED = "dispatched"  # sent by the operator to its sponsor
     ASSIGNED = "assigned"  # handed by the sponsor to one of its distributors
     ACTIVATED = "activated"  # handed to a beneficiary: validity starts (one year)
-    CANCELLED = "cancelled"  # reported lost or stolen: its coupons can no longer be redeemed
+    CANCELLED = "cancelled"  # lost, stolen or blocked: its coupons are refused
 
 
 class Action(StrEnum):
@@ -41,6 +41,7 @@ class Action(StrEnum):
     ASSIGN = "assign"
     ACTIVATE = "activate"
     CANCEL = "cancel"
+    BLOCK = "block"  # its sponsor withdraws a booklet not yet handed out (before it expires)
 
 
 _FROM = {
@@ -54,13 +55,20 @@ _FROM = {
         BookletStatus.ASSIGNED,
         BookletStatus.ACTIVATED,
     },
+    Action.BLOCK: {BookletStatus.ISSUED, BookletStatus.DISPATCHED, BookletStatus.ASSIGNED},
 }
 _TO = {
     Action.DISPATCH: BookletStatus.DISPATCHED,
     Action.ASSIGN: BookletStatus.ASSIGNED,
     Action.ACTIVATE: BookletStatus.ACTIVATED,
     Action.CANCEL: BookletStatus.CANCELLED,
+    Action.BLOCK: BookletStatus.CANCELLED,
 }
+
+
+def blockable():
+    """The statuses of a booklet its sponsor may still block (not yet handed out)."""
+    return _FROM[Action.BLOCK]
 
 
 def next_status(current, action):

@@ -93,6 +93,12 @@ class OrderBookletsOut(EventSchema):
     booklets = fields.List(fields.Nested(BookletSummaryOut))
 
 
+class BlockOut(EventSchema):
+    order_id = fields.String()
+    blocked = fields.Integer()  # booklets blocked by this call
+    serials = fields.List(fields.String())
+
+
 class DispatchOut(EventSchema):
     order_id = fields.String()
     dispatched = fields.Integer()  # booklets that became dispatched by this call

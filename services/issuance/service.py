@@ -15,6 +15,7 @@ from services.issuance.documents import print_file
 from services.issuance.schemas import (
     ActivationInput,
     AssignmentInput,
+    BlockOut,
     BookletOut,
     CancellationInput,
     DispatchOut,
@@ -134,6 +135,22 @@ class IssuanceService:
         booklet = api.cancel(self.store, serial, data["reason"], _actor(actor))
         self._publish(booklet["serial"])
         return BookletOut().dump(booklet)
+
+    @rpc
+    def block_booklet(self, serial, actor):
+        """Its sponsor or the operator blocks a booklet not yet handed out (-> cancelled,
+        reason ``blocked``); emits ``issuance.booklet_cancelled``."""
+        booklet = api.block(self.store, serial, _actor(actor))
+        self._publish(booklet["serial"])
+        return BookletOut().dump(booklet)
+
+    @rpc
+    def block_order(self, order_id, actor):
+        """Block every booklet of the order not yet handed out (before the end of validity)."""
+        result = api.block_order(self.store, order_id, _actor(actor))
+        for serial in result["serials"]:
+            self._publish(serial)
+        return BlockOut().dump(result)
 
     # -- print files ----------------------------------------------------------------------------
     def _print(self, booklets, name, title):

@@ -252,6 +252,91 @@ def test_month_end_settlement_and_refund_of_a_lost_booklet(api, operator_key, ma
     assert rerun.json()["refunds"] == [] and rerun.json()["id"] == run["id"]
 
 
+def test_sponsor_blocks_booklets_not_handed_out_then_they_are_refunded(
+    api, operator_key, make_key, scheme
+):
+    first, second, third = scheme["booklets"]
+    key, oid = scheme["sponsor_key"], scheme["order"]["id"]
+    distributor = api.post(
+        "/distributors",
+        json={
+            "name": "CCAS de Pessac",
+            "sponsor_id": scheme["sponsor"]["id"],
+            "town_code": "33318",
+        },
+        key=key,
+    ).json()
+    distributor_key = make_key("distributor", distributor["id"])
+    assert api.post(f"/orders/{oid}/booklets/dispatch", key=operator_key).ok
+    assert api.post(
+        f"/booklets/{first}/assignment", json={"distributor_id": distributor["id"]}, key=key
+    ).ok
+    handed = api.post(f"/booklets/{first}/activation", json={"profile": None}, key=distributor_key)
+    assert handed.json()["status"] == "activated", handed.text
+
+    # a booklet handed out cannot be blocked; one not yet handed out can, by its sponsor only
+    assert error(api.post(f"/booklets/{first}/block", key=key)) == (
+        409,
+        "invalid_booklet_transition",
+    )
+    stranger = make_key("sponsor", "spo_ffffffffffffffffffff")
+    assert error(api.post(f"/booklets/{second}/block", key=stranger)) == (403, "not_yours")
+    assert error(api.post(f"/orders/{oid}/booklets/block", key=stranger)) == (403, "not_yours")
+    blocked = api.post(f"/booklets/{second}/block", key=key)
+    assert blocked.status_code == 200, blocked.text
+    assert (blocked.json()["status"], blocked.json()["cancel_reason"]) == ("cancelled", "blocked")
+    answer = api.post(f"/orders/{oid}/booklets/block", key=key).json()
+    assert (answer["blocked"], answer["serials"]) == (1, [third])
+    assert api.post(f"/orders/{oid}/booklets/block", key=key).json()["blocked"] == 0
+
+    # at the desk they are refused; the handed-out booklet still works
+    def refused():
+        coupon = scheme["coupons"][third][0]
+        answer = api.get(
+            f"/coupons/{coupon}",
+            params={"code": security_code(SECRET, coupon)},
+            key=scheme["venue_key"],
+        )
+        return answer.status_code == 422 and answer.json()["error"]["code"]
+
+    assert wait_for(refused) == "booklet_cancelled"
+    redeem(api, scheme, scheme["coupons"][first][:1])
+
+    # refunded at face value by the expiry run, with a credit note
+    today = datetime.now(UTC).date().isoformat()
+
+    def heard():  # settlement has heard of both blocks and of the redemption
+        body = balance(api, operator_key)
+        return body["liabilities"]["venue_payable_cents"] == 1000 and _expire_preview(
+            api, key, scheme
+        )
+
+    wait_for(heard)
+    expiry = api.post("/expiry-runs", json={"as_of": today}, key=operator_key).json()
+    assert (expiry["coupon_count"], expiry["refunded_cents"]) == (10, 10_000)
+    (note,) = api.get("/credit-notes", key=key).json()["credit_notes"]
+    text = plain(pdf_text(api.get(f"/credit-notes/{note['reference']}.pdf", key=key)))
+    assert "100,00" in text and "bloqués" in text
+    body = balance(api, operator_key)
+    assert body["liabilities"]["coupon_liability_cents"] == 4000  # the handed-out booklet's rest
+    assert body["liabilities"]["refund_payable_cents"] == 10_000 and body["balanced"]
+
+
+def _expire_preview(api, key, scheme):
+    """Settlement knows of both blocked booklets when the sponsor's alerts count only the one
+    handed out."""
+    in_a_year = (datetime.now(UTC).date() + timedelta(days=355)).isoformat()
+    answer = api.get(
+        f"/sponsors/{scheme['sponsor']['id']}/expiry-alerts", params={"as_of": in_a_year}, key=key
+    )
+    return answer.ok and answer.json()["totals"] == {
+        "issued": 1,
+        "handed_out": 1,
+        "not_handed_out": 0,
+        "started": 1,
+    }
+
+
 def test_cancelled_order_refunds_what_was_paid_with_a_credit_note(api, operator_key, make_key):
     sponsor = api.post(
         "/sponsors",

@@ -42,6 +42,31 @@ class IssuanceRoutes:
         return json_response(call(self.issuance_rpc.dispatch_order, order_id, caller.actor()))
 
     @route(
+        "POST",
+        "/orders/<order_id>/booklets/block",
+        summary="Block every booklet of the order not yet handed out to a beneficiary (before "
+        "the end of validity): their coupons are refused, then refunded by the next expiry run",
+        tag=TAG,
+        roles=("sponsor", "operator"),
+        response=issuance.BlockOut,
+    )
+    def issuance_block_order(self, request, order_id):
+        caller = self.auth.require(request, "sponsor", "operator")
+        return json_response(call(self.issuance_rpc.block_order, order_id, caller.actor()))
+
+    @route(
+        "POST",
+        "/booklets/<serial>/block",
+        summary="Block a booklet not yet handed out to a beneficiary (-> cancelled, blocked)",
+        tag=TAG,
+        roles=("sponsor", "operator"),
+        response=issuance.BookletOut,
+    )
+    def issuance_block_booklet(self, request, serial):
+        caller = self.auth.require(request, "sponsor", "operator")
+        return json_response(call(self.issuance_rpc.block_booklet, serial, caller.actor()))
+
+    @route(
         "GET",
         "/orders/<order_id>/print.pdf",
         summary="The print file of every booklet of the order (A4, cut marks)",
