@@ -7,11 +7,12 @@ and a step already done is not done twice (ledger keys per run and venue / funde
 """
 
 import logging
+from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 
 from services.redemption.domain import add_month, parse_time
-from services.settlement import domain
+from services.settlement import dashboard, domain
 from services.settlement.domain import Account
 from services.settlement.exceptions import (
     DocumentNotFound,
@@ -943,6 +944,71 @@ def expiry_alerts(repo, sponsor_id, as_of):
         "until": end.date().isoformat(),
         "expiring": rows,
         "totals": totals,
+    }
+
+
+# -- the sponsor's dashboard ----------------------------------------------------------------------
+def sponsor_dashboard(repo, sponsor_id, threshold=dashboard.MIN_BENEFICIARIES):
+    """Anonymised use of a sponsor's coupons (see ``services/settlement/dashboard.py``)."""
+    booklets = {"issued": 0, "distributed": 0, "cancelled": 0}
+    months = {}
+
+    def month_cell(month):
+        return months.setdefault(month, dashboard.new_cell("distributed", "redeemed"))
+
+    for booklet in repo.booklets_of_sponsor(sponsor_id):
+        booklets["issued"] += 1
+        if booklet.get("cancelled_at") is not None:
+            booklets["cancelled"] += 1
+        if booklet.get("activated_at") is not None:
+            booklets["distributed"] += 1
+            cell = month_cell(booklet["activated_at"].strftime("%Y-%m"))
+            cell["distributed"] += 1
+            cell["beneficiaries"].add(booklet["serial"])
+    by_redemption = defaultdict(list)
+    for coupon in repo.redeemed_coupons_of_sponsor(sponsor_id):
+        by_redemption[coupon["redemption_id"]].append(coupon["booklet_serial"])
+    venues, categories, territories = {}, {}, {}
+    lines = list(repo.payables_by_ids(by_redemption)) if by_redemption else []
+    known = {v["venue_id"]: v for v in repo.venues_by_ids({p["venue_id"] for p in lines})}
+    for line in lines:
+        serials = by_redemption[line["id"]]
+        venue = known.get(line["venue_id"], {})
+        for cells, key in (
+            (venues, (line["venue_id"], venue.get("name", line["venue_id"]))),
+            (categories, line.get("category") or "unknown"),
+            (territories, venue.get("department", "unknown")),
+        ):
+            cell = cells.setdefault(key, dashboard.new_cell("redeemed"))
+            cell["redeemed"] += len(serials)
+            cell["beneficiaries"].update(serials)
+        cell = month_cell(line["redeemed_at"].strftime("%Y-%m"))
+        cell["redeemed"] += len(serials)
+        cell["beneficiaries"].update(serials)
+    counts = repo.coupon_counts_of_sponsor(sponsor_id)
+    by_venue = []
+    for row in dashboard.anonymised(venues, "venue", threshold):
+        if isinstance(row["venue"], tuple):
+            row = {**row, "venue_id": row["venue"][0], "venue": row["venue"][1]}
+        by_venue.append(row)
+    return {
+        "sponsor_id": sponsor_id,
+        "min_beneficiaries": threshold,
+        "totals": {
+            "booklets_issued": booklets["issued"],
+            "booklets_distributed": booklets["distributed"],
+            "booklets_cancelled": booklets["cancelled"],
+            "coupons_issued": sum(c for c, _ in counts.values()),
+            "coupons_redeemed": counts.get("redeemed", (0, 0))[0],
+            "coupons_expired": counts.get("expired", (0, 0))[0],
+            "coupons_outstanding": counts.get("outstanding", (0, 0))[0],
+            "redeemed_cents": counts.get("redeemed", (0, 0))[1],
+            "refunded_cents": counts.get("expired", (0, 0))[1],
+        },
+        "by_month": dashboard.anonymised(months, "month", threshold),
+        "by_venue": by_venue,
+        "by_category": dashboard.anonymised(categories, "category", threshold),
+        "by_territory": dashboard.anonymised(territories, "territory", threshold),
     }
 
 

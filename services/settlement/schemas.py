@@ -200,3 +200,41 @@ class CreditNoteSummary(EventSchema):
 
     def _order_ids(self, note):
         return [line["order_id"] for line in note["lines"]]
+
+
+class DashboardRow(EventSchema):
+    """One cell of the dashboard; ``suppressed``: too few beneficiaries to show anything."""
+
+    month = fields.String()
+    venue = fields.String()
+    venue_id = fields.String()
+    category = fields.String()
+    territory = fields.String()
+    beneficiaries = fields.Integer()
+    distributed = fields.Integer()
+    redeemed = fields.Integer()
+    suppressed = fields.Boolean()
+
+
+class DashboardTotals(EventSchema):
+    booklets_issued = fields.Integer()
+    booklets_distributed = fields.Integer()
+    booklets_cancelled = fields.Integer()
+    coupons_issued = fields.Integer()
+    coupons_redeemed = fields.Integer()
+    coupons_expired = fields.Integer()
+    coupons_outstanding = fields.Integer()
+    redeemed_cents = fields.Integer()
+    refunded_cents = fields.Integer()
+
+
+class DashboardOut(EventSchema):
+    sponsor_id = fields.String()
+    min_beneficiaries = fields.Integer(
+        metadata={"description": "cells counting fewer beneficiaries are merged into 'other'"}
+    )
+    totals = fields.Nested(DashboardTotals)
+    by_month = fields.List(fields.Nested(DashboardRow))
+    by_venue = fields.List(fields.Nested(DashboardRow))
+    by_category = fields.List(fields.Nested(DashboardRow))
+    by_territory = fields.List(fields.Nested(DashboardRow))

@@ -30,6 +30,7 @@ from services.settlement.schemas import (
     CreditNoteQuery,
     CreditNoteRef,
     CreditNoteSummary,
+    DashboardOut,
     ExpiryRunInput,
     ExpiryRunOut,
     RunInput,
@@ -263,6 +264,11 @@ class SettlementService:
     def ledger_balance(self):
         """Money in, money out, liabilities by account: conservation as numbers."""
         return BalanceOut().dump(api.ledger_balance(self.store))
+
+    @rpc
+    def sponsor_dashboard(self, sponsor_id):
+        """The sponsor's anonymised use of its coupons (no cell under 5 beneficiaries)."""
+        return DashboardOut().dump(api.sponsor_dashboard(self.store, sponsor_id))
 
     @rpc
     def expiry_alerts(self, sponsor_id, query):

@@ -37,6 +37,7 @@ class SettlementRepository(Repository):
             ([("booklet_serial", ASCENDING), ("status", ASCENDING)], {}),
             ([("expiry_run_id", ASCENDING), ("order_id", ASCENDING)], {}),
             ([("redemption_id", ASCENDING)], {"sparse": True}),
+            ([("sponsor_id", ASCENDING), ("status", ASCENDING)], {}),
         ],
         "venues": [([("venue_id", ASCENDING)], {"unique": True})],
         "payables": [
@@ -383,6 +384,44 @@ class SettlementRepository(Repository):
                 {"sponsor_id": sponsor_id, "valid_until": {"$gte": start, "$lt": end}}, _NO_ID
             ).sort([("sponsor_id", ASCENDING), ("valid_until", ASCENDING)])
         )
+
+    # -- the sponsor's dashboard ----------------------------------------------------------------
+    def booklets_of_sponsor(self, sponsor_id):
+        return self.db.booklets.find(
+            {"sponsor_id": sponsor_id},
+            {"_id": 0, "serial": 1, "activated_at": 1, "cancelled_at": 1, "coupon_count": 1},
+        )
+
+    def coupon_counts_of_sponsor(self, sponsor_id):
+        """``{status: (count, face value)}`` of the sponsor's coupons."""
+        rows = self.db.coupons.aggregate(
+            [
+                {"$match": {"sponsor_id": sponsor_id}},
+                {
+                    "$group": {
+                        "_id": "$status",
+                        "count": {"$sum": 1},
+                        "face": {"$sum": "$face_value_cents"},
+                    }
+                },
+            ]
+        )
+        return {row["_id"]: (row["count"], row["face"]) for row in rows}
+
+    def redeemed_coupons_of_sponsor(self, sponsor_id):
+        return self.db.coupons.find(
+            {"sponsor_id": sponsor_id, "status": "redeemed"},
+            {"_id": 0, "booklet_serial": 1, "redemption_id": 1},
+        )
+
+    def payables_by_ids(self, ids):
+        return self.db.payables.find(
+            {"id": {"$in": list(ids)}},
+            {"_id": 0, "id": 1, "venue_id": 1, "category": 1, "redeemed_at": 1},
+        )
+
+    def venues_by_ids(self, ids):
+        return self.db.venues.find({"venue_id": {"$in": list(ids)}}, _NO_ID)
 
     def booklet_redeemed_count(self, serial):
         return self.db.coupons.count_documents({"booklet_serial": serial, "status": "redeemed"})

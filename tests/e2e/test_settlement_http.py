@@ -172,6 +172,18 @@ def test_month_end_settlement_and_refund_of_a_lost_booklet(api, operator_key, ma
     answer = api.post(f"/redemptions/{kept['id']}/void", key=scheme["venue_key"])
     assert error(answer) == (409, "redemption_not_voidable")
 
+    # the sponsor's dashboard: its totals, and no cell about fewer than 5 beneficiaries
+    board = api.get(f"/sponsors/{scheme['sponsor']['id']}/dashboard", key=scheme["sponsor_key"])
+    assert board.status_code == 200, board.text
+    board = board.json()
+    assert (board["totals"]["coupons_redeemed"], board["totals"]["booklets_issued"]) == (3, 3)
+    assert board["by_venue"] == [{"venue": "other", "suppressed": True}]  # one beneficiary
+    assert venue_id not in str(board)
+    stranger = make_key("sponsor", "spo_ffffffffffffffffffff")
+    assert (
+        api.get(f"/sponsors/{scheme['sponsor']['id']}/dashboard", key=stranger).status_code == 403
+    )
+
     # documents: the venue's statement, the SEPA file, the operator's summary
     text = plain(
         pdf_text(

@@ -192,6 +192,20 @@ class SettlementRoutes:
 
     @route(
         "GET",
+        "/sponsors/<sponsor_id>/dashboard",
+        summary="Anonymised use of the sponsor's coupons: distributed, redeemed, expired, by "
+        "month, venue, category, territory; no cell under 5 beneficiaries",
+        tag=TAG,
+        roles=("sponsor", "operator"),
+        response=settlement.DashboardOut,
+    )
+    def settlement_dashboard(self, request, sponsor_id):
+        caller = self.auth.require(request, "sponsor", "operator")
+        caller.require_owner("sponsor", sponsor_id)
+        return json_response(call(self.settlement_rpc.sponsor_dashboard, sponsor_id, timeout=60))
+
+    @route(
+        "GET",
         "/sponsors/<sponsor_id>/expiry-alerts",
         summary="Booklets whose validity ends within 30 days of as_of: issued, handed out, "
         "not yet handed out, started",
