@@ -201,6 +201,7 @@ def main(argv=None):
     RedemptionRepository.ensure_indexes(small_db)
     small = RedemptionRepository(small_db)
     small_coupons = iter(issue(small, 220, 5_000_000))
+    alone = {}
     for label, target, source in (("full", repo, take), ("small", small, None)):
         for per_request in (1, 10):
             count = 10 if label == "small" else 100
@@ -213,12 +214,20 @@ def main(argv=None):
             for payload in payloads(chosen, per_request):
                 api.redeem(target, DIGEST_KEY, VENUE, {**payload, "accepted_at": None}, ACTOR)
             per_call = (time.perf_counter() - started) / count * 1000
+            alone[label, per_request] = per_call
             size = target.db.coupons.estimated_document_count()
             print(
                 f"store + domain alone, {per_request:>2} coupon(s), {size:>5} coupons in the "
                 f"store: {per_call:7.2f} ms per redemption"
             )
-    profile_shares(small, [next(small_coupons) for _ in range(60)])
+    outside = profile_shares(small, [next(small_coupons) for _ in range(60)])
+    echo_floor = rows[0][3]["p50"]  # 1 instance, 1 coupon, 1 client
+    estimate = alone["small", 1] * outside
+    print(
+        f"outside the storage engine: {outside:.0%} of {alone['small', 1]:.2f} ms = "
+        f"{estimate:.2f} ms per single-coupon redemption, {estimate / echo_floor:+.0%} of the "
+        f"echo floor ({echo_floor:.2f} ms); the rest is the store's"
+    )
     get_client(cfg["MONGO_URI"]).drop_database(prefix + "small")
     get_client(cfg["MONGO_URI"]).drop_database(prefix + "redemption")
 
@@ -248,6 +257,8 @@ def profile_shares(repo, coupons):
     print("where a single-coupon redemption's time goes (profiled, direct calls):")
     for component, seconds in shares.most_common():
         print(f"  {component:<40} {seconds / total:6.1%}")
+    store = sum(v for k, v in shares.items() if k.startswith(("storage", "builtins")))
+    return 1 - store / total
 
 
 def _component(path, function):
