@@ -7,10 +7,12 @@ import pytest
 from nameko.events import event_handler
 from nameko.standalone.events import event_dispatcher
 from nameko.standalone.rpc import ClusterRpcProxy
+from nameko.testing.services import entrypoint_hook
 
 from services.settlement.service import SettlementService
 from shared.errors import AppError
 from shared.events import CouponsRedeemed
+from shared.mongo import get_client
 from tests import settlement_support as ev
 
 pytestmark = pytest.mark.integration
@@ -105,3 +107,35 @@ def _dumped(event_type, payload):
     if event_type == "coupons_redeemed":
         return CouponsRedeemed().dump(payload)
     return payload
+
+
+def test_events_a_crash_left_unsent_are_sent_by_the_timer(container_factory, service_config):
+    Redemption.runs = []
+    container = container_factory(SettlementService, service_config)
+    container.start()
+    container_factory(Redemption, service_config).start()
+    dispatch = event_dispatcher(service_config)
+    confirmed = ev.order_confirmed(coupons=5)
+    issued = ev.booklets_issued(confirmed)
+    redeemed = ev.redeemed(issued, ev.all_coupons(issued)[:2], venue_id=VENUE)
+    dispatch("catalog", "venue_accredited", ev.venue(VENUE))
+    dispatch("redemption", "coupons_redeemed", CouponsRedeemed().dump(redeemed))
+    with ClusterRpcProxy(service_config) as cluster:
+        wait_until(
+            lambda: cluster.settlement.ledger_balance()["liabilities"]["venue_payable_cents"]
+        )
+        run = cluster.settlement.run_settlement({"period_end": "2026-03-31"})
+    wait_until(lambda: len(Redemption.runs) == 1)
+
+    # as if the service had stopped between completing the run and sending its events
+    db = get_client(service_config["MONGO_URI"])[service_config["MONGO_DB_PREFIX"] + "settlement"]
+    db.runs.update_one({"id": run["id"]}, {"$set": {"events_published": False}})
+    with entrypoint_hook(container, "republish") as republish:
+        republish()
+    wait_until(lambda: len(Redemption.runs) == 2)
+    assert Redemption.runs[1]["redemption_ids"] == [redeemed["redemption_id"]]
+    assert db.runs.find_one({"id": run["id"]})["events_published"] is True
+    with entrypoint_hook(container, "republish") as republish:
+        republish()  # nothing left to send
+    eventlet.sleep(0.3)
+    assert len(Redemption.runs) == 2
