@@ -49,7 +49,9 @@ class ListQuery(StrictSchema):
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
 
 
-class HistoryEntry(BaseHistoryEntry):
+class BookletHistoryEntry(BaseHistoryEntry):
+    """A booklet's audit entry: the shared one, with the distributor it was assigned to."""
+
     distributor_id = fields.String()
 
 
@@ -78,7 +80,7 @@ class BookletOut(BookletSummaryOut):
     profile = fields.Dict(allow_none=True)
     cancelled_at = fields.String(allow_none=True)
     cancel_reason = fields.String(allow_none=True)
-    history = fields.List(fields.Nested(HistoryEntry))
+    history = fields.List(fields.Nested(BookletHistoryEntry))
 
 
 class OrderBookletsOut(EventSchema):
