@@ -2,9 +2,12 @@
 
 Every expected error of a service is a subclass of one of the *kinds* below and carries a stable
 ``code`` (snake_case, part of the public contract), a human ``message`` and ``details``. Subclasses
-are registered with nameko when they are defined, so that an error raised in a service arrives at
-the gateway as an instance of the same class (not a bare ``RemoteError``). The gateway maps kinds to
-HTTP status in one table (``services/gateway/errors.py``).
+are registered with nameko when they are defined, so that an error raised in a service arrives in
+another process as an instance of the same class (not a bare ``RemoteError``), provided that process
+defined the class: each service's errors are therefore defined in ``shared/contracts/`` (one module
+per service, all listed in ``shared/contracts/registry.py``, which the gateway imports), never in a
+service's own folder. The gateway maps kinds to HTTP status in one table
+(``services/gateway/errors.py``).
 """
 
 import json

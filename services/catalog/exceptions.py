@@ -1,25 +1,17 @@
-from shared.errors import Conflict, InvalidInput, NotFound, Refused
+"""The catalog service's errors. They are defined in ``shared/contracts/errors_catalog.py``, the
+error contract every process knows whole (the gateway first); re-exported here for the
+service's own code."""
 
+from shared.contracts.errors_catalog import (
+    InvalidNear,
+    InvalidTransition,
+    VenueNotFound,
+    VenueRevoked,
+)
 
-class VenueNotFound(NotFound):
-    """No venue with this id."""
-
-    code = "venue_not_found"
-
-
-class InvalidTransition(Conflict):
-    """This accreditation decision is not possible from the venue's current status."""
-
-    code = "invalid_venue_transition"
-
-
-class VenueRevoked(Refused):
-    """The venue is revoked: it can no longer change."""
-
-    code = "venue_revoked"
-
-
-class InvalidNear(InvalidInput):
-    """``near`` must be ``lat,lon``."""
-
-    code = "invalid_near"
+__all__ = [
+    "VenueNotFound",
+    "InvalidTransition",
+    "VenueRevoked",
+    "InvalidNear",
+]

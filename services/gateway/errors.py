@@ -1,8 +1,20 @@
-"""The one table from errors to HTTP status (codes live on the error classes, see shared.errors)."""
+"""The one table from errors to HTTP status (codes live on the error classes, see shared.errors).
+
+The gateway runs alone (its own process or container): it knows every service's errors from the
+error contract, ``shared.contracts.registry``, imported here, not from whatever service modules it
+happens to import. An error whose class it still lacks (a newer service) arrives as nameko's
+``RemoteError``; when its code or class name is one of the contract's, it keeps its kind's status.
+"""
+
+import json
+import re
 
 from nameko.exceptions import RemoteError, UnknownService
 
 from shared import errors
+from shared.contracts import registry
+
+registry.register()  # every service's errors arrive as themselves, whatever else is imported
 
 STATUS_BY_KIND = (
     (errors.InvalidInput, 400),
@@ -16,9 +28,35 @@ STATUS_BY_KIND = (
     (errors.Unavailable, 503),
 )
 
+CODE = re.compile(r"[a-z][a-z0-9_]*\Z")
+
+
+def known_remote_error(exc, data=None):
+    """An error of the right kind for a ``RemoteError`` whose code or class name the contract knows
+    (``str(AppError)`` is ``"<code>: <message>"``), else None. ``data``, nameko's serialized error
+    when at hand, gives the details too (an AppError's args are message, details as JSON, code)."""
+    if not isinstance(exc, RemoteError) or not isinstance(exc.value, str):
+        return None
+    code, _, message = exc.value.partition(": ")
+    details = None
+    args = (data or {}).get("exc_args") or []
+    if len(args) == 3 and all(isinstance(arg, str) for arg in args):
+        message, details, code = args
+        try:
+            details = json.loads(details)
+        except ValueError:
+            details = None
+    if not CODE.match(code):
+        return None
+    kind = registry.kind_for(exc.exc_type, code)
+    if kind is None:
+        return None
+    return kind(message or None, details if isinstance(details, dict) else None, code)
+
 
 def status_and_body(exc):
     """HTTP status and error envelope for any exception; never a stack trace."""
+    exc = known_remote_error(exc) or exc
     if isinstance(exc, errors.AppError):
         for kind, status in STATUS_BY_KIND:
             if isinstance(exc, kind):

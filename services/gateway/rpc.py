@@ -1,21 +1,40 @@
 """Calling services from the gateway with a time limit, so that a stopped service is a clear 503."""
 
 import base64
+import logging
 
 import eventlet
+from nameko.exceptions import RemoteError
 
+from services.gateway.errors import known_remote_error
 from shared.errors import Unavailable
 
 RPC_TIMEOUT_KEY = "RPC_TIMEOUT"
 DEFAULT_RPC_TIMEOUT = 30
 
+log = logging.getLogger(__name__)
+
 
 def call(method, *args, timeout=DEFAULT_RPC_TIMEOUT, **kwargs):
-    """``method(*args, **kwargs)`` on a nameko RPC proxy, or :class:`Unavailable` after ``timeout``."""
+    """``method(*args, **kwargs)`` on a nameko RPC proxy, or :class:`Unavailable` after ``timeout``.
+
+    An error class the gateway lacks (nameko's ``RemoteError``) is raised as its kind when the error
+    contract knows its code, with its details (see ``services.gateway.errors``)."""
     reply = method.call_async(*args, **kwargs)
     try:
         with eventlet.Timeout(timeout):
             return reply.result()
+    except RemoteError as exc:
+        known = known_remote_error(exc, (reply.resp_body or {}).get("error"))
+        if known is None:
+            raise
+        log.warning(
+            "the error contract lacks %s (a newer %s service?): answered as %s",
+            exc.exc_type,
+            method.service_name,
+            type(known).__name__,
+        )
+        raise known from exc
     except eventlet.Timeout:
         raise Unavailable(
             f"the {method.service_name} service did not answer in {timeout} s",
