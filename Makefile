@@ -1,11 +1,15 @@
-# make run   : RabbitMQ up, every service and the gateway on http://127.0.0.1:8000 (in-process storage)
-# make test  : venv + pinned dependencies, RabbitMQ up, lint, every test tier
+# make run   : RabbitMQ up, the embedded storage server (data in .data/db), one process per service
+#              and the gateway on http://127.0.0.1:8000
+# make test  : venvs + pinned dependencies, RabbitMQ up, lint, every test tier (on its own server)
 PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# The embedded storage server (SecantusDB, GPL-2.0) lives in its own virtualenv, never imported.
+DBVENV  := .venv-db
+DBSTAMP := $(DBVENV)/.installed
 
-.PHONY: run test lint format unit integration e2e bench system-deps rabbitmq clean
+.PHONY: run test lint format unit integration e2e bench system-deps rabbitmq db-deps clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is needed"; exit 1; }
@@ -14,13 +18,21 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install -q -c constraints.txt -e ".[test]"
 	@touch $(STAMP)
 
+$(DBSTAMP): deploy/secantusdb-requirements.txt
+	@test -x $(DBVENV)/bin/python || $(PYTHON) -m venv $(DBVENV)
+	$(DBVENV)/bin/pip install -q --upgrade "pip==26.3"
+	$(DBVENV)/bin/pip install -q --pre -r deploy/secantusdb-requirements.txt
+	@touch $(DBSTAMP)
+
+db-deps: $(DBSTAMP)
+
 system-deps:
 	@./scripts/ensure-system-deps.sh
 
 rabbitmq:
 	@./scripts/ensure-rabbitmq.sh
 
-run: $(STAMP) system-deps rabbitmq
+run: $(STAMP) $(DBSTAMP) system-deps rabbitmq
 	$(BIN)/aptic run
 
 lint: $(STAMP)
@@ -31,20 +43,20 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-unit: $(STAMP)
+unit: $(STAMP) $(DBSTAMP)
 	$(BIN)/pytest -q tests/unit
 
-integration: $(STAMP) rabbitmq
+integration: $(STAMP) $(DBSTAMP) rabbitmq
 	$(BIN)/pytest -q tests/integration
 
-e2e: $(STAMP) system-deps rabbitmq
+e2e: $(STAMP) $(DBSTAMP) system-deps rabbitmq
 	$(BIN)/pytest -q tests/e2e
 
-test: $(STAMP) system-deps rabbitmq lint
+test: $(STAMP) $(DBSTAMP) system-deps rabbitmq lint
 	$(BIN)/pytest -q tests
 
-bench: $(STAMP) system-deps rabbitmq
+bench: $(STAMP) $(DBSTAMP) system-deps rabbitmq
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(DBVENV) .pytest_cache .ruff_cache .hypothesis

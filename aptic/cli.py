@@ -1,5 +1,6 @@
-"""``aptic``: the operator's command-line tool. It acts on the running platform over AMQP, so it
-works whatever the storage (the in-process engine of ``make run`` included)."""
+"""``aptic``: the operator's command-line tool. ``aptic run`` starts the platform (the embedded
+storage server unless ``MONGO_URI`` names a MongoDB, then one supervised process per service);
+the other commands act on the running platform over AMQP."""
 
 import warnings
 
@@ -55,6 +56,7 @@ def _call(ctx, service, method, *args, **kwargs):
 def main(ctx, config_path):
     """Operate the APTIC voucher platform."""
     ctx.ensure_object(dict)
+    ctx.obj["config_path"] = config_path
     ctx.obj["config"] = _config(config_path)
 
 
@@ -63,33 +65,35 @@ def main(ctx, config_path):
     "--service",
     "services",
     multiple=True,
-    help="Run only these services (default: all, in one process).",
+    help="Run only these services, in this one process (MONGO_URI must name the server). "
+    "Without it: the whole platform, one supervised process per service.",
 )
 @click.pass_context
 def run(ctx, services):
-    """Run the services and the HTTP gateway until Ctrl-C."""
-    from nameko.runners import ServiceRunner
-
-    from aptic.registry import SERVICES, all_service_classes
+    """Run the platform (or the named services) until Ctrl-C."""
+    from aptic.registry import SERVICES
     from shared.logs import setup_logging
 
     config = ctx.obj["config"]
     unknown = set(services) - set(SERVICES)
     if unknown:
         raise click.BadParameter(f"unknown services: {', '.join(sorted(unknown))}")
-    if (
-        str(config.get("MONGO_URI", "")).startswith("mongomock")
-        and services
-        and set(services) != set(SERVICES)
-    ):
-        click.echo(
-            "warning: the in-process storage engine is not shared between processes; "
-            "run every service in this one process, or use a real MongoDB",
-            err=True,
-        )
     setup_logging(config.get("LOG_LEVEL", "INFO"))
+    if services:
+        _run_in_this_process(config, services)
+    else:
+        _run_supervised(ctx, config)
+
+
+def _run_in_this_process(config, services):
+    from nameko.runners import ServiceRunner
+
+    from aptic.registry import all_service_classes
+
+    if not config.get("MONGO_URI"):
+        raise click.UsageError("MONGO_URI names no server: run `aptic run` (it starts one)")
     runner = ServiceRunner(config)
-    for cls in all_service_classes(list(services) or None):
+    for cls in all_service_classes(list(services)):
         runner.add_service(cls)
 
     def stop(signum, frame):
@@ -97,25 +101,80 @@ def run(ctx, services):
 
     signal.signal(signal.SIGTERM, stop)
     runner.start()
-    if not services or "gateway" in services:
-        host, _, port = str(config["WEB_SERVER_ADDRESS"]).rpartition(":")
-        host = "127.0.0.1" if host in ("", "0.0.0.0") else host
-        click.echo(
-            f"\nAPTIC platform running: http://{host}:{port}/api/v1  (storage: {config['MONGO_URI']})\n"
-            "Create the first operator key in another terminal:\n"
-            "  KEY=$(.venv/bin/aptic keys create --role operator --label me | tail -1)\n"
-            f'  curl -H "Authorization: Bearer $KEY" http://{host}:{port}/api/v1/health\n'
-            "Stop with Ctrl-C.\n",
-            err=True,
-        )
     try:
         runner.wait()
     except KeyboardInterrupt:
-        click.echo("stopping...", err=True)
         try:
             runner.stop()
         except KeyboardInterrupt:
             runner.kill()
+
+
+def _gateway_url(config):
+    host, _, port = str(config["WEB_SERVER_ADDRESS"]).rpartition(":")
+    host = "127.0.0.1" if host in ("", "0.0.0.0") else host
+    return f"http://{host}:{port}/api/v1"
+
+
+def _announce_when_up(config, storage, supervisor):
+    """Print how to start once the gateway answers (in a green thread)."""
+    import requests
+
+    url = _gateway_url(config)
+    while not supervisor.stopping:
+        try:
+            if requests.get(url + "/health", timeout=2).status_code == 200:
+                break
+        except requests.RequestException:
+            pass
+        eventlet.sleep(0.5)
+    else:
+        return
+    click.echo(
+        f"\nAPTIC platform running: {url}  (storage: {storage}; processes: "
+        f"{', '.join(child.name for child in supervisor.children)})\n"
+        "Create the first operator key in another terminal:\n"
+        "  KEY=$(.venv/bin/aptic keys create --role operator --label me | tail -1)\n"
+        f'  curl -H "Authorization: Bearer $KEY" {url}/health\n'
+        "Stop with Ctrl-C.\n",
+        err=True,
+    )
+
+
+def _run_supervised(ctx, config):
+    from aptic.dbserver import DEFAULT_DATA_DIR, EmbeddedServer, ServerError
+    from aptic.registry import SERVICES
+    from aptic.supervisor import Supervisor, plan, redemption_instances
+
+    uri, server = config.get("MONGO_URI"), None
+    if not uri:
+        data_dir = Path(os.environ.get("APTIC_DATA_DIR") or DEFAULT_DATA_DIR)
+        try:
+            server = EmbeddedServer(data_dir).start()
+        except ServerError as exc:
+            raise click.ClickException(str(exc)) from None
+        uri = server.uri
+        storage = f"embedded server {uri}, data in {data_dir}"
+    else:
+        storage = uri.split("@")[-1]  # never print credentials
+    env = {**os.environ, "MONGO_URI": uri}
+    children = plan(list(SERVICES), redemption_instances(config), ctx.obj["config_path"], env)
+    supervisor = Supervisor(children, sleep=eventlet.sleep)
+
+    def stop(signum, frame):
+        supervisor.stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        supervisor.start()
+        eventlet.spawn_n(_announce_when_up, config, storage, supervisor)
+        supervisor.watch()
+        click.echo("stopping...", err=True)
+    finally:
+        supervisor.stop()
+        if server is not None:
+            server.stop()
     click.echo("stopped.", err=True)
 
 

@@ -6,8 +6,9 @@
   (other services) is replaced, by real containers or event dispatches, never by mocks of the service.
 * ``tests/e2e``: every service and the gateway, over HTTP, as a client would.
 
-``MONGO_URI`` selects the storage (default: the in-process engine); every test gets its own
-database names, so the suite runs unchanged against a real MongoDB.
+Storage is a real MongoDB-wire server: the embedded SecantusDB server, started once per test run
+(data in a temporary folder), or the MongoDB that ``MONGO_URI`` names. Every test gets its own
+database names, so the suite runs unchanged against either.
 """
 
 import warnings
@@ -25,6 +26,7 @@ import socket  # noqa: E402
 import pytest  # noqa: E402
 import requests  # noqa: E402
 
+from aptic.dbserver import EmbeddedServer  # noqa: E402
 from shared.mongo import get_client  # noqa: E402
 
 TEST_SECRETS = {
@@ -33,10 +35,29 @@ TEST_SECRETS = {
 }
 
 
+@pytest.fixture(scope="session", autouse=True)
+def mongo_uri(tmp_path_factory):
+    """The server of this test run: ``MONGO_URI`` if set, else an embedded server of our own.
+
+    The URI is put in the environment too, for the processes tests start."""
+    uri = os.environ.get("MONGO_URI")
+    if uri:
+        yield uri
+        return
+    folder = tmp_path_factory.mktemp("secantus")
+    server = EmbeddedServer(folder / "db", port=free_port(), log_path=folder / "secantusd.log")
+    with server:
+        os.environ["MONGO_URI"] = server.uri
+        try:
+            yield server.uri
+        finally:
+            del os.environ["MONGO_URI"]
+
+
 @pytest.fixture
-def mongo_config():
+def mongo_config(mongo_uri):
     """Storage settings of one test: its own database prefix, dropped afterwards."""
-    uri = os.environ.get("MONGO_URI", "mongomock://")
+    uri = mongo_uri
     prefix = f"t{secrets.token_hex(4)}_"
     yield {"MONGO_URI": uri, "MONGO_DB_PREFIX": prefix}
     client = get_client(uri)

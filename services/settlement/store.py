@@ -135,20 +135,24 @@ class SettlementRepository(Repository):
             return self.get_order(order["order_id"])
 
     def cancel_order(self, order_id, fields_):
-        """Mark an order cancelled (creating it if unknown); the order as it was before."""
-        try:
-            before = self.db.orders.find_one_and_update(
-                {"order_id": order_id},
-                {"$set": {"status": "cancelled", **fields_}},
-                upsert=True,
-            )
-        except DuplicateKeyError:
-            before = self.db.orders.find_one_and_update(
-                {"order_id": order_id}, {"$set": {"status": "cancelled", **fields_}}
-            )
-        if before is not None:
-            before.pop("_id", None)
-        return before
+        """Mark an order cancelled (creating it if unknown); the order as it was before.
+
+        Read, then update on condition that the order is still as read (its status), so that the
+        answer is the state this update replaced; a lost race reads again."""
+        changes = {"$set": {"status": "cancelled", **fields_}}
+        while True:
+            before = self.get_order(order_id)
+            if before is None:
+                try:
+                    self.db.orders.insert_one(
+                        {"order_id": order_id, "status": "cancelled", **fields_}
+                    )
+                    return None
+                except DuplicateKeyError:
+                    continue  # created meanwhile: read it again
+            guard = {"order_id": order_id, "status": before.get("status")}
+            if self.db.orders.update_one(guard, changes).matched_count:
+                return before
 
     def add_booklets(self, booklets, coupons):
         """Insert or complete booklets and coupons (a coupon already redeemed keeps its status,
@@ -255,18 +259,28 @@ class SettlementRepository(Repository):
     def void_payable(self, redemption_id, fields_):
         """Open -> voided; or create it voided when the redemption has not arrived yet. The line
         as it was before (None if created)."""
-        before = self.db.payables.find_one_and_update(
-            {"id": redemption_id, "status": "open"}, {"$set": {"status": "voided", **fields_}}
-        )
-        if before is not None:
-            return before
-        try:
-            self.db.payables.insert_one(
-                {"id": redemption_id, "redemption_id": redemption_id, "status": "voided", **fields_}
-            )
-            return None
-        except DuplicateKeyError:
-            return self.get_payable(redemption_id)
+        while True:
+            before = self.db.payables.find_one({"id": redemption_id}, _NO_ID)
+            if before is None:
+                try:
+                    self.db.payables.insert_one(
+                        {
+                            "id": redemption_id,
+                            "redemption_id": redemption_id,
+                            "status": "voided",
+                            **fields_,
+                        }
+                    )
+                    return None
+                except DuplicateKeyError:
+                    continue  # the redemption arrived meanwhile: read it again
+            if before["status"] != "open":
+                return before
+            guard = {"id": redemption_id, "status": "open"}
+            if self.db.payables.update_one(
+                guard, {"$set": {"status": "voided", **fields_}}
+            ).matched_count:
+                return before
 
     def claim_payables(self, run_id, cutoff):
         """Every open line redeemed before ``cutoff`` now belongs to the run."""

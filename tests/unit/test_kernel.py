@@ -10,7 +10,7 @@ from services.catalog.exceptions import VenueNotFound
 from shared.config import MissingVariable, load_config_text
 from shared.errors import Refused
 from shared.logs import JsonFormatter
-from shared.mongo import get_client
+from shared.mongo import NoDatabase, document_key, get_client, update_and_get
 
 
 def test_config_placeholders_typed_and_defaulted():
@@ -35,12 +35,29 @@ def test_error_code_can_be_specialised_per_raise():
     assert back.to_dict() == {"code": "rule_territory", "message": "rule broken", "details": {}}
 
 
-def test_mongomock_uri_gives_one_shared_in_process_engine():
-    a, b = get_client("mongomock://"), get_client("mongomock://")
-    assert a is b
-    a.kernel_test.things.insert_one({"x": 1})
-    assert b.kernel_test.things.count_documents({}) == 1
-    a.drop_database("kernel_test")
+def test_one_client_per_uri_and_none_without_a_uri(mongo_uri, monkeypatch):
+    assert get_client(mongo_uri) is get_client(mongo_uri)
+    monkeypatch.delenv("MONGO_URI", raising=False)
+    with pytest.raises(NoDatabase):
+        get_client(None)
+
+
+def test_document_key_keeps_what_still_finds_the_document():
+    assert document_key({"id": "x", "version": 3}, {"$set": {"version": 4}}) == {"id": "x"}
+    assert document_key({"name": "n", "$or": [{"a": 1}]}, {"$set": {"a": 2}}) == {"name": "n"}
+    assert document_key({"id": "x", "n": {"$lt": 3}}, {"$inc": {"m": 1}}) == {"id": "x"}
+    assert document_key({"year": 2026}, {"$setOnInsert": {"year": 2026}}) == {"year": 2026}
+
+
+def test_update_and_get_is_conditional_and_answers_the_document_after(mongo_config):
+    things = get_client(mongo_config["MONGO_URI"])[mongo_config["MONGO_DB_PREFIX"] + "k"].things
+    things.create_index("id", unique=True)
+    created = update_and_get(things, {"id": "a"}, {"$setOnInsert": {"version": 1}}, upsert=True)
+    assert created == {"id": "a", "version": 1}
+    moved = update_and_get(things, {"id": "a", "version": 1}, {"$set": {"version": 2}})
+    assert moved == {"id": "a", "version": 2}
+    assert update_and_get(things, {"id": "a", "version": 1}, {"$set": {"version": 3}}) is None
+    assert things.find_one({"id": "a"})["version"] == 2
 
 
 def test_json_logs_carry_service_and_correlation():
