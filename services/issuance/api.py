@@ -28,6 +28,7 @@ from services.issuance.exceptions import (
 )
 from shared import serials
 from shared.events import BookletActivated, BookletCancelled, BookletsIssued
+from shared.ids import new_id
 from shared.outbox import outbox_entry
 from shared.schemas import SYSTEM_ACTOR, iso, utcnow
 
@@ -85,12 +86,13 @@ def resume(repo, settings, issue, dispatch):
         issue = _create_booklets(repo, issue)
     if issue["status"] == IssueStatus.CREATED:
         issue = _publish(repo, settings, issue, dispatch)
-    log.info(
-        "order %s issued: %s booklets, %s coupons",
-        order_id,
-        issue["booklet_count"],
-        issue["coupon_count"],
-    )
+    if issue["status"] == IssueStatus.PUBLISHED:
+        log.info(
+            "order %s issued: %s booklets, %s coupons",
+            order_id,
+            issue["booklet_count"],
+            issue["coupon_count"],
+        )
     return issue
 
 
@@ -166,8 +168,17 @@ def issued_coupons(settings, booklet):
 def _publish(repo, settings, issue, dispatch):
     """Dispatch the ``booklets_issued`` batches not yet dispatched, then mark the issue done.
 
-    A batch dispatched just before a crash is dispatched again on the retry: its consumers are
+    One instance at a time publishes an order (two instances given the same event would
+    otherwise both dispatch every batch): it takes the right for ``resume_after_seconds``, so
+    that if it dies the timer of another instance takes the issue up once the right lapses. A
+    batch dispatched just before a crash is dispatched again on the retry: its consumers are
     idempotent per (order, batch)."""
+    at = utcnow()
+    holder = new_id("pub")
+    until = iso(at + timedelta(seconds=settings.resume_after_seconds))
+    if not repo.take_publishing(issue["order_id"], holder, iso(at), until):
+        log.info("order %s: another instance publishes its booklets", issue["order_id"])
+        return repo.get_issue(issue["order_id"])
     booklets = repo.booklets_of_order(issue["order_id"], history=False)
     groups = domain.batches(booklets, settings.batch_booklets)
     for number, group in enumerate(groups, start=1):
@@ -186,6 +197,10 @@ def _publish(repo, settings, issue, dispatch):
         }
         dispatch("booklets_issued", BookletsIssued().dump(payload))
         repo.mark_batch_published(issue["order_id"], number, now())
+        if number < len(groups):  # a long order: keep the right to publish while it goes on
+            at = utcnow()
+            until = iso(at + timedelta(seconds=settings.resume_after_seconds))
+            repo.take_publishing(issue["order_id"], holder, iso(at), until)
         log.info(
             "order %s: booklets_issued batch %s/%s dispatched",
             issue["order_id"],

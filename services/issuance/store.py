@@ -48,6 +48,23 @@ class IssuanceRepository(Repository):
             self.db.issues, {"order_id": order_id, "status": status_from}, {"$set": changes}
         )
 
+    def take_publishing(self, order_id, holder, now, until):
+        """Become the one instance that publishes the order's batches, unless another holds
+        that right and has not let it lapse (``until``, ISO text like every time here)."""
+        return bool(
+            self.db.issues.update_one(
+                {
+                    "order_id": order_id,
+                    "status": "created",
+                    "$or": [
+                        {"publishing.holder": {"$in": [None, holder]}},
+                        {"publishing.until": {"$lt": now}},
+                    ],
+                },
+                {"$set": {"publishing": {"holder": holder, "until": until}}},
+            ).matched_count
+        )
+
     def mark_batch_published(self, order_id, batch, at):
         return update_and_get(
             self.db.issues,
