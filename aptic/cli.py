@@ -34,6 +34,7 @@ def _rpc(config):
 
 
 def _call(ctx, service, method, *args, **kwargs):
+    from shared.contracts import registry  # noqa: F401  (every service's errors, by class)
     from shared.errors import AppError
 
     try:
@@ -238,6 +239,7 @@ def _run_with_progress(ctx, start, payload, read, run_id):
     from nameko.standalone.rpc import ClusterRpcProxy
     from tqdm import tqdm
 
+    from shared.contracts import registry  # noqa: F401  (every service's errors, by class)
     from shared.errors import AppError
 
     config = ctx.obj["config"]
