@@ -59,7 +59,9 @@ def decide_accreditation(repo, venue_id, decision, reason, actor):
         new_status = domain.next_status(venue["status"], decision).value
         entry = history_entry(venue["status"], new_status, actor, reason)
         event = _event_after(venue, {"status": new_status})
-        updated = repo.change_status(venue_id, venue["version"], new_status, entry, event)
+        updated = repo.change_status(
+            venue_id, venue["version"], venue["location"], new_status, entry, event
+        )
         if updated is not None:
             return updated
 
@@ -69,30 +71,23 @@ def add_service(repo, venue_id, data):
     while True:
         venue = get_venue(repo, venue_id)
         event = _event_after(venue, {"services": [*venue["services"], service]})
-        updated = repo.add_service(venue_id, venue["version"], service, event)
+        updated = repo.add_service(venue_id, venue["version"], venue["location"], service, event)
         if updated is not None:
             return updated, service
 
 
 def search(repo, query):
-    """Accredited venues for the public map, filtered, nearest first when ``near`` is given."""
-    box = point = None
-    radius = query.get("radius_km") or DEFAULT_RADIUS_KM
-    if query.get("near"):
-        point = parse_near(query["near"])
-        box = domain.bounding_box(point[0], point[1], radius)
-    venues = repo.find_accredited(
+    """Accredited venues for the public map, filtered, nearest first when ``near`` is given:
+    ``(page, total)``. The database selects, measures, sorts and pages (``$geoNear``)."""
+    return repo.search_accredited(
         department=query.get("department"),
         venue_type=query.get("venue_type"),
         category=query.get("category"),
-        box=box,
+        near=parse_near(query["near"]) if query.get("near") else None,
+        radius_km=query.get("radius_km") or DEFAULT_RADIUS_KM,
+        skip=query.get("offset", 0),
+        limit=query.get("limit", 50),
     )
-    if point:
-        venues = domain.within_radius(venues, point[0], point[1], radius)
-    else:
-        venues = list(venues)
-    start = query.get("offset", 0)
-    return venues[start : start + query.get("limit", 50)], len(venues)
 
 
 def geojson(venues):
@@ -103,10 +98,7 @@ def geojson(venues):
             {
                 "type": "Feature",
                 "id": venue["id"],
-                "geometry": {
-                    "type": "Point",
-                    "coordinates": [venue["location"]["lon"], venue["location"]["lat"]],
-                },
+                "geometry": domain.geojson_point(venue["location"]),
                 "properties": {
                     "name": venue["name"],
                     "address": venue["address"],

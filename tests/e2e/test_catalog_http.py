@@ -48,6 +48,9 @@ def test_register_accredit_add_service_and_find_near(api, operator_key, make_key
     assert found["venues"][0]["distance_km"] == pytest.approx(5.1, abs=0.1)
     assert found["venues"][0]["categories"] == ["online_admin_procedures"]
     assert "iban" not in found["venues"][0]
+    # the GeoJSON copy of the location the database searches on stays inside the catalog
+    assert "geo" not in found["venues"][0]
+    assert "geo" not in api.get(f"/venues/{venue['id']}", key=operator_key).json()
 
 
 def test_search_sorts_by_distance_and_filters(api, operator_key):

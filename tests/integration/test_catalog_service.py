@@ -80,3 +80,29 @@ def test_invalid_payload_is_refused_and_changes_nothing(catalog):
     assert "location" in caught.value.details["fields"]
     assert proxy.search_venues({}) == {"total": 0, "venues": []}
     assert proxy.health()["store"] is True
+
+
+def test_near_search_answers_the_public_shape_with_database_distances(catalog):
+    proxy, listener = catalog
+    ids = []
+    for place in ["libourne", "bordeaux", "merignac"]:
+        venue = proxy.register_venue(venue_payload(place), OPERATOR)
+        with entrypoint_waiter(listener, "on_accredited"):
+            proxy.decide_accreditation(
+                venue["id"], {"decision": "accredit", "reason": "label ok"}, OPERATOR
+            )
+        ids.append(venue["id"])
+
+    answer = proxy.search_venues({"near": "44.8378,-0.5792", "radius_km": 40, "limit": 2})
+    assert answer["total"] == 3
+    assert [v["id"] for v in answer["venues"]] == [ids[1], ids[2]]
+    assert [v["distance_km"] for v in answer["venues"]] == [0, pytest.approx(5.1, abs=0.1)]
+    first = answer["venues"][0]
+    assert first["location"] == {"lat": 44.8378, "lon": -0.5792}
+    assert set(first) == {
+        "id", "name", "address", "postcode", "city", "town_code", "department", "location",
+        "venue_type", "status", "categories", "services", "distance_km",
+    }  # fmt: skip
+    rest = proxy.search_venues({"near": "44.8378,-0.5792", "radius_km": 40, "offset": 2})
+    assert [v["id"] for v in rest["venues"]] == [ids[0]] and rest["total"] == 3
+    assert "distance_km" not in proxy.search_venues({})["venues"][0]
