@@ -9,8 +9,10 @@ So a service puts the event in the very update that makes the change::
     self.outbox.publish_pending(self.dispatch, "orders", {"id": order_id})
 
 ``publish_pending`` dispatches the document's pending events and removes each once the broker has
-confirmed it. A timer (``flush``) publishes whatever was left behind, after ``grace_seconds``. An event
-may thus be published twice (never zero times): every consumer is idempotent.
+confirmed it; ``publish_entry`` does the same for one event the caller holds (it has just written
+it), without reading the document again. A timer (``flush``) publishes whatever was left behind,
+after ``grace_seconds``. An event may thus be published twice (never zero times): every consumer is
+idempotent.
 """
 
 from datetime import timedelta
@@ -50,6 +52,16 @@ class OutboxHandle:
         ):
             published += self._publish(dispatch, collection, doc)
         return published
+
+    def publish_entry(self, dispatch, collection, doc_key, entry):
+        """Publish one event the caller has in hand (it has just written it): no read. Then
+        remove it from the outbox of the document ``doc_key`` finds (one ``$pull``). If the
+        process dies in between, ``flush`` publishes it again later (at least once)."""
+        dispatch(entry["event_type"], entry["payload"])
+        self.db[collection].update_one(
+            doc_key, {"$pull": {OUTBOX_FIELD: {"event_id": entry["event_id"]}}}
+        )
+        return 1
 
     def flush(self, dispatch):
         """Publish events left behind for longer than the grace period (the timer calls this)."""

@@ -90,3 +90,34 @@ def venue_event(
 def wrong(code):
     """A well-formed code that is not ``code``."""
     return ("2" if code[0] != "2" else "3") + code[1:]
+
+
+VENUE_ID = "ven_00000000000000000001"
+SERVICE_ID = "svc_00000000000000000001"
+VENUE_ACTOR = {"role": "venue", "key_id": "key_t", "subject_id": VENUE_ID, "label": None}
+
+
+def seed(repo, booklets=2, per_booklet=10, **kwargs):
+    """A venue and coupons known to redemption's store, as their events make them: ``{serial:
+    code}``."""
+    from services.redemption import api
+
+    api.on_venue_changed(repo, venue_event(VENUE_ID))
+    event, codes = issued(booklets=booklets, per_booklet=per_booklet, **kwargs)
+    api.on_booklets_issued(repo, event)
+    return codes
+
+
+def request(coupons, key=None, service_id=SERVICE_ID):
+    """A redemption request as the service loads it (``coupons``: ``[(serial, code)]``)."""
+    import uuid
+
+    from services.redemption.schemas import RedemptionInput
+
+    return RedemptionInput().load_or_raise(
+        {
+            "service_id": service_id,
+            "idempotency_key": key or uuid.uuid4().hex,
+            "coupons": [{"serial": s, "code": c} for s, c in coupons],
+        }
+    )

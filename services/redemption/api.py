@@ -24,9 +24,10 @@ from services.redemption.exceptions import (
     VenueNotAccredited,
 )
 from shared import serials
+from shared.errors import AppError
 from shared.events import CouponsRedeemed, RedemptionVoided
 from shared.ids import looks_like_id, new_id
-from shared.outbox import outbox_entry
+from shared.outbox import OUTBOX_FIELD, outbox_entry
 from shared.schemas import iso, utcnow
 
 
@@ -109,7 +110,10 @@ def on_venue_changed(repo, event):
     repo.save_venue_if_newer(venue)
 
 
-# -- checks --------------------------------------------------------------------------------
+# -- checks (pure: over what one read returned) ---------------------------------------------
+LINE_FIELDS = ("serial", "face_value_cents", "order_id", "sponsor_id", "booklet_serial")
+
+
 def _parse(coupon):
     try:
         serial = serials.coupon_serial(serials.parse_coupon_serial(coupon["serial"]))
@@ -120,97 +124,79 @@ def _parse(coupon):
     return serial, serials.normalize(coupon["code"])
 
 
-def _venue(repo, venue_id, service_id):
-    venue = repo.venue(venue_id)
+def check_venue(venue, venue_id, service_id, now):
+    """The category of ``service_id`` if ``venue`` (as read, with its lock) may redeem now."""
+    locked_until = venue.get("locked_until") if venue else None
+    if locked_until is not None and locked_until > now:
+        raise VenueLocked(details={"locked_until": iso(locked_until)})
     if venue is None or venue["status"] != "accredited":
         raise VenueNotAccredited(details={"venue_id": venue_id})
     if service_id is None:
-        return venue, None
+        return None
     if service_id not in venue["services"]:
         raise ServiceNotOffered(details={"service_id": service_id})
-    return venue, venue["services"][service_id]
+    return venue["services"][service_id]
 
 
-def _check_not_locked(repo, venue_id, now):
-    lock = repo.active_lock(venue_id, now)
-    if lock:
-        raise VenueLocked(details={"locked_until": iso(lock["locked_until"])})
+def check_coupon(digest_key, venue, category, serial, code, found, now, accepted_at=None):
+    """The coupon as read (``found``: its snapshot entry, or None), if ``venue`` may redeem it
+    now for ``category``; else why not. A wrong code is counted by the caller."""
+    if found is None or found["booklet"] is None:
+        raise CouponNotFound(details={"serial": serial})
+    coupon, booklet = found["coupon"], found["booklet"]
+    if not serials.code_matches(digest_key, serial, code, coupon["code_digest"]):
+        raise InvalidSecurityCode(details={"serial": serial})
+    if booklet.get("cancelled"):
+        raise BookletCancelled(details={"serial": serial})
+    if coupon["status"] == CouponStatus.EXPIRED:
+        raise CouponExpired(details={"serial": serial})
+    if coupon["status"] != CouponStatus.USABLE:
+        raise _already_redeemed(serial, coupon)
+    domain.check_validity(booklet["valid_from"], booklet["valid_until"], now, accepted_at)
+    if category is not None:
+        domain.check_rules((found["order"] or {}).get("rules") or {}, venue, category)
+    return coupon, booklet
 
 
-def _wrong_code(repo, venue_id, serial, now):
+def _already_redeemed(serial, coupon):
+    redeemed_at = coupon.get("redeemed_at")
+    return CouponAlreadyRedeemed(
+        details={"serial": serial, "redeemed_at": iso(redeemed_at) if redeemed_at else None}
+    )
+
+
+def _wrong_code(repo, venue_id, now):
     """Count a wrong code; lock the venue when it reaches the threshold."""
     window = domain.window_start(now)
-    count = repo.count_wrong_code(venue_id, window)
+    window_end = window + timedelta(minutes=domain.WINDOW_MINUTES)
+    count = repo.count_wrong_code(venue_id, window, expires_at=window_end)
     if count == domain.WRONG_CODES_PER_WINDOW:
+        locked_until = now + timedelta(minutes=domain.LOCK_MINUTES)
         repo.lock(
             {
                 "venue_id": venue_id,
                 "wrong_codes": count,
                 "window_start": window,
                 "locked_at": now,
-                "locked_until": now + timedelta(minutes=domain.LOCK_MINUTES),
+                "locked_until": locked_until,
+                "expires_at": locked_until + timedelta(days=domain.LOCK_HISTORY_DAYS),
             }
         )
-    raise InvalidSecurityCode(details={"serial": serial})
 
 
-def check_coupon(repo, digest_key, venue, category, serial, code, now, accepted_at=None):
-    """The coupon as stored, if ``venue`` may redeem it now for ``category``; else why not."""
-    coupon = repo.coupon(serial)
-    if coupon is None:
-        raise CouponNotFound(details={"serial": serial})
-    if not serials.code_matches(digest_key, serial, code, coupon["code_digest"]):
-        _wrong_code(repo, venue["venue_id"], serial, now)
-    booklet = repo.booklet(coupon["booklet_serial"])
-    if booklet.get("cancelled"):
-        raise BookletCancelled(details={"serial": serial})
-    if coupon["status"] == CouponStatus.EXPIRED:
-        raise CouponExpired(details={"serial": serial})
-    if coupon["status"] in (CouponStatus.REDEEMED, CouponStatus.RESERVED):
-        redeemed_at = coupon.get("redeemed_at")
-        raise CouponAlreadyRedeemed(
-            details={"serial": serial, "redeemed_at": iso(redeemed_at) if redeemed_at else None}
-        )
-    domain.check_validity(booklet["valid_from"], booklet["valid_until"], now, accepted_at)
-    order = repo.order(coupon["order_id"]) or {"rules": {}}
-    if category is not None:
-        domain.check_rules(order["rules"], venue, category)
-    return coupon, booklet
-
-
-class Prefetched:
-    """The reads of one request's checks in three queries (coupons, their booklets, their orders:
-    ``$in`` on unique keys) instead of three per coupon; every other call goes to the store.
-    Only reads: the claims that follow are conditional updates on the store itself."""
-
-    def __init__(self, repo, serials):
-        self._repo = repo
-        self._coupons = {c["serial"]: c for c in repo.coupons(serials)}
-        booklets = {c["booklet_serial"] for c in self._coupons.values()}
-        self._booklets = {b["serial"]: b for b in repo.booklets(booklets)} if booklets else {}
-        orders = {c["order_id"] for c in self._coupons.values()}
-        self._orders = {o["order_id"]: o for o in repo.orders(orders)} if orders else {}
-
-    def coupon(self, serial):
-        return self._coupons.get(serial)
-
-    def booklet(self, serial):
-        return self._booklets.get(serial)
-
-    def order(self, order_id):
-        return self._orders.get(order_id)
-
-    def __getattr__(self, name):
-        return getattr(self._repo, name)
-
-
-def check(repo, digest_key, venue_id, data):
+def check(repo, digest_key, venue_id, data, now=None):
     """``GET /coupons/{serial}?code=``: usable or why not (nothing changes but brute-force counts)."""
-    now = now_naive()
+    now = now or now_naive()
     serial, code = _parse(data)
-    _check_not_locked(repo, venue_id, now)
-    venue, category = _venue(repo, venue_id, data.get("service_id"))
-    coupon, booklet = check_coupon(repo, digest_key, venue, category, serial, code, now)
+    snapshot = repo.snapshot(venue_id, [serial])
+    try:
+        category = check_venue(snapshot.venue, venue_id, data.get("service_id"), now)
+        coupon, booklet = check_coupon(
+            digest_key, snapshot.venue, category, serial, code, snapshot.coupons.get(serial), now
+        )
+    except InvalidSecurityCode:
+        _wrong_code(repo, venue_id, now)
+        raise
     return {
         "serial": serial,
         "usable": True,
@@ -230,107 +216,206 @@ def _fingerprint(data):
 def _replay(existing, data):
     if existing["fingerprint"] != _fingerprint(data):
         raise IdempotencyKeyReused(details={"idempotency_key": existing["idempotency_key"]})
-    if existing["status"] == RedemptionStatus.PENDING:
-        raise RequestInProgress()
     return existing
 
 
-def redeem(repo, digest_key, venue_id, data, actor):
-    """All the coupons or none: check, claim each with a conditional update, then accept."""
-    now = now_naive()
-    parsed = [_parse(c) for c in data["coupons"]]  # 400s before any lookup
+def _replay_by_key(repo, venue_id, data):
+    """Coupons carry this request's claim key: it is done (answer as the first time) or still
+    being written (retry in a moment)."""
     existing = repo.redemption_by_key(venue_id, data["idempotency_key"])
-    if existing:
-        return _replay(existing, data), False
-    _check_not_locked(repo, venue_id, now)
-    venue, category = _venue(repo, venue_id, data["service_id"])
-    accepted_at = to_naive(data.get("accepted_at"))
-    lines = []
-    reads = Prefetched(repo, [serial for serial, _ in parsed])
-    for serial, code in parsed:
-        coupon, _ = check_coupon(reads, digest_key, venue, category, serial, code, now, accepted_at)
-        lines.append(
-            {
-                key: coupon[key]
-                for key in (
-                    "serial",
-                    "face_value_cents",
-                    "order_id",
-                    "sponsor_id",
-                    "booklet_serial",
-                )
-            }
-        )
+    if existing is None:
+        raise RequestInProgress()
+    return _replay(existing, data)
+
+
+def redeem(repo, digest_key, venue_id, data, actor, now=None):
+    """All the coupons or none, idempotent on ``(venue_id, idempotency_key)``; four round trips
+    when accepted: read everything, claim the coupons, insert the accepted redemption with its
+    event in the outbox (the service then publishes it and pulls it from the outbox).
+
+    Returns ``(redemption, created)``; a created redemption still holds its ``outbox``."""
+    now = now or now_naive()
+    parsed = [_parse(c) for c in data["coupons"]]  # 400s before any lookup
+    wanted = [serial for serial, _ in parsed]
+    key = domain.claim_key(venue_id, data["idempotency_key"])
+    snapshot = repo.snapshot(venue_id, wanted)  # round trip 1
+    if any(found["coupon"].get("claim_key") == key for found in snapshot.coupons.values()):
+        return _replay_by_key(repo, venue_id, data), False
+    try:
+        category, lines = _check_request(digest_key, snapshot, venue_id, data, parsed, now)
+    except AppError as refusal:
+        # a retried request answers as the first time, even if things changed since (a void)
+        existing = repo.redemption_by_key(venue_id, data["idempotency_key"])
+        if existing is not None:
+            return _replay(existing, data), False
+        if isinstance(refusal, InvalidSecurityCode):
+            _wrong_code(repo, venue_id, now)
+        raise
+    redemption_id = new_id("red")
+    if repo.claim(wanted, redemption_id, key, now) < len(wanted):  # round trip 2
+        repo.release(redemption_id)  # another request took one since the read: give back ours
+        return _explain_taken(repo, venue_id, data, wanted, key), False
+    event = CouponsRedeemed().dump(
+        {
+            "redemption_id": redemption_id,
+            "venue_id": venue_id,
+            "service_id": data["service_id"],
+            "category": category,
+            "coupons": lines,
+            "total_cents": sum(line["face_value_cents"] for line in lines),
+            "redeemed_at": iso(now),
+        }
+    )
     redemption = {
-        "id": new_id("red"),
+        "id": redemption_id,
         "venue_id": venue_id,
         "service_id": data["service_id"],
         "category": category,
         "idempotency_key": data["idempotency_key"],
         "fingerprint": _fingerprint(data),
-        "status": RedemptionStatus.PENDING.value,
+        "status": RedemptionStatus.ACCEPTED.value,
         "coupons": lines,
-        "total_cents": sum(line["face_value_cents"] for line in lines),
+        "total_cents": event["total_cents"],
         "created_at": now,
-        "service_accepted_at": accepted_at,
-        "history": [],
-        "outbox": [],
+        "accepted_at": now,
+        "service_accepted_at": to_naive(data.get("accepted_at")),
+        "history": [_history(None, "accepted", actor, now)],
+        OUTBOX_FIELD: [outbox_entry("coupons_redeemed", event)],
     }
     try:
-        repo.insert_pending(redemption)
-    except DuplicateKeyError:  # the same request, racing: answer as the first one will
-        return _replay(repo.redemption_by_key(venue_id, data["idempotency_key"]), data), False
-    wanted = [line["serial"] for line in lines]
-    if repo.claim_all(wanted, redemption["id"]) < len(wanted):
-        # another request took one of them since the checks: give back what we got, name it
-        undo_pending(repo, redemption["id"])
-        now_held = {c["serial"]: c for c in repo.coupons(wanted)}
-        taken = next((s for s in wanted if now_held[s]["status"] != CouponStatus.USABLE), wanted[0])
-        redeemed_at = now_held[taken].get("redeemed_at")
-        raise CouponAlreadyRedeemed(
-            details={"serial": taken, "redeemed_at": iso(redeemed_at) if redeemed_at else None}
+        repo.insert_redemption(redemption)  # round trip 3
+    except DuplicateKeyError:
+        return _insert_refused(repo, redemption, data)
+    return redemption, True
+
+
+def _check_request(digest_key, snapshot, venue_id, data, parsed, now):
+    """Every check of a redemption, in the documented order, over the snapshot."""
+    accepted_at = to_naive(data.get("accepted_at"))
+    category = check_venue(snapshot.venue, venue_id, data["service_id"], now)
+    lines = []
+    for serial, code in parsed:
+        coupon, _ = check_coupon(
+            digest_key,
+            snapshot.venue,
+            category,
+            serial,
+            code,
+            snapshot.coupons.get(serial),
+            now,
+            accepted_at,
         )
-    repo.mark_redeemed(redemption["id"], now)
-    event = CouponsRedeemed().dump(
-        {
-            "redemption_id": redemption["id"],
-            "venue_id": venue_id,
-            "service_id": data["service_id"],
-            "category": category,
-            "coupons": lines,
-            "total_cents": redemption["total_cents"],
-            "redeemed_at": iso(now),
-        }
+        lines.append({field: coupon[field] for field in LINE_FIELDS})
+    return category, lines
+
+
+def _explain_taken(repo, venue_id, data, wanted, key):
+    """A claim got fewer coupons than asked (and gave them back): say which one was taken, or
+    answer as the same request that took them."""
+    held = {coupon["serial"]: coupon for coupon in repo.coupons(wanted)}
+    if any(coupon.get("claim_key") == key for coupon in held.values()):
+        return _replay_by_key(repo, venue_id, data)
+    taken = next(
+        (s for s in wanted if held.get(s, {}).get("status") != CouponStatus.USABLE), wanted[0]
     )
-    accepted = repo.finish(
-        redemption["id"],
-        RedemptionStatus.PENDING,
-        {"status": RedemptionStatus.ACCEPTED.value, "accepted_at": now},
-        _history("pending", "accepted", actor, now),
-        outbox_entry("coupons_redeemed", event),
-    )
-    return accepted, True
+    if held.get(taken, {}).get("status") == CouponStatus.EXPIRED:
+        raise CouponExpired(details={"serial": taken})
+    raise _already_redeemed(taken, held.get(taken, {}))
 
 
-def undo_pending(repo, redemption_id):
-    """Undo a redemption interrupted before it was accepted (its claimed coupons are freed)."""
-    repo.release(redemption_id, CouponStatus.RESERVED)
-    repo.delete_pending(redemption_id)
+def _insert_refused(repo, redemption, data):
+    """The insert of an accepted redemption met a unique index: another request with this key
+    (answer as it), or a tombstone with this id (recovery gave this request up: its coupons are
+    not ours any more). Either way, give back what this request still holds, and only that."""
+    existing = repo.redemption_by_key(redemption["venue_id"], data["idempotency_key"])
+    if existing is not None and existing["id"] == redemption["id"]:
+        return redemption, True  # our own insert, written once and reported twice
+    repo.release(redemption["id"])
+    if existing is None:
+        raise RequestInProgress("this request took too long and was undone: retry it")
+    return _replay(existing, data), False
 
 
-def recover(repo):
-    """Timer: finish what a crash interrupted (pending redemptions, voids not yet released)."""
-    before = now_naive() - timedelta(seconds=domain.PENDING_TIMEOUT_SECONDS)
-    for stale in repo.stale_pending(before):
-        undo_pending(repo, stale["id"])
+# -- recovery: claims a crash left without their redemption ----------------------------------
+RECOVERY_WATERMARK = "coupon_claims"
+
+
+def recover(repo, now=None):
+    """Timer: give back coupons a crash left claimed without a redemption; release the coupons
+    of voids left half done. Returns the ids of the redemptions given up."""
+    now = now or now_naive()
+    given_up = recover_claims(repo, now)
     for voided in repo.voided_unreleased():
         _release_voided(repo, voided["id"])
+    return given_up
+
+
+def recover_claims(repo, now):
+    """Claims older than ``PENDING_TIMEOUT_SECONDS`` whose redemption does not exist.
+
+    From a watermark (minus one timeout, for claims written late or by a slower clock) up to
+    ``now - timeout``, by windows of ``redeemed_at`` (indexed): the claims of a window, then one
+    ``$in`` on the redemptions' ids. An orphan gets a tombstone (status ``abandoned``) under its
+    id FIRST; only if that insert succeeds are its coupons released, so a slow request that
+    inserts later loses on the unique id and releases nothing it does not own."""
+    timeout = timedelta(seconds=domain.PENDING_TIMEOUT_SECONDS)
+    upto = now - timeout
+    mark = repo.watermark(RECOVERY_WATERMARK)
+    start = (
+        upto - timedelta(hours=domain.RECOVERY_LOOKBACK_HOURS) if mark is None else mark - timeout
+    )
+    given_up = []
+    while start < upto:
+        end = min(upto, start + timedelta(minutes=domain.RECOVERY_STEP_MINUTES))
+        given_up += _recover_window(repo, repo.claims_between(start, end), now)
+        repo.advance_watermark(RECOVERY_WATERMARK, end)
+        start = end
+    return given_up
+
+
+def _recover_window(repo, claims, now):
+    held = {}
+    for claim in claims:
+        held.setdefault(claim["redemption_id"], []).append(claim)
+    if not held:
+        return []
+    statuses = repo.redemption_statuses(held)
+    given_up = []
+    for redemption_id, coupons in held.items():
+        status = statuses.get(redemption_id)
+        if status is None:
+            status = _tombstone(repo, redemption_id, coupons, now)
+        if status == RedemptionStatus.ABANDONED:  # ours now, or a tombstone whose release crashed
+            repo.release(redemption_id)
+            given_up.append(redemption_id)
+    return given_up
+
+
+def _tombstone(repo, redemption_id, coupons, now):
+    """Take ``redemption_id`` for good (its status), or the status of whoever has it."""
+    try:
+        repo.insert_redemption(
+            {
+                "id": redemption_id,
+                "venue_id": None,  # never a venue's: no client key can meet it
+                "idempotency_key": f"abandoned:{redemption_id}",
+                "status": RedemptionStatus.ABANDONED.value,
+                "claim_key": coupons[0].get("claim_key"),
+                "coupons": [{"serial": coupon["serial"]} for coupon in coupons],
+                "created_at": now,
+                "history": [],
+            }
+        )
+        return RedemptionStatus.ABANDONED
+    except DuplicateKeyError:  # the request's own insert came first after all (or a tombstone)
+        existing = repo.redemption(redemption_id)
+        return existing["status"] if existing else None
 
 
 # -- void and read -------------------------------------------------------------------------
 def get_redemption(repo, redemption_id, venue_id=None):
     redemption = repo.redemption(redemption_id) if looks_like_id(redemption_id, "red") else None
-    if redemption is None or redemption["status"] == RedemptionStatus.PENDING:
+    if redemption is None or redemption["status"] not in domain.VISIBLE_STATUSES:
         raise RedemptionNotFound(details={"redemption_id": redemption_id})
     if venue_id is not None and redemption["venue_id"] != venue_id:
         raise NotYours(details={"redemption_id": redemption_id})
@@ -364,7 +449,7 @@ def void(repo, redemption_id, venue_id, actor):
 
 
 def _release_voided(repo, redemption_id):
-    repo.release(redemption_id, CouponStatus.REDEEMED)
+    repo.release(redemption_id)
     repo.mark_released(redemption_id)
 
 
@@ -374,7 +459,8 @@ def _history(status_from, status_to, actor, at):
 
 def out(redemption):
     """A redemption as clients see it (times as ISO text; no fingerprint, no key)."""
-    result = {k: v for k, v in redemption.items() if k not in ("fingerprint", "outbox")}
+    hidden = ("_id", "fingerprint", OUTBOX_FIELD)
+    result = {k: v for k, v in redemption.items() if k not in hidden}
     for key in ("created_at", "accepted_at", "voided_at", "settled_at"):
         if isinstance(result.get(key), datetime):
             result[key] = iso(result[key])

@@ -14,21 +14,31 @@ MAX_COUPONS_PER_REDEMPTION = 50
 WRONG_CODES_PER_WINDOW = 10  # wrong security codes a venue may send in one window...
 WINDOW_MINUTES = 15  # ...of this many minutes,
 LOCK_MINUTES = 15  # before it is refused (429) for this long
-PENDING_TIMEOUT_SECONDS = 60  # a redemption still pending after this was interrupted: undone
+LOCK_HISTORY_DAYS = 30  # how long operators still see a lock after it ended (then purged: TTL)
+PENDING_TIMEOUT_SECONDS = 60  # coupons claimed this long ago without their redemption: given back
+RECOVERY_LOOKBACK_HOURS = 24  # the first recovery run (no watermark yet) looks this far back
+RECOVERY_STEP_MINUTES = 60  # claims read per recovery query: at most this span of redeemed_at
 
 
 class CouponStatus(StrEnum):
     USABLE = "usable"  # issued, not redeemed: may be redeemed if valid
-    RESERVED = "reserved"  # claimed by a redemption being made (all-or-nothing in progress)
-    REDEEMED = "redeemed"  # part of an accepted (or settled) redemption
+    REDEEMED = "redeemed"  # claimed by a redemption (accepted, settled, or being written)
     EXPIRED = "expired"  # expired and refunded by settlement: never again
 
 
 class RedemptionStatus(StrEnum):
-    PENDING = "pending"  # coupons being claimed; becomes accepted, or is undone
     ACCEPTED = "accepted"  # coupons redeemed; the venue may still void it
     VOIDED = "voided"  # undone by the venue before settlement; coupons usable again
     SETTLED = "settled"  # paid in a settlement run: final
+    ABANDONED = "abandoned"  # tombstone: a crashed request's id, written by recovery; never shown
+
+
+VISIBLE_STATUSES = (RedemptionStatus.ACCEPTED, RedemptionStatus.VOIDED, RedemptionStatus.SETTLED)
+
+
+def claim_key(venue_id, idempotency_key):
+    """What a claimed coupon records of the request that claimed it (its replay key)."""
+    return f"{venue_id}:{idempotency_key}"
 
 
 def parse_time(text):

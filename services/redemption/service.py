@@ -31,7 +31,7 @@ from shared.events import (
 )
 from shared.logs import Correlation
 from shared.mongo import Store
-from shared.outbox import OUTBOX_FLUSH_SECONDS, Outbox
+from shared.outbox import OUTBOX_FIELD, OUTBOX_FLUSH_SECONDS, Outbox
 from shared.schemas import ActorSchema, iso
 
 
@@ -58,7 +58,8 @@ class RedemptionService:
 
     @timer(interval=PENDING_TIMEOUT_SECONDS)
     def recover(self):
-        """Undo redemptions a crash interrupted; release the coupons of voids left half done."""
+        """Give back coupons a crash left claimed without a redemption (after a tombstone takes
+        its id); release the coupons of voids left half done."""
         api.recover(self.store)
 
     # -- events -------------------------------------------------------------------------------
@@ -115,8 +116,11 @@ class RedemptionService:
         redemption, created = api.redeem(
             self.store, self.digest_key, venue_id, data, ActorSchema().load_or_raise(actor)
         )
-        if created:
-            self.outbox.publish_pending(self.dispatch, "redemptions", {"id": redemption["id"]})
+        if created:  # the event is in hand: published without reading it back
+            for entry in redemption[OUTBOX_FIELD]:
+                self.outbox.publish_entry(
+                    self.dispatch, "redemptions", {"id": redemption["id"]}, entry
+                )
         return {"redemption": RedemptionOut().dump(api.out(redemption)), "created": created}
 
     @rpc
@@ -142,7 +146,6 @@ class RedemptionService:
         found = self.store.list_redemptions(
             data["venue_id"], api.to_naive(data["start"]), api.to_naive(data["end"])
         )
-        found = [r for r in found if r["status"] != "pending"]
         return {"redemptions": RedemptionOut(many=True).dump([api.out(r) for r in found])}
 
     @rpc

@@ -1,13 +1,32 @@
 """Redemption's own database, fed by events: coupons, booklets, orders' rules, venues; and its
-redemptions, brute-force windows and locks. Every hot query reads one document by a unique key."""
+redemptions, brute-force windows and locks.
+
+A redemption's success path is four round trips (see docs/redemption.md): :meth:`snapshot` (one
+aggregation: coupons, their booklets and orders, the venue and its lock), :meth:`claim` (one
+conditional update), :meth:`insert_redemption` (accepted, its event in the outbox), then the
+outbox's ``$pull`` once the event is published. Every query is served by an index listed here."""
 
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from services.redemption.domain import CouponStatus, RedemptionStatus
+from services.redemption.domain import VISIBLE_STATUSES, CouponStatus, RedemptionStatus
 from shared.mongo import ASCENDING, DESCENDING, Repository, update_and_get
 from shared.outbox import OUTBOX_FIELD
 
 _NO_ID = {"_id": 0, OUTBOX_FIELD: 0}
+_TTL = {"expireAfterSeconds": 0}  # purged by the server once ``expires_at`` has passed
+
+
+def _without_id(doc):
+    return {key: value for key, value in doc.items() if key != "_id"}
+
+
+class Snapshot:
+    """What one read tells about a request: its coupons (each with its booklet and order) and the
+    venue (with ``locked_until`` if a brute-force lock was ever set)."""
+
+    def __init__(self, venue, coupons):
+        self.venue = venue
+        self.coupons = coupons  # {serial: {"coupon": ..., "booklet": ..., "order": ...}}
 
 
 class RedemptionRepository(Repository):
@@ -15,6 +34,7 @@ class RedemptionRepository(Repository):
         "coupons": [
             ([("serial", ASCENDING)], {"unique": True}),
             ([("redemption_id", ASCENDING)], {"sparse": True}),
+            ([("redeemed_at", ASCENDING)], {"sparse": True}),  # recovery's scan of claims
         ],
         "booklets": [([("serial", ASCENDING)], {"unique": True})],
         "orders": [([("order_id", ASCENDING)], {"unique": True})],
@@ -26,12 +46,23 @@ class RedemptionRepository(Repository):
             ([("status", ASCENDING), ("created_at", ASCENDING)], {}),
             ([("created_at", ASCENDING)], {}),
         ],
-        "attempts": [([("key", ASCENDING)], {"unique": True})],
+        "attempts": [
+            ([("key", ASCENDING)], {"unique": True}),
+            ([("expires_at", ASCENDING)], _TTL),
+        ],
         "locks": [
-            ([("venue_id", ASCENDING), ("locked_until", DESCENDING)], {}),
             ([("locked_until", DESCENDING)], {}),
+            ([("expires_at", ASCENDING)], _TTL),
         ],
     }
+
+    # the three joins of :meth:`snapshot`: (collection, local field, foreign field, as); each
+    # foreign field is the key of a unique index above, so each lookup is an indexed read
+    LOOKUPS = (
+        ("booklets", "booklet_serials", "serial", "booklets"),
+        ("orders", "order_ids", "order_id", "orders"),
+        ("venues", "venue_id", "venue_id", "venues"),
+    )
 
     # -- what events tell us ------------------------------------------------------------------
     def add_coupons(self, coupons):
@@ -56,7 +87,8 @@ class RedemptionRepository(Repository):
         self.db.orders.update_one({"order_id": order["order_id"]}, {"$set": order}, upsert=True)
 
     def save_venue_if_newer(self, venue):
-        """Keep the venue snapshot with the highest version (older or repeated ones are ignored)."""
+        """Keep the venue snapshot with the highest version (older or repeated ones are ignored).
+        ``$set`` of the event's own fields: a brute-force lock (``locked_until``) stays."""
         result = self.db.venues.update_one(
             {"venue_id": venue["venue_id"], "version": {"$lt": venue["version"]}}, {"$set": venue}
         )
@@ -92,31 +124,57 @@ class RedemptionRepository(Repository):
         return result.modified_count
 
     # -- reads --------------------------------------------------------------------------------
+    def snapshot_pipeline(self, venue_id, serials):
+        """The request's coupons (``$match`` on the unique serial) gathered in one document with
+        the set of their booklets and orders and the venue's id, then joined once each (not once
+        per coupon) to their booklets, orders and venue: ``$lookup`` on a local field (an array
+        matches any of its values) and a foreign field, never a sub-pipeline (which some servers
+        answer by scanning the foreign collection)."""
+        pipeline = [
+            {"$match": {"serial": {"$in": list(serials)}}},
+            {"$project": {"_id": 0}},
+            {
+                "$group": {
+                    "_id": None,
+                    "coupons": {"$push": "$$ROOT"},
+                    "booklet_serials": {"$addToSet": "$booklet_serial"},
+                    "order_ids": {"$addToSet": "$order_id"},
+                }
+            },
+            {"$addFields": {"venue_id": venue_id}},
+        ]
+        for collection, local, foreign, name in self.LOOKUPS:
+            lookup = {"from": collection, "localField": local, "foreignField": foreign, "as": name}
+            pipeline.append({"$lookup": lookup})
+        return pipeline
+
+    def snapshot(self, venue_id, serials):
+        """One request's reads in one round trip: its coupons, their booklets and orders, and the
+        venue with its lock. No coupon known: the venue alone is read (a second round trip, on
+        a path that fails anyway), so that a refusal of the venue still comes first."""
+        results = list(self.db.coupons.aggregate(self.snapshot_pipeline(venue_id, serials)))
+        if not results:  # one document (the coupons gathered), or none
+            return Snapshot(self.venue(venue_id), {})
+        found = results[0]
+        booklets = {b["serial"]: _without_id(b) for b in found["booklets"]}
+        orders = {o["order_id"]: _without_id(o) for o in found["orders"]}
+        coupons = {
+            coupon["serial"]: {
+                "coupon": coupon,
+                "booklet": booklets.get(coupon["booklet_serial"]),
+                "order": orders.get(coupon["order_id"]),
+            }
+            for coupon in found["coupons"]
+        }
+        venue = _without_id(found["venues"][0]) if found["venues"] else None
+        return Snapshot(venue, coupons)
+
     def coupon(self, serial):
         return self.db.coupons.find_one({"serial": serial}, {"_id": 0})
 
-    def booklet(self, serial):
-        return self.db.booklets.find_one({"serial": serial}, {"_id": 0})
-
-    def order(self, order_id):
-        return self.db.orders.find_one({"order_id": order_id}, {"_id": 0})
-
     def coupons(self, serials):
         """Several coupons in one query (``$in`` on the unique serial)."""
-        return self._by_keys("coupons", "serial", serials)
-
-    def booklets(self, serials):
-        return self._by_keys("booklets", "serial", serials)
-
-    def orders(self, order_ids):
-        return self._by_keys("orders", "order_id", order_ids)
-
-    def _by_keys(self, collection, key, values):
-        values = list(values)
-        if len(values) == 1:  # one key: the plain lookup
-            found = self.db[collection].find_one({key: values[0]}, {"_id": 0})
-            return [found] if found else []
-        return list(self.db[collection].find({key: {"$in": values}}, {"_id": 0}))
+        return list(self.db.coupons.find({"serial": {"$in": list(serials)}}, {"_id": 0}))
 
     def venue(self, venue_id):
         return self.db.venues.find_one({"venue_id": venue_id}, {"_id": 0})
@@ -128,7 +186,7 @@ class RedemptionRepository(Repository):
         return self.db.redemptions.find_one({"venue_id": venue_id, "idempotency_key": key}, _NO_ID)
 
     def list_redemptions(self, venue_id=None, start=None, end=None, limit=500):
-        query = {}
+        query = {"status": {"$in": [str(status) for status in VISIBLE_STATUSES]}}
         if venue_id:
             query["venue_id"] = venue_id
         if start or end:
@@ -140,39 +198,39 @@ class RedemptionRepository(Repository):
         return list(cursor.limit(limit))
 
     # -- redeeming: single-document atomic steps ----------------------------------------------
-    def insert_pending(self, redemption):
-        """Create the pending redemption; DuplicateKeyError if this idempotency key is taken."""
-        self.db.redemptions.insert_one(dict(redemption))
-
-    def claim_all(self, serials, redemption_id):
-        """Reserve every usable coupon of ``serials`` for this redemption in one update (each
-        document's update is atomic); how many were reserved. Fewer than asked: some were taken,
-        and the caller releases what it got."""
+    def claim(self, serials, redemption_id, claim_key, at):
+        """Redeem every usable coupon of ``serials`` for this redemption in one conditional update
+        (each document's update is atomic); how many were claimed. Fewer than asked: some were
+        taken, and the caller gives back what it got (:meth:`release`)."""
+        changes = {
+            "$set": {
+                "status": CouponStatus.REDEEMED.value,
+                "redemption_id": redemption_id,
+                "redeemed_at": at,
+                "claim_key": claim_key,
+            }
+        }
         if len(serials) == 1:  # the common case: one coupon, one key
-            return self.db.coupons.update_one(
-                {"serial": serials[0], "status": CouponStatus.USABLE},
-                {"$set": {"status": CouponStatus.RESERVED, "redemption_id": redemption_id}},
-            ).modified_count
+            query = {"serial": serials[0], "status": CouponStatus.USABLE.value}
+            return self.db.coupons.update_one(query, changes).modified_count
+        query = {"serial": {"$in": list(serials)}, "status": CouponStatus.USABLE.value}
+        return self.db.coupons.update_many(query, changes).modified_count
+
+    def release(self, redemption_id):
+        """Make this redemption's coupons usable again (only those it holds: the condition on its
+        id leaves alone a coupon another redemption has claimed since)."""
         return self.db.coupons.update_many(
-            {"serial": {"$in": list(serials)}, "status": CouponStatus.USABLE},
-            {"$set": {"status": CouponStatus.RESERVED, "redemption_id": redemption_id}},
+            {"redemption_id": redemption_id, "status": CouponStatus.REDEEMED.value},
+            {
+                "$set": {"status": CouponStatus.USABLE.value},
+                "$unset": {"redemption_id": "", "redeemed_at": "", "claim_key": ""},
+            },
         ).modified_count
 
-    def release(self, redemption_id, from_status):
-        """Make this redemption's coupons usable again."""
-        self.db.coupons.update_many(
-            {"redemption_id": redemption_id, "status": from_status},
-            {
-                "$set": {"status": CouponStatus.USABLE},
-                "$unset": {"redemption_id": "", "redeemed_at": ""},
-            },
-        )
-
-    def mark_redeemed(self, redemption_id, at):
-        self.db.coupons.update_many(
-            {"redemption_id": redemption_id, "status": CouponStatus.RESERVED},
-            {"$set": {"status": CouponStatus.REDEEMED, "redeemed_at": at}},
-        )
+    def insert_redemption(self, redemption):
+        """Insert a redemption (accepted, or a recovery's tombstone). DuplicateKeyError if its
+        ``id`` is taken (a tombstone) or its ``(venue_id, idempotency_key)`` (another request)."""
+        self.db.redemptions.insert_one(dict(redemption))
 
     def finish(self, redemption_id, from_status, changes, history, event=None):
         """Move a redemption on from ``from_status`` (None if it is not there any more)."""
@@ -188,46 +246,79 @@ class RedemptionRepository(Repository):
     def mark_released(self, redemption_id):
         self.db.redemptions.update_one({"id": redemption_id}, {"$set": {"coupons_released": True}})
 
-    def delete_pending(self, redemption_id):
-        self.db.redemptions.delete_one({"id": redemption_id, "status": RedemptionStatus.PENDING})
-
-    def stale_pending(self, before):
-        return list(
-            self.db.redemptions.find(
-                {"status": RedemptionStatus.PENDING, "created_at": {"$lt": before}}, {"id": 1}
-            )
-        )
-
     def voided_unreleased(self):
         return list(
             self.db.redemptions.find(
-                {"status": RedemptionStatus.VOIDED, "coupons_released": False}, {"id": 1}
+                {"status": RedemptionStatus.VOIDED.value, "coupons_released": False}, {"id": 1}
             )
         )
 
+    # -- recovery: claims whose redemption was never written ----------------------------------
+    @staticmethod
+    def claims_query(start, end):
+        return {"redeemed_at": {"$gte": start, "$lt": end}}
+
+    def claims_between(self, start, end):
+        """Coupons claimed with ``start <= redeemed_at < end``: a range on the sparse
+        ``redeemed_at`` index alone (only claimed coupons carry it: a release unsets it)."""
+        found = self.db.coupons.find(
+            self.claims_query(start, end),
+            {"_id": 0, "serial": 1, "status": 1, "redemption_id": 1, "claim_key": 1},
+        )
+        return [claim for claim in found if claim.get("status") == CouponStatus.REDEEMED]
+
+    @staticmethod
+    def ids_query(redemption_ids):
+        return {"id": {"$in": list(redemption_ids)}}
+
+    def redemption_statuses(self, redemption_ids):
+        """``{id: status}`` of the redemptions that exist among ``redemption_ids`` (one query)."""
+        found = self.db.redemptions.find(
+            self.ids_query(redemption_ids), {"_id": 0, "id": 1, "status": 1}
+        )
+        return {doc["id"]: doc["status"] for doc in found}
+
+    def watermark(self, name):
+        """Up to when recovery has checked (None before its first run)."""
+        doc = self.db.recovery.find_one({"_id": name})
+        return doc["checked_until"] if doc else None
+
+    def advance_watermark(self, name, checked_until):
+        """Never backwards, whichever instance writes last."""
+        self.db.recovery.update_one(
+            {"_id": name}, {"$max": {"checked_until": checked_until}}, upsert=True
+        )
+
     # -- brute force --------------------------------------------------------------------------
-    def count_wrong_code(self, venue_id, window):
+    def count_wrong_code(self, venue_id, window, expires_at):
+        """One more wrong code in this window (atomic ``$inc``); the count. The document is purged
+        by the server after ``expires_at`` (TTL): counting does not depend on it, as each window
+        has its own key."""
         doc = update_and_get(
             self.db.attempts,
             {"key": f"{venue_id}:{window.isoformat()}"},
-            {"$inc": {"count": 1}, "$setOnInsert": {"venue_id": venue_id, "window": window}},
+            {
+                "$inc": {"count": 1},
+                "$setOnInsert": {"venue_id": venue_id, "window": window, "expires_at": expires_at},
+            },
             upsert=True,
         )
         return doc["count"]
 
     def lock(self, lock):
-        self.db.locks.insert_one(dict(lock))
-
-    def active_lock(self, venue_id, now):
-        return self.db.locks.find_one(
-            {"venue_id": venue_id, "locked_until": {"$gt": now}},
-            {"_id": 0},
-            sort=[("locked_until", DESCENDING)],
+        """Lock the venue: ``locked_until`` on the venue's own document (the one read of a
+        redemption sees it; venue events ``$set`` their own fields and leave it), and the lock in
+        ``locks`` for operators (purged after its ``expires_at``)."""
+        self.db.venues.update_one(
+            {"venue_id": lock["venue_id"]}, {"$max": {"locked_until": lock["locked_until"]}}
         )
+        self.db.locks.insert_one(dict(lock))
 
     def locks(self, limit=200):
         return list(
-            self.db.locks.find({}, {"_id": 0}).sort("locked_until", DESCENDING).limit(limit)
+            self.db.locks.find({}, {"_id": 0, "expires_at": 0})
+            .sort("locked_until", DESCENDING)
+            .limit(limit)
         )
 
     def ping(self):

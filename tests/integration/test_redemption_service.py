@@ -12,6 +12,7 @@ from nameko.testing.services import entrypoint_waiter
 
 from services.redemption.service import RedemptionService
 from shared.errors import AppError
+from shared.mongo import get_client
 from tests.redemption_support import issued, venue_event
 
 pytestmark = pytest.mark.integration
@@ -98,6 +99,15 @@ def test_two_instances_many_clients_exactly_one_success_per_coupon(
             if serial not in redeemed:
                 query = {"serial": serial, "code": code, "service_id": SERVICE}
                 assert cluster.redemption.check_coupon(VENUE, query)["usable"] is True
+
+    # every claimed coupon belongs to an accepted redemption, and every event left the outbox
+    # as soon as it was written (published from memory, then pulled; not by the flush timer)
+    db = get_client(service_config["MONGO_URI"])[service_config["MONGO_DB_PREFIX"] + "redemption"]
+    claimed = {c["redemption_id"] for c in db.coupons.find({"status": "redeemed"})}
+    assert claimed == {r["id"] for r in accepted}
+    stored = list(db.redemptions.find({}, {"status": 1, "outbox": 1}))
+    assert {r["status"] for r in stored} == {"accepted"} and len(stored) == len(accepted)
+    assert all(r["outbox"] == [] for r in stored)
 
 
 def test_duplicate_and_stale_venue_events_change_nothing(container_factory, service_config):

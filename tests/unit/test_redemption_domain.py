@@ -62,3 +62,12 @@ def test_rules_allow_by_department_or_town():
 
 def test_window_start():
     assert domain.window_start(datetime(2026, 3, 1, 10, 44, 59)) == datetime(2026, 3, 1, 10, 30)
+
+
+def test_claim_key_names_the_venue_and_the_request():
+    assert domain.claim_key("ven_1", "desk-0001-a") == "ven_1:desk-0001-a"
+
+
+def test_tombstones_are_never_shown():
+    assert domain.RedemptionStatus.ABANDONED not in domain.VISIBLE_STATUSES
+    assert set(domain.VISIBLE_STATUSES) == {"accepted", "voided", "settled"}
