@@ -4,54 +4,41 @@
 import os
 import signal
 import subprocess
-import sys
-import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 import requests
 
 from tests.conftest import free_port
+from tests.e2e.platform_support import APTIC, Platform, port_is_open
 from tests.factories import venue_payload
 
 pytestmark = pytest.mark.e2e
 
-APTIC = str(Path(sys.executable).parent / "aptic")
-
 
 @pytest.fixture
 def platform(rabbit_config, mongo_config, tmp_path):
+    """``aptic run`` on the test session's server (so it starts none), with databases of its own."""
     port = free_port()
     env = {
         **os.environ,
         "AMQP_URI": rabbit_config["AMQP_URI"],
         "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}",
-        "MONGO_URI": "mongomock://",
+        "MONGO_URI": mongo_config["MONGO_URI"],
+        "MONGO_DB_PREFIX": mongo_config["MONGO_DB_PREFIX"],
         "LOG_LEVEL": "WARNING",
     }
-    process = subprocess.Popen(
-        [APTIC, "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    base = f"http://127.0.0.1:{port}/api/v1"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(base + "/health", timeout=5).status_code == 200:
-                break
-        except requests.ConnectionError:
-            time.sleep(0.3)
-    else:
-        process.kill()
-        pytest.fail("the platform did not answer: " + process.communicate()[0][-3000:])
-    yield base, env, process
-    if process.poll() is None:
-        process.kill()
-        process.wait()
+    env.pop("APTIC_CONFIG", None)
+    running = Platform(env, tmp_path / "aptic-run.log")
+    try:
+        running.start()
+        yield running.base, env, running
+    finally:
+        running.cleanup()
 
 
 def test_run_create_first_operator_key_use_it_and_stop(platform):
-    base, env, process = platform
+    base, env, running = platform
     shell = f"KEY=$({APTIC} keys create --role operator --label newcomer | tail -1); echo $KEY"
     key = subprocess.run(["bash", "-c", shell], env=env, capture_output=True, text=True, timeout=60)
     key = key.stdout.strip()
@@ -91,8 +78,9 @@ def test_run_create_first_operator_key_use_it_and_stop(platform):
     )
     assert future.returncode == 1 and "invalid_period" in future.stderr
 
-    process.send_signal(signal.SIGINT)
-    output, _ = process.communicate(timeout=60)
-    assert process.returncode == 0, output[-2000:]
+    assert running.stop(signal.SIGINT, timeout=60) == 0, running.tail()
+    output = running.output()
     assert "http://127.0.0.1" in output and "keys create --role operator" in output
     assert "stopped." in output
+    assert not running.leftovers(), running.leftovers()
+    assert not port_is_open(running.port)
