@@ -15,7 +15,9 @@ WRONG_CODES_PER_WINDOW = 10  # wrong security codes a venue may send in one wind
 WINDOW_MINUTES = 15  # ...of this many minutes,
 LOCK_MINUTES = 15  # before it is refused (429) for this long
 LOCK_HISTORY_DAYS = 30  # how long operators still see a lock after it ended (then purged: TTL)
-PENDING_TIMEOUT_SECONDS = 60  # coupons claimed this long ago without their redemption: given back
+PENDING_TIMEOUT_SECONDS = 15  # coupons claimed this long ago without their redemption: given back
+# (a redemption takes well under a second; a later insert of its document loses to the tombstone)
+RECOVERY_INTERVAL_SECONDS = 5  # how often the recovery timer looks for such claims
 RECOVERY_LOOKBACK_HOURS = 24  # the first recovery run (no watermark yet) looks this far back
 RECOVERY_STEP_MINUTES = 60  # claims read per recovery query: at most this span of redeemed_at
 

@@ -11,7 +11,7 @@ from nameko.timer import timer
 
 from services.catalog.schemas import VenueChanged
 from services.redemption import api
-from services.redemption.domain import PENDING_TIMEOUT_SECONDS, parse_time
+from services.redemption.domain import RECOVERY_INTERVAL_SECONDS, parse_time
 from services.redemption.schemas import (
     CheckInput,
     CheckOut,
@@ -56,7 +56,7 @@ class RedemptionService:
         """Publish redemption events a crash or a broker outage left in the outbox."""
         self.outbox.flush(self.dispatch)
 
-    @timer(interval=PENDING_TIMEOUT_SECONDS)
+    @timer(interval=RECOVERY_INTERVAL_SECONDS)
     def recover(self):
         """Give back coupons a crash left claimed without a redemption (after a tombstone takes
         its id); release the coupons of voids left half done."""

@@ -309,7 +309,7 @@ def test_a_late_insert_after_recovery_loses_and_releases_nothing(repo):
 def test_a_slow_request_that_inserts_first_keeps_its_coupons(repo):
     codes = list(seed(repo).items())
     t0 = now()
-    early = lambda redemption: api.recover(repo, now=t0 + timedelta(seconds=30))  # noqa: E731
+    early = lambda redemption: api.recover(repo, now=t0 + TIMEOUT / 2)  # noqa: E731
     done, created = redeem(Hooked(repo.db, before_insert=early), codes[:1], at=t0)
     assert created
     # recovery sees the claim as orphaned (a stale read) but the tombstone loses on the id
