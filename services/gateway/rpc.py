@@ -15,11 +15,19 @@ DEFAULT_RPC_TIMEOUT = 30
 log = logging.getLogger(__name__)
 
 
-def call(method, *args, timeout=DEFAULT_RPC_TIMEOUT, **kwargs):
-    """``method(*args, **kwargs)`` on a nameko RPC proxy, or :class:`Unavailable` after ``timeout``.
+def configured_timeout(method):
+    """The gateway's ``RPC_TIMEOUT`` (seconds), from the config of the worker making the call."""
+    config = getattr(getattr(method, "worker_ctx", None), "config", None) or {}
+    return float(config.get(RPC_TIMEOUT_KEY) or DEFAULT_RPC_TIMEOUT)
+
+
+def call(method, *args, timeout=None, **kwargs):
+    """``method(*args, **kwargs)`` on a nameko RPC proxy, or :class:`Unavailable` after ``timeout``
+    (default: the configured ``RPC_TIMEOUT``).
 
     An error class the gateway lacks (nameko's ``RemoteError``) is raised as its kind when the error
     contract knows its code, with its details (see ``services.gateway.errors``)."""
+    timeout = configured_timeout(method) if timeout is None else timeout
     reply = method.call_async(*args, **kwargs)
     try:
         with eventlet.Timeout(timeout):
@@ -37,7 +45,7 @@ def call(method, *args, timeout=DEFAULT_RPC_TIMEOUT, **kwargs):
         raise known from exc
     except eventlet.Timeout:
         raise Unavailable(
-            f"the {method.service_name} service did not answer in {timeout} s",
+            f"the {method.service_name} service did not answer in {timeout:g} s",
             details={"service": method.service_name},
         ) from None
 
