@@ -1,19 +1,56 @@
 """Marshmallow base schemas shared by every payload of the platform."""
 
+import re
 from datetime import UTC, datetime
 
-from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, pre_load, validate
 
 from shared.errors import validation_failed
 
 Cents = fields.Integer  # money is always int cents; the schema name ends in ``_cents``
 
 
+# Text a person could not have meant, and that some readers (UTF-8 encoders, PDF, CSV, terminals)
+# cannot take: lone UTF-16 surrogates, C0 controls but tab and newlines, DEL and C1 controls.
+_UNWRITABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def unwritable_text(value):
+    """Where ``value`` (JSON-like: dicts, lists, text) holds text that cannot be stored as
+    written: ``{path: message}`` for each place (keys included), empty if none. Iterative, so
+    that no nesting depth can exhaust the stack."""
+    found, stack = {}, [(value, "")]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, str):
+            match = _UNWRITABLE.search(item)
+            if match:
+                found[path or "body"] = f"character U+{ord(match.group()):04X} is not allowed"
+        elif isinstance(item, dict):
+            for key, inner in item.items():
+                where = f"{path}.{key}" if path else str(key)
+                if isinstance(key, str) and _UNWRITABLE.search(key):
+                    found[f"{path or 'body'} (a key)"] = "a key holds a character not allowed"
+                    continue
+                stack.append((inner, where))
+        elif isinstance(item, list | tuple):
+            stack.extend((inner, f"{path}.{index}") for index, inner in enumerate(item))
+    return found
+
+
 class StrictSchema(Schema):
-    """Inputs: unknown fields are an error, not silently dropped."""
+    """Inputs: unknown fields are an error, not silently dropped; no text holds a lone surrogate
+    or a control character (one stored record must never make an answer fail to encode)."""
 
     class Meta:
         unknown = RAISE
+
+    @pre_load(pass_collection=True)
+    def refuse_unwritable_text(self, data, **kwargs):
+        found = unwritable_text(data)
+        if found:
+            raise ValidationError(found)
+        return data
 
     def load_or_raise(self, data, **kwargs):
         """Load ``data`` or raise :class:`shared.errors.ValidationFailed` with field messages."""

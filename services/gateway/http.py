@@ -18,12 +18,18 @@ log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
 MAX_BODY_BYTES = 64 * 1024  # the largest legitimate body (an order with many lines) is a few KiB
+MAX_JSON_DEPTH = 32  # the deepest legitimate body (an order's lines, a location) nests 4 levels
 
 
 def json_response(data, status=200, headers=None, mimetype="application/json"):
-    return Response(
-        json.dumps(data, ensure_ascii=False), status=status, headers=headers, mimetype=mimetype
-    )
+    """A JSON answer in UTF-8. Text that UTF-8 cannot carry (a lone surrogate stored before
+    inputs were checked) is escaped (``\\ud800``) instead of failing the whole answer."""
+    text = json.dumps(data, ensure_ascii=False)
+    try:
+        body = text.encode("utf-8")
+    except UnicodeEncodeError:
+        body = json.dumps(data, ensure_ascii=True).encode("ascii")
+    return Response(body, status=status, headers=headers, mimetype=mimetype)
 
 
 def file_response(content, mimetype, filename):
@@ -42,6 +48,29 @@ def error_response(exc):
     return json_response(body, status)
 
 
+def nesting_depth(raw):
+    """How deep the arrays and objects of a JSON text nest (brackets inside strings skipped),
+    read before parsing so that no body can exhaust the parser's stack."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # closing quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return deepest
+
+
 def read_json(request):
     """The request's JSON object body, or an ``invalid_json`` / ``payload_too_large`` error."""
     try:
@@ -52,9 +81,15 @@ def read_json(request):
         raise PayloadTooLarge(details={"max_bytes": MAX_BODY_BYTES})
     if not raw:
         return {}
+    if nesting_depth(raw) > MAX_JSON_DEPTH:
+        raise InvalidInput(
+            f"the body nests deeper than {MAX_JSON_DEPTH} levels",
+            code="invalid_json",
+            details={"max_depth": MAX_JSON_DEPTH},
+        )
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise InvalidInput("the body is not valid JSON", code="invalid_json") from None
     if not isinstance(data, dict):
         raise InvalidInput("the body must be a JSON object", code="invalid_json")
