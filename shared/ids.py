@@ -3,7 +3,7 @@
 import re
 import secrets
 
-_ID = re.compile(r"^[a-z]{2,4}_[0-9a-f]{20}$")
+_ID = re.compile(r"[a-z]{2,4}_[0-9a-f]{20}")  # whole string, ASCII only (fullmatch)
 
 
 def new_id(prefix):
@@ -11,6 +11,6 @@ def new_id(prefix):
 
 
 def looks_like_id(value, prefix=None):
-    if not isinstance(value, str) or not _ID.match(value):
+    if not isinstance(value, str) or not _ID.fullmatch(value):
         return False
     return prefix is None or value.startswith(prefix + "_")

@@ -28,9 +28,10 @@ BOOKLET_DIGITS = 8
 MAX_COUPON_SEQUENCE = 10**COUPON_DIGITS - 1
 MAX_BOOKLET_SEQUENCE = 10**BOOKLET_DIGITS - 1
 
-_COUPON_RE = re.compile(rf"^\d{{{COUPON_DIGITS + 1}}}$")
-_BOOKLET_RE = re.compile(rf"^B\d{{{BOOKLET_DIGITS + 1}}}$")
-_CODE_RE = re.compile(rf"^[{CODE_ALPHABET}]{{{CODE_LENGTH}}}$")
+# Whole strings of ASCII digits only (``\d`` would take Arabic-Indic digits, ``$`` a final newline).
+_COUPON_RE = re.compile(rf"[0-9]{{{COUPON_DIGITS + 1}}}")
+_BOOKLET_RE = re.compile(rf"B[0-9]{{{BOOKLET_DIGITS + 1}}}")
+_CODE_RE = re.compile(rf"[{CODE_ALPHABET}]{{{CODE_LENGTH}}}")
 _SEPARATORS = re.compile(r"[\s\-.]")
 
 
@@ -62,7 +63,7 @@ def normalize(text: str) -> str:
 def parse_coupon_serial(text: str) -> int:
     """Sequence number of a typed coupon serial; :class:`InvalidSerial` if malformed."""
     serial = normalize(text)
-    if not _COUPON_RE.match(serial):
+    if not _COUPON_RE.fullmatch(serial):
         raise InvalidSerial(f"a coupon serial has {COUPON_DIGITS + 1} digits")
     try:
         verhoeff.validate(serial)
@@ -74,7 +75,7 @@ def parse_coupon_serial(text: str) -> int:
 def parse_booklet_serial(text: str) -> int:
     """Sequence number of a typed booklet serial; :class:`InvalidSerial` if malformed."""
     serial = normalize(text)
-    if not _BOOKLET_RE.match(serial):
+    if not _BOOKLET_RE.fullmatch(serial):
         raise InvalidSerial(f"a booklet serial is B followed by {BOOKLET_DIGITS + 1} digits")
     try:
         verhoeff.validate(serial[1:])
@@ -98,7 +99,7 @@ def security_code(secret: bytes | str, serial: str) -> str:
 
 
 def is_well_formed_code(text: str) -> bool:
-    return bool(_CODE_RE.match(normalize(text)))
+    return bool(_CODE_RE.fullmatch(normalize(text)))
 
 
 def code_digest(digest_key: bytes | str, serial: str, code: str) -> str:

@@ -5,6 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from shared import serials
+from shared.ids import looks_like_id
 
 SECRET = "unit-test-operator-secret-0123456789"
 
@@ -82,3 +83,24 @@ def test_code_digest_verifies_typed_forms_only_with_the_right_code():
     assert not serials.code_matches("verification-key", serial, wrong, digest)
     assert not serials.code_matches("other-key", serial, code, digest)
     assert serials.is_well_formed_code(code) and not serials.is_well_formed_code("O0O0O0O0")
+
+
+ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+
+
+@pytest.mark.parametrize("digits", [ARABIC_INDIC, FULL_WIDTH])
+def test_serials_are_ascii_digits_only(digits):
+    serial = serials.coupon_serial(15)
+    assert serials.parse_coupon_serial(serial) == 15
+    with pytest.raises(serials.InvalidSerial):
+        serials.parse_coupon_serial(serial.translate(digits))
+    booklet = serials.booklet_serial(7)
+    with pytest.raises(serials.InvalidSerial):
+        serials.parse_booklet_serial(booklet.translate(digits))
+
+
+def test_ids_are_whole_ascii_strings():
+    good = "red_0123456789abcdef0123"
+    assert looks_like_id(good, "red")
+    assert not looks_like_id(good + "\n") and not looks_like_id(" " + good)
