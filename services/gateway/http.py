@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from services.gateway.errors import status_and_body
-from shared.errors import InvalidInput, PayloadTooLarge
+from shared.errors import AppError, InvalidInput, PayloadTooLarge
 from shared.logs import CORRELATION_KEY
 
 log = logging.getLogger(__name__)
@@ -196,4 +196,5 @@ def route(
             content,
         )
     )
-    return ApiHandler.decorator(method, API_PREFIX + path)
+    # a refusal (AppError) is an answer: logged as one INFO line (shared.logs), not an error
+    return ApiHandler.decorator(method, API_PREFIX + path, expected_exceptions=AppError)
