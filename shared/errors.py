@@ -89,6 +89,18 @@ class PayloadTooLarge(AppError):
     code = "payload_too_large"
 
 
+class LengthRequired(AppError):
+    """A body must say its length (Content-Length); chunked bodies are not taken."""
+
+    code = "length_required"
+
+
+class UnsupportedMediaType(AppError):
+    """The body must be JSON, sent as Content-Type: application/json."""
+
+    code = "unsupported_media_type"
+
+
 class Unavailable(AppError):
     """A service needed for this request does not answer."""
 

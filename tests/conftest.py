@@ -87,6 +87,8 @@ class Api:
 
     def request(self, method, path, key=None, headers=None, **kwargs):
         headers = dict(headers or {})
+        if "data" in kwargs and not any(h.lower() == "content-type" for h in headers):
+            headers["Content-Type"] = "application/json"  # a JSON API's client; override it to test
         if key:
             headers["Authorization"] = f"Bearer {key}"
         kwargs.setdefault("timeout", 60)

@@ -23,6 +23,8 @@ STATUS_BY_KIND = (
     (errors.NotFound, 404),
     (errors.Conflict, 409),
     (errors.PayloadTooLarge, 413),
+    (errors.LengthRequired, 411),
+    (errors.UnsupportedMediaType, 415),
     (errors.Refused, 422),
     (errors.TooManyAttempts, 429),
     (errors.Unavailable, 503),

@@ -11,7 +11,13 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from services.gateway.errors import status_and_body
-from shared.errors import AppError, InvalidInput, PayloadTooLarge
+from shared.errors import (
+    AppError,
+    InvalidInput,
+    LengthRequired,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
 from shared.logs import CORRELATION_KEY
 
 log = logging.getLogger(__name__)
@@ -72,7 +78,10 @@ def nesting_depth(raw):
 
 
 def read_json(request):
-    """The request's JSON object body, or an ``invalid_json`` / ``payload_too_large`` error."""
+    """The request's JSON object body, or an ``invalid_json`` / ``payload_too_large`` error;
+    a body must come with its length (411) and as ``application/json`` (415)."""
+    if "chunked" in request.headers.get("Transfer-Encoding", "").lower():
+        raise LengthRequired(details={"max_bytes": MAX_BODY_BYTES})
     try:
         raw = request.get_data(cache=True)
     except RequestEntityTooLarge:
@@ -81,6 +90,8 @@ def read_json(request):
         raise PayloadTooLarge(details={"max_bytes": MAX_BODY_BYTES})
     if not raw:
         return {}
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType(details={"content_type": request.mimetype[:100]})
     if nesting_depth(raw) > MAX_JSON_DEPTH:
         raise InvalidInput(
             f"the body nests deeper than {MAX_JSON_DEPTH} levels",

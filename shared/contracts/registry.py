@@ -46,6 +46,8 @@ KINDS = (
     errors.NotFound,
     errors.Conflict,
     errors.PayloadTooLarge,
+    errors.LengthRequired,
+    errors.UnsupportedMediaType,
     errors.Refused,
     errors.TooManyAttempts,
     errors.Unavailable,

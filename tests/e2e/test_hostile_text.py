@@ -96,3 +96,28 @@ def test_a_body_nested_1000_deep_is_invalid_json_not_a_500(api, operator_key, ma
 def test_nesting_is_measured_outside_strings():
     assert nesting_depth(b'{"a": [1, {"b": "[[[{{{"}], "c": "\\\\\\"]"}') == 3
     assert nesting_depth(b"[]") == 1 and nesting_depth(b'"x"') == 0
+
+
+def test_a_body_must_be_declared_json_and_say_its_length(api, operator_key):
+    body = json.dumps(venue_payload("pessac"))
+    for content_type in ("text/plain", "application/x-www-form-urlencoded"):
+        answer = api.post(
+            "/venues", data=body, headers={"Content-Type": content_type}, key=operator_key
+        )
+        assert answer.status_code == 415, answer.text
+        assert answer.json()["error"]["code"] == "unsupported_media_type"
+
+    def chunks():
+        yield body.encode()
+
+    answer = api.post(
+        "/venues",
+        data=chunks(),
+        headers={"Content-Type": "application/json"},
+        key=operator_key,
+    )
+    assert answer.status_code == 411, answer.text
+    assert answer.json()["error"]["code"] == "length_required"
+    assert api.get("/venues", key=operator_key).json()["total"] == 0
+    # the same body, declared and measured, is taken
+    assert api.post("/venues", data=body, key=operator_key).status_code == 201
