@@ -15,7 +15,9 @@ _ERROR_STATUSES = {
     403: "wrong role, or not yours",
     404: "unknown resource",
     409: "conflict with the current state",
+    411: "a chunked body (send it with its Content-Length)",
     413: "body too large",
+    415: "the body is not sent as application/json",
     422: "refused by a business rule",
     429: "too many attempts",
     503: "a service did not answer",
@@ -70,6 +72,8 @@ def openapi_spec():
         }
         for status, text in _ERROR_STATUSES.items():
             if status in (401, 403) and not r.roles:
+                continue
+            if status in (411, 415) and r.body is None:
                 continue
             operation["responses"][str(status)] = {
                 "description": text,
