@@ -12,7 +12,17 @@ from marshmallow import fields, validate
 
 from shared.schemas import EventSchema
 
-Money = fields.Integer
+
+def Money(**kwargs):  # (reads like a field class)
+    """An amount in integer cents, never negative: ``1234.9``, ``"-5"``, ``True`` or ``-5`` is
+    refused, not read as 1234 or -5 (a consumer books what it loads)."""
+    return fields.Integer(strict=True, validate=validate.Range(min=0), **kwargs)
+
+
+def Count(**kwargs):
+    """A whole number of things (booklets, coupons, a batch number): strict, from ``minimum``."""
+    minimum = kwargs.pop("minimum", 0)
+    return fields.Integer(strict=True, validate=validate.Range(min=minimum), **kwargs)
 
 
 class Rules(EventSchema):
@@ -26,10 +36,12 @@ class Rules(EventSchema):
 
 
 class OrderLine(EventSchema):
-    line_no = fields.Integer(required=True)
-    coupons_per_booklet = fields.Integer(required=True, validate=validate.OneOf([5, 10]))
+    line_no = Count(required=True, minimum=1)
+    coupons_per_booklet = fields.Integer(
+        required=True, strict=True, validate=validate.OneOf([5, 10])
+    )
     face_value_cents = Money(required=True)
-    quantity = fields.Integer(required=True)  # number of booklets
+    quantity = Count(required=True, minimum=1)  # number of booklets
 
 
 class Payment(EventSchema):
@@ -50,13 +62,15 @@ class OrderConfirmed(EventSchema):
     sponsor_kind = fields.String(required=True)
     territory = fields.String(required=True)  # the order's territory (cooperation fund account)
     lines = fields.List(fields.Nested(OrderLine), required=True)
-    coupon_count = fields.Integer(required=True)
+    coupon_count = Count(required=True)
     face_value_cents = Money(required=True)
     fee_cents = Money(required=True)  # 4 % of face value, paid by the sponsor
     state_share_cents = Money(required=True)  # 0 when not co-funded
     sponsor_due_cents = Money(required=True)  # face value - state share + fee
     cofunded = fields.Boolean(required=True)
-    state_rate_bp = fields.Integer(required=True)  # e.g. 5000 = 50 %; 0 when not co-funded
+    state_rate_bp = fields.Integer(
+        required=True, strict=True, validate=validate.Range(min=0, max=10_000)
+    )  # e.g. 5000 = 50 %; 0 when not co-funded
     rules = fields.Nested(Rules, required=True)
     payments = fields.List(fields.Nested(Payment), required=True)
     confirmed_at = fields.String(required=True)
@@ -111,13 +125,15 @@ class BookletsIssued(EventSchema):
     territory = fields.String(required=True)
     rules = fields.Nested(Rules, required=True)
     cofunded = fields.Boolean(required=True)
-    state_rate_bp = fields.Integer(required=True)
+    state_rate_bp = fields.Integer(
+        required=True, strict=True, validate=validate.Range(min=0, max=10_000)
+    )
     issued_at = fields.String(required=True)
     valid_from = fields.String(required=True)  # issuance: validity of a booklet never activated
     valid_until = fields.String(required=True)  # valid_from + 1 year (exclusive)
     booklets = fields.List(fields.Nested(IssuedBooklet), required=True)
-    batch = fields.Integer(required=True)
-    batch_count = fields.Integer(required=True)
+    batch = Count(required=True, minimum=1)
+    batch_count = Count(required=True, minimum=1)
 
 
 class BookletActivated(EventSchema):
@@ -185,8 +201,8 @@ class RunCompleted(EventSchema):
     period_end = fields.String(required=True)
     redemption_ids = fields.List(fields.String(), required=True)
     completed_at = fields.String(required=True)
-    batch = fields.Integer(required=True)
-    batch_count = fields.Integer(required=True)
+    batch = Count(required=True, minimum=1)
+    batch_count = Count(required=True, minimum=1)
 
 
 class CouponsExpired(EventSchema):
@@ -196,5 +212,5 @@ class CouponsExpired(EventSchema):
     expiry_run_id = fields.String(required=True)
     as_of = fields.String(required=True)
     coupon_serials = fields.List(fields.String(), required=True)
-    batch = fields.Integer(required=True)
-    batch_count = fields.Integer(required=True)
+    batch = Count(required=True, minimum=1)
+    batch_count = Count(required=True, minimum=1)
