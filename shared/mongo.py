@@ -5,13 +5,21 @@ embedded SecantusDB server that ``aptic run`` and the tests start (see ``aptic/d
 The code is the same for both; it keeps to what both serve from an index. In particular no hot
 path uses ``findAndModify`` (``find_one_and_update``), which SecantusDB answers by scanning the
 collection: :func:`update_and_get` is a conditional ``update_one`` and an indexed read.
+
+:meth:`Repository.in_transaction` runs a function in one multi-document transaction (both servers
+are replica sets); inside it, a write must never fail on the normal path (see there).
 """
 
+import copy
 import os
 import threading
 
 import pymongo
 from nameko.extensions import DependencyProvider
+from pymongo.errors import OperationFailure, PyMongoError
+from pymongo.read_concern import ReadConcern
+from pymongo.read_preferences import ReadPreference
+from pymongo.write_concern import WriteConcern
 
 MONGO_URI_KEY = "MONGO_URI"
 MONGO_DB_PREFIX_KEY = "MONGO_DB_PREFIX"
@@ -66,6 +74,141 @@ class Repository:
         for collection, indexes in cls.INDEXES.items():
             for keys, options in indexes:
                 db[collection].create_index(keys, **options)
+
+    def in_transaction(self, fn):
+        """``fn(repo)`` in one transaction; what ``fn`` returns.
+
+        ``repo`` is a copy of this repository whose every collection call carries the
+        transaction's session (:class:`SessionDatabase`). Committed when ``fn`` returns (majority
+        read and write concerns), aborted if it raises. ``fn`` may run more than once: pymongo's
+        ``with_transaction`` runs it again after a transient error (a write conflict with a
+        concurrent transaction on the same document) and retries an unknown commit result, for
+        up to 120 s. Called inside a transaction, ``fn`` simply runs in it.
+
+        Inside a transaction ANY failed write (a ``DuplicateKeyError`` too) aborts the whole
+        transaction on the server: "insert, and on a duplicate key update" cannot run in one;
+        write upserts (``$setOnInsert``) and conditional updates, which do not fail. A failed
+        write that ``fn`` catches and goes on from raises :class:`TransactionAborted` at once
+        (instead of retrying a doomed transaction for 120 s).
+        """
+        if isinstance(self.db, SessionDatabase):
+            return fn(self)
+        with self.db.client.start_session() as session:
+            return session.with_transaction(lambda s: self._run_in(s, fn), **TRANSACTION_OPTIONS)
+
+    def in_session(self, session):
+        """A copy of this repository whose collection calls carry ``session``."""
+        repo = copy.copy(self)
+        repo.db = SessionDatabase(self.db, session)
+        return repo
+
+    def _run_in(self, session, fn):
+        repo = self.in_session(session)
+        try:
+            result = fn(repo)
+        except PyMongoError as exc:
+            failed = repo.db.failure
+            if failed is not None and failed is not exc:
+                raise TransactionAborted(failed) from exc
+            raise
+        if repo.db.failure is not None:
+            raise TransactionAborted(repo.db.failure)
+        return result
+
+
+TRANSACTION_OPTIONS = {
+    "read_concern": ReadConcern("majority"),
+    "write_concern": WriteConcern("majority"),
+    "read_preference": ReadPreference.PRIMARY,
+}
+
+
+class TransactionAborted(RuntimeError):
+    """A call failed inside a transaction and the code went on: the server aborted it."""
+
+    def __init__(self, error):
+        super().__init__(
+            f"{error!r} aborted the transaction and was caught: inside a transaction write "
+            "upserts or conditional updates, which do not fail"
+        )
+        self.error = error
+
+
+class SessionDatabase:
+    """A database whose collections (``db.name``, ``db["name"]``) run every call in ``session``.
+
+    Only the calls of :attr:`SessionCollection.METHODS` exist: anything else (an index, an
+    estimated count, which a transaction refuses) raises ``AttributeError`` rather than running
+    outside the transaction.
+    """
+
+    def __init__(self, database, session):
+        self.database = database
+        self.session = session
+        self.failure = None  # the first non-transient error of a call (aborts the transaction)
+
+    @property
+    def client(self):
+        return self.database.client
+
+    @property
+    def name(self):
+        return self.database.name
+
+    def __getitem__(self, name):
+        return SessionCollection(self, self.database[name])
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self[name]
+
+
+class SessionCollection:
+    """One collection of a :class:`SessionDatabase`: each method of ``METHODS`` is the
+    collection's, with ``session=`` added."""
+
+    METHODS = (
+        "find",
+        "find_one",
+        "insert_one",
+        "insert_many",
+        "update_one",
+        "update_many",
+        "replace_one",
+        "delete_one",
+        "delete_many",
+        "bulk_write",
+        "aggregate",
+        "count_documents",
+        "distinct",
+    )
+
+    def __init__(self, database, collection):
+        self._database = database
+        self.collection = collection
+
+    @property
+    def name(self):
+        return self.collection.name
+
+
+def _in_session(method):
+    def call(self, *args, **kwargs):
+        try:
+            return getattr(self.collection, method)(*args, session=self._database.session, **kwargs)
+        except OperationFailure as exc:
+            if not exc.has_error_label("TransientTransactionError"):
+                self._database.failure = self._database.failure or exc
+            raise
+
+    call.__name__ = call.__qualname__ = method
+    call.__doc__ = f"``Collection.{method}`` in the transaction's session."
+    return call
+
+
+for _method in SessionCollection.METHODS:
+    setattr(SessionCollection, _method, _in_session(_method))
 
 
 def _updated_fields(update):

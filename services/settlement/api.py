@@ -278,7 +278,14 @@ def on_venue_changed(repo, event):
 
 # -- redemption ---------------------------------------------------------------------------------
 def on_coupons_redeemed(repo, event):
-    """A venue is owed the face value of the coupons it redeemed (paid by the next run)."""
+    """A venue is owed the face value of the coupons it redeemed (paid by the next run).
+
+    One transaction: the coupons, the payable line and the journal entry change together or
+    not at all (a crash half way leaves nothing for the redelivery to repair)."""
+    repo.in_transaction(lambda tx: _book_redemption(tx, event))
+
+
+def _book_redemption(repo, event):
     rid = event["redemption_id"]
     by_serial = {c["serial"]: c for c in event["coupons"]}
     known = repo.get_payable(rid)
@@ -328,7 +335,13 @@ def _post_redemption(repo, event, item):
 
 def on_redemption_voided(repo, event):
     """Before a run: the line is dropped. After a run paid it (the void crossed the run): the
-    venue owes it back, deducted from its next payout (a clawback line)."""
+    venue owes it back, deducted from its next payout (a clawback line).
+
+    One transaction: the line (and clawback), the coupons and the journal entry."""
+    repo.in_transaction(lambda tx: _book_void(tx, event))
+
+
+def _book_void(repo, event):
     rid = event["redemption_id"]
     at = parse_time(event["voided_at"])
     before = repo.void_payable(rid, {"voided_at": at, "venue_id": event["venue_id"]})

@@ -9,6 +9,11 @@
 - ``runs`` / ``expiry_runs``: the runs, resumable step by step; ``documents``: sequential yearly
   references and the snapshot of every document (never rewritten).
 - ``locks``: one run at a time.
+
+The writes of ``redemption.coupons_redeemed`` and ``redemption_voided`` (``mark_redeemed``,
+``add_payable``, ``void_payable``, ``release_coupons``, ``post``) run in one transaction each
+(``api``): they are upserts (``$setOnInsert``) and conditional updates, never an insert that may
+fail on a duplicate key, since inside a transaction any failed write aborts it all.
 """
 
 from datetime import datetime, timedelta
@@ -66,24 +71,25 @@ class SettlementRepository(Repository):
 
     # -- the journal ----------------------------------------------------------------------------
     def post(self, key, kind, postings, at, ref=None):
-        """Write one balanced entry under ``key``; False if that key was already written."""
+        """Write one balanced entry under ``key``; False if that key was already written.
+
+        An upsert that only inserts: it never fails on the normal path, so it can run in a
+        transaction (a concurrent one writing the same key is a write conflict, retried)."""
+        entry = {
+            "kind": kind,
+            "at": at,
+            "ref": ref or {},
+            "postings": [
+                {"account": str(p.account), "sub": p.sub, "amount_cents": p.amount_cents}
+                for p in postings
+                if p.amount_cents
+            ],
+        }
         try:
-            self.db.entries.insert_one(
-                {
-                    "key": key,
-                    "kind": kind,
-                    "at": at,
-                    "ref": ref or {},
-                    "postings": [
-                        {"account": str(p.account), "sub": p.sub, "amount_cents": p.amount_cents}
-                        for p in postings
-                        if p.amount_cents
-                    ],
-                }
-            )
-            return True
-        except DuplicateKeyError:
+            result = self.db.entries.update_one({"key": key}, {"$setOnInsert": entry}, upsert=True)
+        except DuplicateKeyError:  # outside a transaction, a concurrent upsert won
             return False
+        return result.upserted_id is not None
 
     def has_entry(self, key):
         return self.db.entries.count_documents({"key": key}, limit=1) > 0
@@ -190,27 +196,32 @@ class SettlementRepository(Repository):
         """Mark coupons redeemed by ``redemption_id``; the serials that could not be (already
         expired, or redeemed by another redemption)."""
         refused = []
+        redeemed = {"$set": {"status": "redeemed", "redemption_id": redemption_id}}
         for serial in serials:
-            doc = update_and_get(
-                self.db.coupons,
-                {
-                    "serial": serial,
-                    "$or": [{"status": "outstanding"}, {"redemption_id": redemption_id}],
-                },
-                {"$set": {"status": "redeemed", "redemption_id": redemption_id}},
-            )
-            if doc is not None:
+            # outstanding, or already ours (a redelivery): two queries, each on the serial's
+            # index (SecantusDB scans the collection for a top-level ``$or``)
+            if self.db.coupons.update_one(
+                {"serial": serial, "status": "outstanding"}, redeemed
+            ).matched_count:
                 continue
-            try:  # unknown so far: the issuing event is late
-                self.db.coupons.insert_one(
-                    {
-                        **coupons_by_serial[serial],
-                        "serial": serial,
+            if self.db.coupons.update_one(
+                {"serial": serial, "redemption_id": redemption_id}, redeemed
+            ).matched_count:
+                continue
+            # unknown so far (the issuing event is late): insert it redeemed; known, it is
+            # no longer outstanding (an upsert, not an insert that would fail on the key)
+            inserted = self.db.coupons.update_one(
+                {"serial": serial},
+                {
+                    "$setOnInsert": {
+                        **{k: v for k, v in coupons_by_serial[serial].items() if k != "serial"},
                         "status": "redeemed",
                         "redemption_id": redemption_id,
                     }
-                )
-            except DuplicateKeyError:
+                },
+                upsert=True,
+            )
+            if inserted.upserted_id is None:
                 refused.append(serial)
         return refused
 
@@ -242,16 +253,18 @@ class SettlementRepository(Repository):
 
     # -- payables (what venues are owed) --------------------------------------------------------
     def add_payable(self, item):
-        """Insert a payable line; if a void arrived first, complete it and keep it voided."""
-        try:
-            self.db.payables.insert_one(dict(item))
-            return True
-        except DuplicateKeyError:
-            self.db.payables.update_one(
-                {"id": item["id"]},
-                {"$set": {k: v for k, v in item.items() if k not in ("status", "run_id")}},
-            )
-            return False
+        """Insert a payable line; if a void arrived first (or this is a redelivery), complete
+        it and keep its status. True if it was inserted. One upsert."""
+        kept = ("status", "run_id")
+        result = self.db.payables.update_one(
+            {"id": item["id"]},
+            {
+                "$setOnInsert": {k: item[k] for k in kept if k in item},
+                "$set": {k: v for k, v in item.items() if k not in kept and k != "id"},
+            },
+            upsert=True,
+        )
+        return result.upserted_id is not None
 
     def get_payable(self, item_id):
         return self.db.payables.find_one({"id": item_id}, _NO_ID)
@@ -262,18 +275,20 @@ class SettlementRepository(Repository):
         while True:
             before = self.db.payables.find_one({"id": redemption_id}, _NO_ID)
             if before is None:
-                try:
-                    self.db.payables.insert_one(
-                        {
-                            "id": redemption_id,
+                created = self.db.payables.update_one(
+                    {"id": redemption_id},
+                    {
+                        "$setOnInsert": {
                             "redemption_id": redemption_id,
                             "status": "voided",
                             **fields_,
                         }
-                    )
+                    },
+                    upsert=True,
+                )
+                if created.upserted_id is not None:
                     return None
-                except DuplicateKeyError:
-                    continue  # the redemption arrived meanwhile: read it again
+                continue  # the redemption arrived meanwhile: read it again
             if before["status"] != "open":
                 return before
             guard = {"id": redemption_id, "status": "open"}
