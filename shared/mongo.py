@@ -13,13 +13,17 @@ are replica sets); inside it, a write must never fail on the normal path (see th
 import copy
 import os
 import threading
+from datetime import UTC
 
 import pymongo
+from bson.codec_options import CodecOptions
 from nameko.extensions import DependencyProvider
 from pymongo.errors import OperationFailure, PyMongoError
 from pymongo.read_concern import ReadConcern
 from pymongo.read_preferences import ReadPreference
 from pymongo.write_concern import WriteConcern
+
+AWARE_DATES = CodecOptions(tz_aware=True, tzinfo=UTC)
 
 MONGO_URI_KEY = "MONGO_URI"
 MONGO_DB_PREFIX_KEY = "MONGO_DB_PREFIX"
@@ -53,8 +57,13 @@ def database_name(config, service_name):
     return f"{prefix or DEFAULT_DB_PREFIX}{service_name}"
 
 
-def get_database(config, service_name):
-    return get_client(config.get(MONGO_URI_KEY))[database_name(config, service_name)]
+def get_database(config, service_name, tz_aware=False):
+    """The service's database. ``tz_aware``: dates read back aware, in UTC (``shared.times``;
+    every service moves to it, then it becomes the only way)."""
+    db = get_client(config.get(MONGO_URI_KEY))[database_name(config, service_name)]
+    if tz_aware:
+        db = db.with_options(codec_options=AWARE_DATES)
+    return db
 
 
 class Repository:
@@ -65,6 +74,7 @@ class Repository:
     """
 
     INDEXES: dict = {}
+    TZ_AWARE = False  # True: dates read back aware in UTC (shared.times), as every store will
 
     def __init__(self, db):
         self.db = db
@@ -266,7 +276,9 @@ class Store(DependencyProvider):
         super().__init__(**kwargs)
 
     def setup(self):
-        self.db = get_database(self.container.config, self.container.service_name)
+        self.db = get_database(
+            self.container.config, self.container.service_name, self.repository_cls.TZ_AWARE
+        )
         self.repository_cls.ensure_indexes(self.db)
 
     def get_dependency(self, worker_ctx):
