@@ -1,11 +1,11 @@
 """What redemption does, over its own store: learn from events, check, redeem, void."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from pymongo.errors import DuplicateKeyError
 
 from services.redemption import domain
-from services.redemption.domain import CouponStatus, RedemptionStatus, parse_time
+from services.redemption.domain import CouponStatus, RedemptionStatus
 from services.redemption.exceptions import (
     BookletCancelled,
     CouponAlreadyRedeemed,
@@ -23,20 +23,11 @@ from services.redemption.exceptions import (
     VenueLocked,
     VenueNotAccredited,
 )
-from shared import serials
+from shared import serials, times
 from shared.errors import AppError
 from shared.events import CouponsRedeemed, RedemptionVoided
 from shared.ids import looks_like_id, new_id
 from shared.outbox import OUTBOX_FIELD, outbox_entry
-from shared.schemas import iso, utcnow
-
-
-def now_naive():
-    return utcnow().replace(tzinfo=None)
-
-
-def to_naive(value):
-    return value.astimezone(UTC).replace(tzinfo=None) if value is not None else None
 
 
 # -- learning from events (every handler idempotent) ---------------------------------------
@@ -49,7 +40,7 @@ def on_booklets_issued(repo, event):
             "rules": event["rules"],
         }
     )
-    valid_from, valid_until = parse_time(event["valid_from"]), parse_time(event["valid_until"])
+    valid_from, valid_until = times.parse(event["valid_from"]), times.parse(event["valid_until"])
     coupons = []
     for booklet in event["booklets"]:
         repo.upsert_booklet(
@@ -82,9 +73,9 @@ def on_booklet_activated(repo, event):
         event["booklet_serial"],
         {"order_id": event["order_id"], "sponsor_id": event["sponsor_id"], "cancelled": False},
         {
-            "valid_from": parse_time(event["valid_from"]),
-            "valid_until": parse_time(event["valid_until"]),
-            "activated_at": parse_time(event["activated_at"]),
+            "valid_from": times.parse(event["valid_from"]),
+            "valid_until": times.parse(event["valid_until"]),
+            "activated_at": times.parse(event["activated_at"]),
         },
     )
 
@@ -93,7 +84,7 @@ def on_booklet_cancelled(repo, event):
     repo.upsert_booklet(
         event["booklet_serial"],
         {"order_id": event["order_id"], "sponsor_id": event["sponsor_id"]},
-        {"cancelled": True, "cancelled_at": parse_time(event["cancelled_at"])},
+        {"cancelled": True, "cancelled_at": times.parse(event["cancelled_at"])},
     )
 
 
@@ -128,7 +119,7 @@ def check_venue(venue, venue_id, service_id, now):
     """The category of ``service_id`` if ``venue`` (as read, with its lock) may redeem now."""
     locked_until = venue.get("locked_until") if venue else None
     if locked_until is not None and locked_until > now:
-        raise VenueLocked(details={"locked_until": iso(locked_until)})
+        raise VenueLocked(details={"locked_until": times.iso(locked_until)})
     if venue is None or venue["status"] != "accredited":
         raise VenueNotAccredited(details={"venue_id": venue_id})
     if service_id is None:
@@ -161,7 +152,7 @@ def check_coupon(digest_key, venue, category, serial, code, found, now, accepted
 def _already_redeemed(serial, coupon):
     redeemed_at = coupon.get("redeemed_at")
     return CouponAlreadyRedeemed(
-        details={"serial": serial, "redeemed_at": iso(redeemed_at) if redeemed_at else None}
+        details={"serial": serial, "redeemed_at": times.iso(redeemed_at) if redeemed_at else None}
     )
 
 
@@ -186,7 +177,7 @@ def _wrong_code(repo, venue_id, now):
 
 def check(repo, digest_key, venue_id, data, now=None):
     """``GET /coupons/{serial}?code=``: usable or why not (nothing changes but brute-force counts)."""
-    now = now or now_naive()
+    now = times.aware(now) or times.now()
     serial, code = _parse(data)
     snapshot = repo.snapshot(venue_id, [serial])
     try:
@@ -201,7 +192,7 @@ def check(repo, digest_key, venue_id, data, now=None):
         "serial": serial,
         "usable": True,
         "face_value_cents": coupon["face_value_cents"],
-        "valid_until": iso(booklet["valid_until"]),
+        "valid_until": times.iso(booklet["valid_until"]),
     }
 
 
@@ -234,7 +225,7 @@ def redeem(repo, digest_key, venue_id, data, actor, now=None):
     event in the outbox (the service then publishes it and pulls it from the outbox).
 
     Returns ``(redemption, created)``; a created redemption still holds its ``outbox``."""
-    now = now or now_naive()
+    now = times.aware(now) or times.now()
     parsed = [_parse(c) for c in data["coupons"]]  # 400s before any lookup
     wanted = [serial for serial, _ in parsed]
     key = domain.claim_key(venue_id, data["idempotency_key"])
@@ -263,7 +254,7 @@ def redeem(repo, digest_key, venue_id, data, actor, now=None):
             "category": category,
             "coupons": lines,
             "total_cents": sum(line["face_value_cents"] for line in lines),
-            "redeemed_at": iso(now),
+            "redeemed_at": times.iso(now),
         }
     )
     redemption = {
@@ -278,7 +269,7 @@ def redeem(repo, digest_key, venue_id, data, actor, now=None):
         "total_cents": event["total_cents"],
         "created_at": now,
         "accepted_at": now,
-        "service_accepted_at": to_naive(data.get("accepted_at")),
+        "service_accepted_at": times.aware(data.get("accepted_at")),
         "history": [_history(None, "accepted", actor, now)],
         OUTBOX_FIELD: [outbox_entry("coupons_redeemed", event)],
     }
@@ -291,7 +282,7 @@ def redeem(repo, digest_key, venue_id, data, actor, now=None):
 
 def _check_request(digest_key, snapshot, venue_id, data, parsed, now):
     """Every check of a redemption, in the documented order, over the snapshot."""
-    accepted_at = to_naive(data.get("accepted_at"))
+    accepted_at = times.aware(data.get("accepted_at"))
     category = check_venue(snapshot.venue, venue_id, data["service_id"], now)
     lines = []
     for serial, code in parsed:
@@ -343,7 +334,7 @@ RECOVERY_WATERMARK = "coupon_claims"
 def recover(repo, now=None):
     """Timer: give back coupons a crash left claimed without a redemption; release the coupons
     of voids left half done. Returns the ids of the redemptions given up."""
-    now = now or now_naive()
+    now = times.aware(now) or times.now()
     given_up = recover_claims(repo, now)
     for voided in repo.voided_unreleased():
         _release_voided(repo, voided["id"])
@@ -425,14 +416,14 @@ def get_redemption(repo, redemption_id, venue_id=None):
 def void(repo, redemption_id, venue_id, actor):
     """Undo an accepted redemption before it is settled; its coupons become usable again."""
     redemption = get_redemption(repo, redemption_id, venue_id)
-    now = now_naive()
+    now = times.now()
     event = RedemptionVoided().dump(
         {
             "redemption_id": redemption_id,
             "venue_id": redemption["venue_id"],
             "coupons": redemption["coupons"],
             "total_cents": redemption["total_cents"],
-            "voided_at": iso(now),
+            "voided_at": times.iso(now),
         }
     )
     voided = repo.finish(
@@ -454,7 +445,7 @@ def _release_voided(repo, redemption_id):
 
 
 def _history(status_from, status_to, actor, at):
-    return {"from": status_from, "to": status_to, "by": actor, "at": iso(at), "reason": None}
+    return {"from": status_from, "to": status_to, "by": actor, "at": times.iso(at), "reason": None}
 
 
 def out(redemption):
@@ -463,5 +454,5 @@ def out(redemption):
     result = {k: v for k, v in redemption.items() if k not in hidden}
     for key in ("created_at", "accepted_at", "voided_at", "settled_at"):
         if isinstance(result.get(key), datetime):
-            result[key] = iso(result[key])
+            result[key] = times.iso(result[key])
     return result

@@ -1,7 +1,6 @@
 """Redemption rules: validity windows, sponsors' rules, brute-force windows. No I/O."""
 
 import calendar
-from datetime import UTC, datetime
 from enum import StrEnum
 
 from services.redemption.exceptions import (
@@ -9,6 +8,7 @@ from services.redemption.exceptions import (
     CouponNotYetValid,
     RuleBroken,
 )
+from shared import times
 
 MAX_COUPONS_PER_REDEMPTION = 50
 WRONG_CODES_PER_WINDOW = 10  # wrong security codes a venue may send in one window...
@@ -44,11 +44,9 @@ def claim_key(venue_id, idempotency_key):
 
 
 def parse_time(text):
-    """ISO 8601 text -> naive UTC datetime."""
-    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value
+    """ISO 8601 text -> NAIVE UTC datetime: kept only for settlement, which still imports it (it
+    moves to ``shared.times`` on its own). Redemption itself uses ``shared.times.parse`` (aware)."""
+    return times.parse(text).replace(tzinfo=None)
 
 
 def add_month(moment):
@@ -68,13 +66,16 @@ def check_validity(valid_from, valid_until, now, accepted_at=None):
     if accepted_at is not None and accepted_at > now:
         raise CouponExpired("accepted_at is in the future", code="invalid_accepted_at")
     if moment < valid_from:
-        raise CouponNotYetValid(details={"valid_from": _iso(valid_from)})
+        raise CouponNotYetValid(details={"valid_from": times.iso(valid_from)})
     if moment >= valid_until:
-        raise CouponExpired(details={"valid_until": _iso(valid_until)})
+        raise CouponExpired(details={"valid_until": times.iso(valid_until)})
     if now >= add_month(valid_until):
         raise CouponExpired(
             "the grace month for late submission is over",
-            details={"valid_until": _iso(valid_until), "grace_until": _iso(add_month(valid_until))},
+            details={
+                "valid_until": times.iso(valid_until),
+                "grace_until": times.iso(add_month(valid_until)),
+            },
         )
 
 
@@ -111,7 +112,3 @@ def window_start(now):
     """Start of the fixed brute-force window holding ``now``."""
     minutes = (now.hour * 60 + now.minute) // WINDOW_MINUTES * WINDOW_MINUTES
     return now.replace(hour=minutes // 60, minute=minutes % 60, second=0, microsecond=0)
-
-
-def _iso(value):
-    return value.isoformat() + "Z"

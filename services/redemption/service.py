@@ -11,7 +11,7 @@ from nameko.timer import timer
 
 from services.catalog.schemas import VenueChanged
 from services.redemption import api
-from services.redemption.domain import RECOVERY_INTERVAL_SECONDS, parse_time
+from services.redemption.domain import RECOVERY_INTERVAL_SECONDS
 from services.redemption.schemas import (
     CheckInput,
     CheckOut,
@@ -21,6 +21,7 @@ from services.redemption.schemas import (
     RedemptionOut,
 )
 from services.redemption.store import RedemptionRepository
+from shared import times
 from shared.entrypoints import event_handler, rpc
 from shared.events import (
     BookletActivated,
@@ -32,7 +33,7 @@ from shared.events import (
 from shared.logs import Correlation
 from shared.mongo import Store
 from shared.outbox import OUTBOX_FIELD, OUTBOX_FLUSH_SECONDS, Outbox
-from shared.schemas import ActorSchema, iso
+from shared.schemas import ActorSchema
 
 
 class RedemptionService:
@@ -90,7 +91,7 @@ class RedemptionService:
     @event_handler("settlement", "run_completed")
     def handle_run_completed(self, payload):
         data = RunCompleted().load_or_raise(payload)
-        self.store.settle(data["redemption_ids"], data["run_id"], parse_time(data["completed_at"]))
+        self.store.settle(data["redemption_ids"], data["run_id"], times.parse(data["completed_at"]))
 
     @event_handler("settlement", "coupons_expired")
     def handle_coupons_expired(self, payload):
@@ -144,7 +145,7 @@ class RedemptionService:
         """Redemptions, by venue and period (``from`` inclusive, ``to`` exclusive)."""
         data = ListQuery().load_or_raise(query)
         found = self.store.list_redemptions(
-            data["venue_id"], api.to_naive(data["start"]), api.to_naive(data["end"])
+            data["venue_id"], times.aware(data["start"]), times.aware(data["end"])
         )
         return {"redemptions": RedemptionOut(many=True).dump([api.out(r) for r in found])}
 
@@ -152,7 +153,10 @@ class RedemptionService:
     def list_locks(self):
         """Brute-force locks, newest first: which venue, how many wrong codes, until when."""
         locks = [
-            {**lock, **{k: iso(lock[k]) for k in ("window_start", "locked_at", "locked_until")}}
+            {
+                **lock,
+                **{k: times.iso(lock[k]) for k in ("window_start", "locked_at", "locked_until")},
+            }
             for lock in self.store.locks()
         ]
         return {"locks": LockOut(many=True).dump(locks)}

@@ -4,11 +4,18 @@ redemptions, brute-force windows and locks.
 A redemption's success path is four round trips (see docs/redemption.md): :meth:`snapshot` (one
 aggregation: coupons, their booklets and orders, the venue and its lock), :meth:`claim` (one
 conditional update), :meth:`insert_redemption` (accepted, its event in the outbox), then the
-outbox's ``$pull`` once the event is published. Every query is served by an index listed here."""
+outbox's ``$pull`` once the event is published. Every query is served by an index listed here.
 
+Dates are BSON dates, read back aware in UTC (``shared.times``): ``TZ_AWARE`` for the ``Store``
+provider, and :class:`RedemptionRepository` makes any database it is given read them so."""
+
+from datetime import datetime
+
+from bson.codec_options import CodecOptions
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.redemption.domain import VISIBLE_STATUSES, CouponStatus, RedemptionStatus
+from shared import times
 from shared.mongo import ASCENDING, DESCENDING, Repository, update_and_get
 from shared.outbox import OUTBOX_FIELD
 
@@ -18,6 +25,28 @@ _TTL = {"expireAfterSeconds": 0}  # purged by the server once ``expires_at`` has
 
 def _without_id(doc):
     return {key: value for key, value in doc.items() if key != "_id"}
+
+
+def _aware_db(db):
+    """``db``, reading dates back aware in UTC. The ``Store`` provider already makes it so
+    (``TZ_AWARE``); a repository built by hand on a client's database (a test, a bench, a tool)
+    gets it here."""
+    options = getattr(db, "codec_options", None)
+    if isinstance(options, CodecOptions) and not options.tz_aware:
+        return db.with_options(codec_options=options.with_options(tz_aware=True))  # in UTC
+    return db
+
+
+def _aware(value):
+    """Dates of a document read back, aware in UTC even from an engine that ignores the codec
+    options (the bench's in-process one): what the checks compare with ``times.now()``."""
+    if isinstance(value, datetime):
+        return times.aware(value)
+    if isinstance(value, dict):
+        return {key: _aware(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_aware(item) for item in value]
+    return value
 
 
 class Snapshot:
@@ -30,6 +59,8 @@ class Snapshot:
 
 
 class RedemptionRepository(Repository):
+    TZ_AWARE = True  # dates read back aware, in UTC (shared.times)
+
     INDEXES = {
         "coupons": [
             ([("serial", ASCENDING)], {"unique": True}),
@@ -63,6 +94,9 @@ class RedemptionRepository(Repository):
         ("orders", "order_ids", "order_id", "orders"),
         ("venues", "venue_id", "venue_id", "venues"),
     )
+
+    def __init__(self, db):
+        super().__init__(_aware_db(db))
 
     # -- what events tell us ------------------------------------------------------------------
     def add_coupons(self, coupons):
@@ -107,7 +141,7 @@ class RedemptionRepository(Repository):
                     "history": {
                         "from": "accepted",
                         "to": "settled",
-                        "at": at.isoformat() + "Z",
+                        "at": times.iso(at),
                         "by": {"role": "system", "label": f"settlement run {run_id}"},
                         "reason": None,
                     }
@@ -154,8 +188,8 @@ class RedemptionRepository(Repository):
         a path that fails anyway), so that a refusal of the venue still comes first."""
         results = list(self.db.coupons.aggregate(self.snapshot_pipeline(venue_id, serials)))
         if not results:  # one document (the coupons gathered), or none
-            return Snapshot(self.venue(venue_id), {})
-        found = results[0]
+            return Snapshot(_aware(self.venue(venue_id)), {})
+        found = _aware(results[0])
         booklets = {b["serial"]: _without_id(b) for b in found["booklets"]}
         orders = {o["order_id"]: _without_id(o) for o in found["orders"]}
         coupons = {
@@ -281,7 +315,7 @@ class RedemptionRepository(Repository):
     def watermark(self, name):
         """Up to when recovery has checked (None before its first run)."""
         doc = self.db.recovery.find_one({"_id": name})
-        return doc["checked_until"] if doc else None
+        return times.aware(doc["checked_until"]) if doc else None
 
     def advance_watermark(self, name, checked_until):
         """Never backwards, whichever instance writes last."""

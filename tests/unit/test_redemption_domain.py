@@ -1,43 +1,53 @@
 """Redemption rules without a broker: validity with the grace month, sponsors' rules, windows."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 
 from services.redemption import domain
 from services.redemption.exceptions import CouponExpired, CouponNotYetValid, RuleBroken
 
-FROM, UNTIL = datetime(2026, 1, 15), datetime(2027, 1, 15)
+FROM, UNTIL = datetime(2026, 1, 15, tzinfo=UTC), datetime(2027, 1, 15, tzinfo=UTC)
 VENUE = {"department": "33", "town_code": "33063", "venue_type": "library"}
 
 
 def test_valid_inside_the_year():
-    domain.check_validity(FROM, UNTIL, datetime(2026, 6, 1))
+    domain.check_validity(FROM, UNTIL, datetime(2026, 6, 1, tzinfo=UTC))
 
 
 def test_not_yet_valid_and_expired():
     with pytest.raises(CouponNotYetValid):
-        domain.check_validity(FROM, UNTIL, datetime(2026, 1, 14))
+        domain.check_validity(FROM, UNTIL, datetime(2026, 1, 14, tzinfo=UTC))
     with pytest.raises(CouponExpired):
         domain.check_validity(FROM, UNTIL, UNTIL)  # the end is exclusive
 
 
 def test_grace_month_for_coupons_accepted_in_time():
-    late = datetime(2027, 2, 10)
-    domain.check_validity(FROM, UNTIL, late, accepted_at=datetime(2027, 1, 10))
+    late = datetime(2027, 2, 10, tzinfo=UTC)
+    domain.check_validity(FROM, UNTIL, late, accepted_at=datetime(2027, 1, 10, tzinfo=UTC))
     with pytest.raises(CouponExpired):  # accepted after the end
-        domain.check_validity(FROM, UNTIL, late, accepted_at=datetime(2027, 1, 20))
+        domain.check_validity(FROM, UNTIL, late, accepted_at=datetime(2027, 1, 20, tzinfo=UTC))
     with pytest.raises(CouponExpired) as caught:  # submitted after the grace month
-        domain.check_validity(FROM, UNTIL, datetime(2027, 2, 15), accepted_at=datetime(2027, 1, 10))
+        domain.check_validity(
+            FROM,
+            UNTIL,
+            datetime(2027, 2, 15, tzinfo=UTC),
+            accepted_at=datetime(2027, 1, 10, tzinfo=UTC),
+        )
     assert caught.value.details["grace_until"] == "2027-02-15T00:00:00Z"
     with pytest.raises(CouponExpired) as caught:
-        domain.check_validity(FROM, UNTIL, datetime(2026, 6, 1), accepted_at=datetime(2026, 7, 1))
+        domain.check_validity(
+            FROM,
+            UNTIL,
+            datetime(2026, 6, 1, tzinfo=UTC),
+            accepted_at=datetime(2026, 7, 1, tzinfo=UTC),
+        )
     assert caught.value.code == "invalid_accepted_at"
 
 
 def test_add_month_keeps_the_day_or_the_last_one():
-    assert domain.add_month(datetime(2027, 1, 31)) == datetime(2027, 2, 28)
-    assert domain.add_month(datetime(2026, 12, 5)) == datetime(2027, 1, 5)
+    assert domain.add_month(datetime(2027, 1, 31, tzinfo=UTC)) == datetime(2027, 2, 28, tzinfo=UTC)
+    assert domain.add_month(datetime(2026, 12, 5, tzinfo=UTC)) == datetime(2027, 1, 5, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -61,7 +71,9 @@ def test_rules_allow_by_department_or_town():
 
 
 def test_window_start():
-    assert domain.window_start(datetime(2026, 3, 1, 10, 44, 59)) == datetime(2026, 3, 1, 10, 30)
+    assert domain.window_start(datetime(2026, 3, 1, 10, 44, 59, tzinfo=UTC)) == datetime(
+        2026, 3, 1, 10, 30, tzinfo=UTC
+    )
 
 
 def test_claim_key_names_the_venue_and_the_request():

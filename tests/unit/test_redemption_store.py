@@ -22,8 +22,8 @@ from services.redemption.exceptions import (
     VenueNotAccredited,
 )
 from services.redemption.store import RedemptionRepository
-from shared import serials
-from shared.mongo import get_client
+from shared import serials, times
+from shared.mongo import get_client, get_database
 from shared.outbox import OutboxHandle
 from tests.redemption_support import (
     DIGEST_KEY,
@@ -64,7 +64,9 @@ class Commands(monitoring.CommandListener):
 def counted(mongo_config):
     """A repository on a client of its own whose every command is recorded."""
     commands = Commands()
-    client = MongoClient(mongo_config["MONGO_URI"], tz_aware=False, event_listeners=[commands])
+    client = MongoClient(
+        mongo_config["MONGO_URI"], tz_aware=True, tzinfo=times.UTC, event_listeners=[commands]
+    )
     db = client[mongo_config["MONGO_DB_PREFIX"] + "redemption"]
     RedemptionRepository.ensure_indexes(db)
     yield RedemptionRepository(db), commands
@@ -73,13 +75,13 @@ def counted(mongo_config):
 
 @pytest.fixture
 def repo(mongo_config):
-    db = get_client(mongo_config["MONGO_URI"])[mongo_config["MONGO_DB_PREFIX"] + "redemption"]
+    db = get_database(mongo_config, "redemption", tz_aware=True)
     RedemptionRepository.ensure_indexes(db)
     return RedemptionRepository(db)
 
 
 def now():
-    return api.now_naive()
+    return times.now()
 
 
 def redeem(repo, coupons, key=None, at=None):
@@ -388,3 +390,33 @@ def test_attempts_and_locks_have_ttl_indexes_on_dates(repo):
     assert attempt["expires_at"] == window + timedelta(minutes=domain.WINDOW_MINUTES)
     lock = repo.db.locks.find_one()
     assert lock["expires_at"] > lock["locked_until"] + timedelta(days=1)  # operators see it
+
+
+# -- time: aware UTC in Python, BSON dates in the store, ISO 8601 Z on the wire ---------------
+def test_dates_are_bson_dates_read_back_aware_and_iso_z_on_the_wire(repo, mongo_config):
+    codes = list(seed(repo).items())
+    t0 = now()
+    redemption, _ = redeem(repo, codes[:1], at=t0)
+    event = redemption["outbox"][0]["payload"]
+    assert event["redeemed_at"] == t0.isoformat().replace("+00:00", "Z")
+    answer = api.out(redemption)
+    assert answer["created_at"] == event["redeemed_at"] and answer["created_at"].endswith("Z")
+
+    stored = repo.redemption(redemption["id"])
+    assert stored["created_at"] == t0 and stored["created_at"].utcoffset() == timedelta(0)
+    claimed = repo.coupon(codes[0][0])
+    assert claimed["redeemed_at"] == t0 and claimed["redeemed_at"].tzinfo is not None
+    raw = get_client(mongo_config["MONGO_URI"])[repo.db.name]  # BSON dates, not text
+    assert isinstance(raw.redemptions.find_one()["created_at"], datetime)
+    assert isinstance(raw.booklets.find_one()["valid_until"], datetime)
+    assert api.out(repo.redemption(redemption["id"]))["created_at"] == answer["created_at"]
+
+
+def test_a_repository_built_on_a_naive_client_reads_dates_aware(repo, mongo_config):
+    seed(repo)
+    naive = get_client(mongo_config["MONGO_URI"])[repo.db.name]  # as a bench or a tool makes it
+    assert naive.codec_options.tz_aware is False
+    by_hand = RedemptionRepository(naive)
+    assert by_hand.db.codec_options.tz_aware is True
+    booklet = by_hand.db.booklets.find_one()
+    assert booklet["valid_until"].utcoffset() == timedelta(0)
