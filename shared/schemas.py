@@ -1,10 +1,11 @@
 """Marshmallow base schemas shared by every payload of the platform."""
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, pre_load, validate
 
+from shared import times
 from shared.errors import validation_failed
 
 Cents = fields.Integer  # money is always int cents; the schema name ends in ``_cents``
@@ -85,18 +86,34 @@ def identifier(**kwargs):
 
 
 def utcnow():
-    """Now, in UTC, to the millisecond (what MongoDB keeps)."""
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+    """Now, aware, in UTC, to the millisecond (what MongoDB keeps): ``shared.times.now``."""
+    return times.now()
 
 
 def iso(value):
-    """ISO 8601 UTC text of a datetime stored naive-UTC (MongoDB) or aware."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    """ISO 8601 UTC text with a ``Z`` of an aware or naive-UTC datetime: ``shared.times.iso``."""
+    return times.iso(value)
+
+
+class UtcDateTime(fields.DateTime):
+    """A time in an answer: the stored datetime (aware, or naive UTC) as ISO 8601 UTC text with a
+    ``Z``, exactly as :func:`shared.times.iso` writes it (``2026-11-22T10:15:00.123000Z``;
+    ``fields.DateTime`` would write ``+00:00``). Text is passed as it is (a store that still keeps
+    times as text). Loaded, ISO 8601 text becomes an aware UTC datetime (:func:`shared.times.parse`).
+    """
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None or isinstance(value, str):
+            return value
+        return times.iso(value)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, datetime):
+            return times.aware(value)
+        try:
+            return times.parse(value)
+        except (TypeError, ValueError, AttributeError):
+            raise self.make_error("invalid", input=value, obj_type="datetime") from None
 
 
 class ErrorBody(Schema):
@@ -133,4 +150,4 @@ class HistoryEntry(EventSchema):
     status_to = fields.String(attribute="to", data_key="to")
     reason = fields.String(allow_none=True)
     by = fields.Dict()
-    at = fields.String()
+    at = UtcDateTime()

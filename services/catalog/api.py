@@ -6,20 +6,22 @@ from services.catalog.exceptions import VenueNotFound
 from services.catalog.schemas import VenueChanged, parse_near
 from shared.ids import looks_like_id, new_id
 from shared.outbox import outbox_entry
-from shared.schemas import iso, utcnow
+from shared.times import now
 
 
-def history_entry(status_from, status_to, actor, reason=None):
+def history_entry(status_from, status_to, actor, reason=None, at=None):
+    """One line of a venue's audit trail; ``at``: an aware UTC datetime (default: now)."""
     return {
         "from": status_from,
         "to": status_to,
         "reason": reason,
         "by": actor,
-        "at": iso(utcnow()),
+        "at": at or now(),
     }
 
 
 def register_venue(repo, data, actor):
+    at = now()
     venue = {
         **data,
         "id": new_id("ven"),
@@ -27,8 +29,8 @@ def register_venue(repo, data, actor):
         "services": [],
         "categories": [],
         "version": 1,
-        "created_at": iso(utcnow()),
-        "history": [history_entry(None, VenueStatus.APPLIED.value, actor, "registered")],
+        "created_at": at,
+        "history": [history_entry(None, VenueStatus.APPLIED.value, actor, "registered", at)],
     }
     return repo.insert_venue(venue)
 

@@ -6,7 +6,7 @@ from stdnum.fr import siret as siret_number
 
 from services.catalog.domain import MAX_RADIUS_KM, Decision, VenueStatus
 from services.catalog.taxonomy import SERVICE_CATEGORIES, VENUE_TYPES
-from shared.schemas import EventSchema, HistoryEntry, StrictSchema
+from shared.schemas import EventSchema, HistoryEntry, StrictSchema, UtcDateTime
 
 DEPARTMENT = r"^(0[1-9]|[1-8]\d|9[0-5]|2[AB]|97[1-6])$"
 TOWN_CODE = r"^(\d{5}|2[AB]\d{3})$"  # INSEE code of the commune
@@ -133,7 +133,7 @@ class VenueDetailOut(VenueOut):
     iban = fields.String()
     siret = fields.String(allow_none=True)
     history = fields.List(fields.Nested(HistoryEntry))
-    created_at = fields.String()
+    created_at = UtcDateTime()
     version = fields.Integer()
 
 

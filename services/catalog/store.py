@@ -3,6 +3,9 @@
 A venue keeps its ``location`` as clients give and see it (``{lat, lon}``) and, for the database,
 the same point as GeoJSON in ``GEO_FIELD``, under a 2dsphere index: the database finds the venues
 near a point and computes their distances (``$geoNear``).
+
+Times (``created_at``, the audit trail's ``at``) are BSON dates, read back as aware UTC datetimes
+(``shared.times``).
 """
 
 import pymongo
@@ -76,6 +79,7 @@ def search_pipeline(
 
 
 class CatalogRepository(Repository):
+    TZ_AWARE = True
     INDEXES = {
         "venues": [
             ([("id", ASCENDING)], {"unique": True}),

@@ -2,6 +2,8 @@
 
 A key is ``ak_`` + 43 URL-safe characters (256 random bits). Only its SHA-256 is stored: with that
 much entropy a fast hash is enough (nobody can try 2**256 keys), and lookups stay one indexed read.
+Its dates are BSON dates (aware UTC datetimes in Python); answers carry them as ISO text
+(:class:`KeyOut`).
 """
 
 import hashlib
@@ -14,7 +16,8 @@ from nameko.extensions import DependencyProvider
 from shared.errors import Forbidden, NotFound, Unauthenticated
 from shared.ids import new_id
 from shared.mongo import ASCENDING, Repository, get_database
-from shared.schemas import StrictSchema, iso, utcnow
+from shared.schemas import StrictSchema, UtcDateTime
+from shared.times import now
 
 ROLES = ("operator", "sponsor", "distributor", "venue")
 SUBJECT_ROLES = {"sponsor", "distributor", "venue"}
@@ -40,8 +43,15 @@ class KeyOut(StrictSchema):
     role = fields.String()
     subject_id = fields.String(allow_none=True)
     label = fields.String(allow_none=True)
-    created_at = fields.String()
-    revoked_at = fields.String(allow_none=True)
+    created_at = UtcDateTime()
+    revoked_at = UtcDateTime(allow_none=True)
+
+
+def key_out(record, key=None):
+    """A key's record as answers show it (dates as ISO text); with the key itself when just
+    made (shown once)."""
+    out = KeyOut().dump(record)
+    return out if key is None else {**out, "api_key": key}
 
 
 def hash_key(key):
@@ -78,6 +88,7 @@ class Principal:
 
 
 class KeyRepository(Repository):
+    TZ_AWARE = True
     INDEXES = {
         "api_keys": [
             ([("hash", ASCENDING)], {"unique": True}),
@@ -93,7 +104,7 @@ class KeyRepository(Repository):
             "role": role,
             "subject_id": subject_id,
             "label": label,
-            "created_at": iso(utcnow()),
+            "created_at": now(),
             "revoked_at": None,
         }
         self.db.api_keys.insert_one(record)
@@ -106,7 +117,7 @@ class KeyRepository(Repository):
 
     def revoke(self, key_id):
         result = self.db.api_keys.update_one(
-            {"key_id": key_id, "revoked_at": None}, {"$set": {"revoked_at": iso(utcnow())}}
+            {"key_id": key_id, "revoked_at": None}, {"$set": {"revoked_at": now()}}
         )
         if result.matched_count == 0:
             raise NotFound("no active key with this id", code="key_not_found")
@@ -148,7 +159,9 @@ class ApiKeys(DependencyProvider):
     """Injects an :class:`Authenticator` over the gateway's key store."""
 
     def setup(self):
-        self.db = get_database(self.container.config, self.container.service_name)
+        self.db = get_database(
+            self.container.config, self.container.service_name, KeyRepository.TZ_AWARE
+        )
         KeyRepository.ensure_indexes(self.db)
 
     def get_dependency(self, worker_ctx):

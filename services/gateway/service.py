@@ -2,7 +2,7 @@
 
 from nameko.rpc import RpcProxy
 
-from services.gateway.auth import ApiKeys, KeyInput
+from services.gateway.auth import ApiKeys, KeyInput, key_out
 from services.gateway.routes.catalog import CatalogRoutes
 from services.gateway.routes.issuance import IssuanceRoutes
 from services.gateway.routes.ordering import OrderingRoutes
@@ -36,12 +36,12 @@ class GatewayService(
         """Create an API key; the key itself is in the answer and nowhere else, ever."""
         data = KeyInput().load_or_raise({"role": role, "subject_id": subject_id, "label": label})
         key, record = self.auth.keys.create(data["role"], data["subject_id"], data["label"])
-        return {**record, "api_key": key}
+        return key_out(record, key)
 
     @rpc
     def list_api_keys(self):
         """Every key's id, role, binding, label and dates (never a key, nor its hash)."""
-        return self.auth.keys.list()
+        return [key_out(record) for record in self.auth.keys.list()]
 
     @rpc
     def revoke_api_key(self, key_id):

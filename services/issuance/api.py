@@ -30,21 +30,19 @@ from shared import serials
 from shared.events import BookletActivated, BookletCancelled, BookletsIssued
 from shared.ids import new_id
 from shared.outbox import outbox_entry
-from shared.schemas import SYSTEM_ACTOR, iso, utcnow
+from shared.schemas import SYSTEM_ACTOR
+from shared.times import iso, now, parse
 
 log = logging.getLogger(__name__)
-
-
-def now():
-    return iso(utcnow())
 
 
 # -- issuing an order ---------------------------------------------------------------------------
 def new_issue(event, at):
     """The issue record of a confirmed order: what printing and the events need, kept from the
-    event (issuance never asks ordering), and the validity of booklets never activated."""
+    event (issuance never asks ordering), and the validity of booklets never activated.
+    ``at``: now (an aware UTC datetime), the time of issue."""
     booklets, coupons = domain.order_needs(event["lines"])
-    valid_until = iso(domain.one_year_after(domain.parse_time(at)))
+    valid_until = domain.one_year_after(at)
     return {
         "order_id": event["order_id"],
         "sponsor_id": event["sponsor_id"],
@@ -54,7 +52,7 @@ def new_issue(event, at):
         "cofunded": event["cofunded"],
         "state_rate_bp": event["state_rate_bp"],
         "lines": event["lines"],
-        "confirmed_at": event["confirmed_at"],
+        "confirmed_at": parse(event["confirmed_at"]),
         "booklet_count": booklets,
         "coupon_count": coupons,
         "status": IssueStatus.RECEIVED.value,
@@ -173,10 +171,10 @@ def _publish(repo, settings, issue, dispatch):
     that if it dies the timer of another instance takes the issue up once the right lapses. A
     batch dispatched just before a crash is dispatched again on the retry: its consumers are
     idempotent per (order, batch)."""
-    at = utcnow()
+    at = now()
     holder = new_id("pub")
-    until = iso(at + timedelta(seconds=settings.resume_after_seconds))
-    if not repo.take_publishing(issue["order_id"], holder, iso(at), until):
+    until = at + timedelta(seconds=settings.resume_after_seconds)
+    if not repo.take_publishing(issue["order_id"], holder, at, until):
         log.info("order %s: another instance publishes its booklets", issue["order_id"])
         return repo.get_issue(issue["order_id"])
     booklets = repo.booklets_of_order(issue["order_id"], history=False)
@@ -186,9 +184,10 @@ def _publish(repo, settings, issue, dispatch):
             continue
         payload = {
             **{key: issue[key] for key in ("order_id", "sponsor_id", "sponsor_name", "territory")},
-            **{key: issue[key] for key in ("rules", "cofunded", "state_rate_bp", "issued_at")},
-            "valid_from": issue["valid_from"],
-            "valid_until": issue["valid_until"],
+            **{key: issue[key] for key in ("rules", "cofunded", "state_rate_bp")},
+            "issued_at": iso(issue["issued_at"]),
+            "valid_from": iso(issue["valid_from"]),
+            "valid_until": iso(issue["valid_until"]),
             "booklets": [
                 {"serial": b["serial"], "coupons": issued_coupons(settings, b)} for b in group
             ],
@@ -198,9 +197,9 @@ def _publish(repo, settings, issue, dispatch):
         dispatch("booklets_issued", BookletsIssued().dump(payload))
         repo.mark_batch_published(issue["order_id"], number, now())
         if number < len(groups):  # a long order: keep the right to publish while it goes on
-            at = utcnow()
-            until = iso(at + timedelta(seconds=settings.resume_after_seconds))
-            repo.take_publishing(issue["order_id"], holder, iso(at), until)
+            at = now()
+            until = at + timedelta(seconds=settings.resume_after_seconds)
+            repo.take_publishing(issue["order_id"], holder, at, until)
         log.info(
             "order %s: booklets_issued batch %s/%s dispatched",
             issue["order_id"],
@@ -213,7 +212,7 @@ def _publish(repo, settings, issue, dispatch):
 
 def resume_stalled(repo, settings, dispatch):
     """Take up issues left unfinished (a crash, a broker outage) for a while."""
-    before = iso(utcnow() - timedelta(seconds=settings.resume_after_seconds))
+    before = now() - timedelta(seconds=settings.resume_after_seconds)
     done = 0
     for issue in repo.stalled_issues(before):
         log.warning("taking up the unfinished issue of order %s", issue["order_id"])
@@ -327,7 +326,7 @@ def assign(repo, serial, distributor_id, actor):
 
 def _activation(booklet, at, profile):
     domain.require_valid(booklet, at)
-    until = iso(domain.one_year_after(domain.parse_time(at)))
+    until = domain.one_year_after(at)
     return {"activated_at": at, "valid_from": at, "valid_until": until, "profile": profile}
 
 
@@ -346,9 +345,9 @@ def activate(repo, serial, profile, actor):
             "sponsor_id": b["sponsor_id"],
             "distributor_id": b.get("distributor_id"),
             "coupon_serials": b["coupon_serials"],
-            "activated_at": at,
-            "valid_from": extra["valid_from"],
-            "valid_until": extra["valid_until"],
+            "activated_at": iso(at),
+            "valid_from": iso(extra["valid_from"]),
+            "valid_until": iso(extra["valid_until"]),
             "profile": extra["profile"],
         }
         return "booklet_activated", BookletActivated().dump(payload)
@@ -402,7 +401,7 @@ def _cancel(repo, booklet, reason, actor, action):
             "sponsor_id": b["sponsor_id"],
             "coupon_serials": b["coupon_serials"],
             "reason": reason,
-            "cancelled_at": at,
+            "cancelled_at": iso(at),
         }
         return "booklet_cancelled", BookletCancelled().dump(payload)
 

@@ -4,7 +4,6 @@ Plain Python, no I/O: every function takes and returns plain data (the documents
 """
 
 from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
 
 from services.issuance.exceptions import (
@@ -13,6 +12,7 @@ from services.issuance.exceptions import (
     NotYours,
 )
 from shared.serials import booklet_serial, coupon_serial
+from shared.times import aware, iso
 
 BATCH_BOOKLETS = 250  # booklets per ``issuance.booklets_issued`` event (~300 KB for 10-coupon ones)
 COUPONS = "coupons"  # the two serial sequences
@@ -83,7 +83,8 @@ def next_status(current, action):
 
 
 def history_entry(status_from, status_to, actor, at, **details):
-    """One line of a booklet's audit trail: from, to, who (the actor dict), when, and details."""
+    """One line of a booklet's audit trail: from, to, who (the actor dict), when (an aware UTC
+    datetime), and details."""
     plain = getattr(status_from, "value", status_from), getattr(status_to, "value", status_to)
     return {"from": plain[0], "to": plain[1], "by": actor, "at": at, **details}
 
@@ -154,13 +155,9 @@ def batches(items, size=BATCH_BOOKLETS):
 
 
 # -- validity -----------------------------------------------------------------------------------
-def parse_time(text):
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
 def one_year_after(moment):
     """The same day and time one year later (29 February -> 1 March): the end of validity,
-    exclusive."""
+    exclusive. ``moment`` is an aware UTC datetime: the day is the day in UTC."""
     try:
         return moment.replace(year=moment.year + 1)
     except ValueError:  # 29 February
@@ -169,9 +166,10 @@ def one_year_after(moment):
 
 def require_valid(booklet, at):
     """A booklet never activated is valid one year from issuance: past that, its coupons are
-    expired (and refunded by settlement), so it can no longer be activated."""
-    if parse_time(at) >= parse_time(booklet["valid_until"]):
-        raise BookletExpired(details={"valid_until": booklet["valid_until"]})
+    expired (and refunded by settlement), so it can no longer be activated. ``at`` and the
+    booklet's ``valid_until`` are UTC datetimes (aware, or naive as a plain client reads them)."""
+    if aware(at) >= aware(booklet["valid_until"]):
+        raise BookletExpired(details={"valid_until": iso(booklet["valid_until"])})
 
 
 # -- who may see and act ------------------------------------------------------------------------

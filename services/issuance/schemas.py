@@ -2,7 +2,7 @@
 
 from marshmallow import fields, validate
 
-from shared.schemas import EventSchema, StrictSchema
+from shared.schemas import EventSchema, StrictSchema, UtcDateTime
 from shared.schemas import HistoryEntry as BaseHistoryEntry
 
 AGE_BANDS = ["under_18", "18_25", "26_35", "36_45", "46_55", "56_65", "66_75", "over_75"]
@@ -64,8 +64,8 @@ class BookletSummaryOut(EventSchema):
     first_coupon_serial = fields.Function(lambda b: b["coupon_serials"][0])
     last_coupon_serial = fields.Function(lambda b: b["coupon_serials"][-1])
     distributor_id = fields.String(allow_none=True)
-    valid_from = fields.String()
-    valid_until = fields.String()
+    valid_from = UtcDateTime()
+    valid_until = UtcDateTime()
 
 
 class BookletOut(BookletSummaryOut):
@@ -75,10 +75,10 @@ class BookletOut(BookletSummaryOut):
     sponsor_id = fields.String()
     sponsor_name = fields.String()
     coupon_serials = fields.List(fields.String())
-    issued_at = fields.String()
-    activated_at = fields.String(allow_none=True)
+    issued_at = UtcDateTime()
+    activated_at = UtcDateTime(allow_none=True)
     profile = fields.Dict(allow_none=True)
-    cancelled_at = fields.String(allow_none=True)
+    cancelled_at = UtcDateTime(allow_none=True)
     cancel_reason = fields.String(allow_none=True)
     history = fields.List(fields.Nested(BookletHistoryEntry))
 
@@ -90,7 +90,7 @@ class OrderBookletsOut(EventSchema):
     booklet_count = fields.Integer()
     coupon_count = fields.Integer()
     coupon_range = fields.Dict()  # {"first": serial, "last": serial} of the whole order
-    issued_at = fields.String()
+    issued_at = UtcDateTime()
     total = fields.Integer()
     booklets = fields.List(fields.Nested(BookletSummaryOut))
 

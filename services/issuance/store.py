@@ -1,6 +1,9 @@
 """The issuance service's own database: the issue of each order, the serial blocks, booklets,
 and the distributors it learnt from ordering. Every change of a booklet is one conditional update
-on its ``version``; events of a change go to the booklet's outbox in that same update."""
+on its ``version``; events of a change go to the booklet's outbox in that same update.
+
+Times are BSON dates, read back as aware UTC datetimes (``shared.times``): the server compares
+them (``publishing.until``, ``updated_at``)."""
 
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -11,6 +14,7 @@ HIDDEN = {"_id": 0, OUTBOX_FIELD: 0}
 
 
 class IssuanceRepository(Repository):
+    TZ_AWARE = True
     INDEXES = {
         "issues": [
             ([("order_id", ASCENDING)], {"unique": True}),
@@ -50,7 +54,7 @@ class IssuanceRepository(Repository):
 
     def take_publishing(self, order_id, holder, now, until):
         """Become the one instance that publishes the order's batches, unless another holds
-        that right and has not let it lapse (``until``, ISO text like every time here)."""
+        that right and has not let it lapse (``now`` and ``until``: aware datetimes)."""
         return bool(
             self.db.issues.update_one(
                 {
@@ -73,7 +77,8 @@ class IssuanceRepository(Repository):
         )
 
     def stalled_issues(self, before):
-        """Issues not finished and untouched since ``before`` (a crash, a broker outage)."""
+        """Issues not finished and untouched since ``before`` (an aware datetime): a crash, a
+        broker outage."""
         query = {"status": {"$ne": "published"}, "updated_at": {"$lt": before}}
         return list(self.db.issues.find(query, HIDDEN).sort("updated_at", ASCENDING).limit(20))
 

@@ -3,7 +3,7 @@ class). Every change of an order is read - decide (domain) - conditional update 
 tried again on the fresh order when someone changed it meanwhile."""
 
 import logging
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from services.ordering import domain
 from services.ordering.domain import (
@@ -25,13 +25,10 @@ from services.ordering.exceptions import (
 from shared.events import DistributorRegistered, OrderCancelled, OrderConfirmed
 from shared.ids import looks_like_id, new_id
 from shared.outbox import outbox_entry
-from shared.schemas import SYSTEM_ACTOR, iso, utcnow
+from shared.schemas import SYSTEM_ACTOR
+from shared.times import iso, now, parse
 
 log = logging.getLogger(__name__)
-
-
-def now():
-    return iso(utcnow())
 
 
 # -- sponsors and distributors ------------------------------------------------------------------
@@ -72,7 +69,7 @@ def register_distributor(repo, data, actor):
                 "sponsor_id": data["sponsor_id"],
                 "name": data["name"],
                 "town_code": data["town_code"],
-                "registered_at": at,
+                "registered_at": iso(at),
             }
         ),
     )
@@ -94,7 +91,7 @@ def get_distributor(repo, distributor_id, actor):
 # -- co-funding campaigns -----------------------------------------------------------------------
 def current_campaign(repo, settings, year=None):
     """The campaign of ``year`` (default: this year), made from the settings if nobody set it."""
-    year = year or utcnow().year
+    year = year or now().year  # the year in UTC
     default = domain.default_campaign(
         year, settings.cofunding_rate_bp, settings.cofunding_envelope_cents
     )
@@ -316,6 +313,11 @@ def record_payment(repo, order_id, data, actor):
             return updated, payment, True
 
 
+def event_payments(payments):
+    """The order's payments as events carry them: their dates as ISO text."""
+    return [{**payment, "received_at": iso(payment["received_at"])} for payment in payments]
+
+
 def confirmed_event(order, at):
     """The ``ordering.order_confirmed`` payload: what issuance and redemption need."""
     amounts = order["quote"]
@@ -328,10 +330,10 @@ def confirmed_event(order, at):
             "cofunded": amounts["state_share_cents"] > 0,
             "state_rate_bp": order["cofunding"]["rate_bp"] if amounts["state_share_cents"] else 0,
             "rules": order["rules"],
-            "payments": order["payments"],
+            "payments": event_payments(order["payments"]),
             "sponsor_iban": order.get("sponsor_iban"),
             "invoice_reference": (order.get("invoice") or {}).get("reference"),
-            "confirmed_at": at,
+            "confirmed_at": iso(at),
         }
     )
 
@@ -353,9 +355,9 @@ def cancel_order(repo, settings, order_id, reason, actor):
                 "order_id": order_id,
                 "sponsor_id": order["sponsor_id"],
                 "reason": reason,
-                "cancelled_at": at,
+                "cancelled_at": iso(at),
                 "invoice_reference": (order.get("invoice") or {}).get("reference"),
-                "payments": order["payments"],
+                "payments": event_payments(order["payments"]),
             }
         )
         entry = history_entry(order["status"], OrderStatus.CANCELLED, actor, at, reason)
@@ -383,8 +385,8 @@ def mark_issued(repo, payload):
                 "batches": batches,
                 "batch_count": payload["batch_count"],
                 "booklet_count": issuance["booklet_count"] + len(payload["booklets"]),
-                "issued_at": payload["issued_at"],
-                "valid_until": payload["valid_until"],
+                "issued_at": parse(payload["issued_at"]),
+                "valid_until": parse(payload["valid_until"]),
             }
         }
         entries = []
@@ -426,11 +428,11 @@ def ensure_invoice(repo, settings, order):
         return order
     number, issued_at = repo.invoice_number(order["id"], now())
     sponsor = repo.get_sponsor(order["sponsor_id"]) or {}
-    issued = datetime.fromisoformat(issued_at.replace("Z", "+00:00"))
     snapshot = {
-        "reference": f"INV-{issued.year}-{number:06d}",
+        "reference": f"INV-{issued_at.year}-{number:06d}",  # the year of issue, in UTC
         "issued_at": issued_at,
-        "due_date": (issued + timedelta(days=settings.invoice_due_days)).date().isoformat(),
+        # a calendar date, not a moment: kept as ISO text (``2026-12-22``)
+        "due_date": (issued_at + timedelta(days=settings.invoice_due_days)).date().isoformat(),
         "due_days": settings.invoice_due_days,
         "issuer": settings.issuer(),
         "recipient": {

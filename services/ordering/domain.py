@@ -243,6 +243,7 @@ def fully_paid(order, payments):
 
 
 def history_entry(status_from, status_to, actor, at, reason=None):
-    """One line of an audit trail: from, to, why, who (the actor dict), when (ISO text)."""
+    """One line of an audit trail: from, to, why, who (the actor dict), when (an aware UTC
+    datetime)."""
     plain = getattr(status_from, "value", status_from), getattr(status_to, "value", status_to)
     return {"from": plain[0], "to": plain[1], "reason": reason, "by": actor, "at": at}

@@ -18,7 +18,7 @@ from services.ordering.domain import (
     SponsorKind,
 )
 from shared.ids import looks_like_id
-from shared.schemas import EventSchema, HistoryEntry, StrictSchema
+from shared.schemas import EventSchema, HistoryEntry, StrictSchema, UtcDateTime
 
 DEPARTMENT = r"(0[1-9]|[1-8]\d|9[0-5]|2[AB]|97[1-6])"
 TOWN = r"(\d{5}|2[AB]\d{3})"  # INSEE code of the commune
@@ -110,7 +110,7 @@ class SponsorOut(EventSchema):
     iban = fields.String()
     address = fields.String(allow_none=True)
     siret = fields.String(allow_none=True)
-    created_at = fields.String()
+    created_at = UtcDateTime()
     history = fields.List(fields.Nested(HistoryEntry))
 
 
@@ -119,7 +119,7 @@ class DistributorOut(EventSchema):
     name = fields.String()
     sponsor_id = fields.String()
     town_code = fields.String()
-    created_at = fields.String()
+    created_at = UtcDateTime()
     created_by = fields.Dict()
 
 
@@ -258,7 +258,7 @@ class CampaignOut(EventSchema):
     rate_bp = fields.Integer()
     envelope_cents = fields.Integer()
     remaining_cents = fields.Integer()  # envelope minus the shares reserved by orders
-    updated_at = fields.String(allow_none=True)
+    updated_at = UtcDateTime(allow_none=True)
 
 
 class QuoteOut(EventSchema):
@@ -281,7 +281,7 @@ class PaymentOut(EventSchema):
     payer = fields.String()
     amount_cents = fields.Integer()
     reference = fields.String()
-    received_at = fields.String()
+    received_at = UtcDateTime()
     recorded_by = fields.Dict()
 
 
@@ -298,8 +298,18 @@ class CofundingOut(EventSchema):
 
 class InvoiceOut(EventSchema):
     reference = fields.String(allow_none=True)
-    issued_at = fields.String(allow_none=True)
-    due_date = fields.String(allow_none=True)
+    issued_at = UtcDateTime(allow_none=True)
+    due_date = fields.String(allow_none=True)  # a calendar date: 2026-12-22
+
+
+class IssuanceOut(EventSchema):
+    """What the order learnt of its booklets from ``issuance.booklets_issued``."""
+
+    batches = fields.List(fields.Integer())  # the batches received
+    batch_count = fields.Integer()
+    booklet_count = fields.Integer()
+    issued_at = UtcDateTime()
+    valid_until = UtcDateTime()
 
 
 class OrderOut(EventSchema):
@@ -315,8 +325,8 @@ class OrderOut(EventSchema):
     payments = fields.List(fields.Nested(PaymentOut))
     paid = fields.Dict()  # {"sponsor_cents", "state_cents"}
     invoice = fields.Nested(InvoiceOut, allow_none=True)
-    issuance = fields.Dict(allow_none=True)
-    created_at = fields.String()
+    issuance = fields.Nested(IssuanceOut, allow_none=True)
+    created_at = UtcDateTime()
     history = fields.List(fields.Nested(HistoryEntry))
 
 

@@ -1,15 +1,19 @@
 """The ordering service's own database: sponsors, distributors, orders, co-funding campaigns,
-invoice numbers. Every change of an order is one conditional update on its ``version``."""
+invoice numbers. Every change of an order is one conditional update on its ``version``.
+
+Times are BSON dates, read back as aware UTC datetimes (``shared.times``)."""
 
 from pymongo.errors import DuplicateKeyError
 
 from shared.mongo import ASCENDING, DESCENDING, Repository, update_and_get
 from shared.outbox import OUTBOX_FIELD
+from shared.times import aware
 
 HIDDEN = {"_id": 0, OUTBOX_FIELD: 0}
 
 
 class OrderingRepository(Repository):
+    TZ_AWARE = True
     INDEXES = {
         "sponsors": [([("id", ASCENDING)], {"unique": True})],
         "distributors": [
@@ -96,12 +100,14 @@ class OrderingRepository(Repository):
     # -- invoice numbers: one continuous sequence per year --------------------------------------
     def invoice_number(self, order_id, issued_at):
         """``(number, issued_at)`` of the order's invoice: the next number of the year of
-        ``issued_at`` (ISO text), or the number and date it already has.
+        ``issued_at`` (an aware datetime; its year in UTC), or the number and date it already
+        has.
 
         Two unique indexes make it exact: (year, number) forbids a number twice, order_id forbids
         two numbers for one order; a lost race just tries the next number, so the sequence has no
         gap and never skips a number."""
-        year = int(issued_at[:4])
+        issued_at = aware(issued_at)
+        year = issued_at.year
         while True:
             found = self.db.invoices.find_one({"order_id": order_id}, {"_id": 0})
             if found is not None:

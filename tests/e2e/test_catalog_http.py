@@ -1,5 +1,7 @@
 """The catalog through the gateway, as the operator, a venue and the public use it."""
 
+import re
+
 import pytest
 
 from tests.factories import service_payload, venue_payload
@@ -36,6 +38,9 @@ def test_register_accredit_add_service_and_find_near(api, operator_key, make_key
     history = answer.json()["history"]
     assert [(h["from"], h["to"]) for h in history] == [(None, "applied"), ("applied", "accredited")]
     assert history[-1]["by"]["role"] == "operator" and history[-1]["reason"] == "label APTIC obtenu"
+    assert history[0]["at"] == venue["created_at"]  # times as iso() writes them:
+    for at in (venue["created_at"], history[-1]["at"]):
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z", at), at
 
     venue_key = make_key("venue", venue["id"])
     answer = api.post(f"/venues/{venue['id']}/services", json=service_payload(), key=venue_key)

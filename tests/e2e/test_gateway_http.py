@@ -2,19 +2,24 @@
 
 import json
 import logging
+import re
+from datetime import datetime
 
 import pytest
 from nameko.testing.utils import get_container
 
 from aptic.registry import all_service_classes
 from shared.logs import JsonFormatter
+from shared.mongo import database_name, get_client
+from shared.times import iso
 from tests.conftest import Api
 from tests.factories import venue_payload
 
 pytestmark = pytest.mark.e2e
+ISO_Z = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z")  # what iso() writes
 
 
-def test_key_lifecycle_over_http(api, operator_key):
+def test_key_lifecycle_over_http(api, operator_key, stack_config):
     answer = api.post("/api-keys", json={"role": "venue"}, key=operator_key)
     assert answer.status_code == 400
     assert "subject_id" in answer.json()["error"]["details"]["fields"]
@@ -25,7 +30,8 @@ def test_key_lifecycle_over_http(api, operator_key):
         key=operator_key,
     )
     assert answer.status_code == 201
-    venue_key, key_id = answer.json()["api_key"], answer.json()["key_id"]
+    created = answer.json()
+    venue_key, key_id = created["api_key"], created["key_id"]
     assert venue_key.startswith("ak_") and len(venue_key) > 40
 
     listed = api.get("/api-keys", key=operator_key).json()["keys"]
@@ -39,6 +45,18 @@ def test_key_lifecycle_over_http(api, operator_key):
     assert answer.status_code == 401 and answer.json()["error"]["code"] == "invalid_api_key"
     again = api.post(f"/api-keys/{key_id}/revoke", key=operator_key)
     assert again.status_code == 404
+
+    # its dates are BSON dates in the store, ISO 8601 text with a Z in answers
+    raw = get_client(stack_config["MONGO_URI"])[database_name(stack_config, "gateway")]
+    stored = raw.api_keys.find_one({"key_id": key_id})
+    assert type(stored["created_at"]) is datetime and type(stored["revoked_at"]) is datetime
+    listed = {k["key_id"]: k for k in api.get("/api-keys", key=operator_key).json()["keys"]}
+    assert listed[key_id]["created_at"] == iso(stored["created_at"])
+    assert listed[key_id]["revoked_at"] == iso(stored["revoked_at"])
+    assert ISO_Z.fullmatch(listed[key_id]["created_at"]) and ISO_Z.fullmatch(
+        listed[key_id]["revoked_at"]
+    )
+    assert created["created_at"] == listed[key_id]["created_at"] and created["revoked_at"] is None
 
 
 def test_malformed_authorization_headers(api):

@@ -153,6 +153,8 @@ def test_from_paid_order_to_printed_activated_and_cancelled_booklets(api, operat
     assert booklet["status"] == "activated" and booklet["profile"] == profile
     assert booklet["valid_from"] == booklet["activated_at"]
     assert int(booklet["valid_until"][:4]) == int(booklet["activated_at"][:4]) + 1
+    for field in ("issued_at", "activated_at", "valid_until"):  # as iso() writes them
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z", booklet[field])
 
     # cancellation: lost or stolen, by its sponsor or the operator
     answer = api.post(f"/booklets/{second}/cancellation", json={"reason": "broken"}, key=key)

@@ -6,10 +6,11 @@ import re
 import pytest
 from pypdf import PdfReader
 
-from shared.schemas import utcnow
+from shared.times import now
 from tests.factories import IBANS
 
 pytestmark = pytest.mark.e2e
+ISO_Z = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z"  # times in answers, as iso() writes them
 
 APPLICATION = {
     "target_publics": {"skills_plan_priority_pct": 50, "digital_precarity_pct": 50},
@@ -85,7 +86,8 @@ def test_order_from_draft_to_confirmed_with_state_cofunding(api, operator_key, m
     )
     assert answer.status_code == 200, answer.text
     reference = answer.json()["invoice"]["reference"]
-    assert re.fullmatch(rf"INV-{utcnow().year}-\d{{6}}", reference)
+    assert re.fullmatch(rf"INV-{now().year}-\d{{6}}", reference)
+    assert re.fullmatch(ISO_Z, answer.json()["invoice"]["issued_at"])
 
     payment = {"amount_cents": 1_080_000, "payer": "sponsor", "reference": "VIR-GIRONDE-0001"}
     answer = api.post(f"/orders/{oid}/payments", json=payment, key=operator_key)
@@ -110,6 +112,10 @@ def test_order_from_draft_to_confirmed_with_state_cofunding(api, operator_key, m
     ]
     assert order["history"][3]["by"]["role"] == "operator"
     assert order["history"][1]["by"]["subject_id"] == sponsor["id"]
+    times = [order["created_at"], *(h["at"] for h in order["history"])]
+    times += [p["received_at"] for p in order["payments"]]
+    assert all(re.fullmatch(ISO_Z, t) for t in times), times
+    assert order["created_at"] == order["history"][0]["at"]
 
     listed = api.get("/orders", key=key).json()
     assert listed["total"] == 1 and listed["orders"][0]["id"] == oid
@@ -134,7 +140,7 @@ def test_order_from_draft_to_confirmed_with_state_cofunding(api, operator_key, m
 
 
 def test_envelope_exhausted_and_campaign_settings(api, operator_key, make_key):
-    year = utcnow().year
+    year = now().year
     answer = api.post(
         "/cofunding-campaigns",
         json={"year": year, "rate_bp": 5000, "envelope_cents": 500_000},

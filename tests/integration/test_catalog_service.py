@@ -1,5 +1,8 @@
 """The catalog service on the real RabbitMQ: RPC calls and the events other services rely on."""
 
+import re
+from datetime import datetime
+
 import pytest
 from nameko.events import event_handler
 from nameko.standalone.rpc import ServiceRpcProxy
@@ -8,6 +11,8 @@ from nameko.testing.services import entrypoint_waiter
 from services.catalog.schemas import VenueChanged
 from services.catalog.service import CatalogService
 from shared.errors import ValidationFailed
+from shared.mongo import database_name, get_client
+from shared.times import iso
 from tests.factories import service_payload, venue_payload
 
 pytestmark = pytest.mark.integration
@@ -80,6 +85,24 @@ def test_invalid_payload_is_refused_and_changes_nothing(catalog):
     assert "location" in caught.value.details["fields"]
     assert proxy.search_venues({}) == {"total": 0, "venues": []}
     assert proxy.health()["store"] is True
+
+
+def test_times_are_stored_as_dates_and_answered_as_iso_text(catalog, service_config):
+    proxy, listener = catalog
+    venue = proxy.register_venue(venue_payload(), OPERATOR)
+    with entrypoint_waiter(listener, "on_accredited"):
+        answer = proxy.decide_accreditation(
+            venue["id"], {"decision": "accredit", "reason": "label ok"}, OPERATOR
+        )
+    raw = get_client(service_config["MONGO_URI"])[database_name(service_config, "catalog")]
+    stored = raw.venues.find_one({"id": venue["id"]})
+    assert type(stored["created_at"]) is datetime
+    assert all(type(entry["at"]) is datetime for entry in stored["history"])
+    found = proxy.get_venue(venue["id"], False)
+    assert found["created_at"] == venue["created_at"] == iso(stored["created_at"])
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z", found["created_at"])
+    assert [h["at"] for h in found["history"]] == [h["at"] for h in answer["history"]]
+    assert [h["at"] for h in found["history"]] == [iso(h["at"]) for h in stored["history"]]
 
 
 def test_near_search_answers_the_public_shape_with_database_distances(catalog):

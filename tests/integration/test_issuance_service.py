@@ -6,6 +6,7 @@ received by a listener service (standing for redemption and ordering), RPC as th
 import base64
 import io
 import subprocess
+from datetime import datetime
 
 import eventlet
 import pytest
@@ -21,8 +22,9 @@ from services.issuance.domain import BOOKLETS, COUPONS
 from services.issuance.exceptions import DistributorOfAnotherSponsor, NotYours
 from services.issuance.service import IssuanceService
 from shared.events import BookletsIssued
-from shared.mongo import get_database
+from shared.mongo import database_name, get_client, get_database
 from shared.serials import booklet_serial, code_matches, coupon_serial, security_code
+from shared.times import iso
 from tests.conftest import TEST_SECRETS
 
 pytestmark = pytest.mark.integration
@@ -178,7 +180,7 @@ def test_two_instances_racing_give_every_order_its_own_serials_without_gap(
         wait_published(proxy, list(orders), seconds=60)
         booklets = {o: proxy.order_booklets(o, {}, OPERATOR)["booklets"] for o in orders}
 
-    db = get_database(service_config, "issuance")
+    db = get_database(service_config, "issuance", tz_aware=True)  # as the service's Store
     for sequence in (BOOKLETS, COUPONS):
         blocks = sorted(db.serial_blocks.find({"sequence": sequence}), key=lambda b: b["first"])
         assert sorted(b["order_id"] for b in blocks) == sorted(orders)
@@ -222,12 +224,20 @@ def test_lifecycle_events_and_distributor_checks(issuance, service_config, liste
             first, {"profile": {"age_band": "26_35", "postcode": "33600"}}, distributor("dis_1")
         )
     assert booklet["status"] == "activated" and booklet["valid_from"] == booklet["activated_at"]
+    # stored as BSON dates; answered and announced as the same ISO text
+    raw = get_client(service_config["MONGO_URI"])[database_name(service_config, "issuance")]
+    stored = raw.booklets.find_one({"serial": first})
+    assert type(stored["activated_at"]) is datetime and type(stored["valid_until"]) is datetime
+    assert booklet["activated_at"] == iso(stored["activated_at"])
+    assert booklet["valid_until"] == iso(stored["valid_until"])
     with entrypoint_waiter(listener, "on_cancelled"):
         issuance.cancel_booklet(second, {"reason": "lost"}, OPERATOR)
     activated = [p for k, p in Listener.received if k == "booklet_activated"]
     cancelled = [p for k, p in Listener.received if k == "booklet_cancelled"]
     assert activated[0]["booklet_serial"] == first and activated[0]["distributor_id"] == "dis_1"
     assert activated[0]["profile"] == {"age_band": "26_35", "postcode": "33600"}
+    assert activated[0]["activated_at"] == booklet["activated_at"]
+    assert activated[0]["valid_until"] == booklet["valid_until"]
     assert cancelled[0]["coupon_serials"] == [coupon_serial(n) for n in range(11, 21)]
     assert cancelled[0]["reason"] == "lost"
 

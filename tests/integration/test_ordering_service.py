@@ -3,6 +3,7 @@ listener service standing for issuance and settlement) and the issuance event it
 
 import base64
 import io
+from datetime import datetime
 
 import eventlet
 import pytest
@@ -16,7 +17,8 @@ from services.ordering.exceptions import NotYours, OrderNotFound
 from services.ordering.service import OrderingService
 from shared.errors import ValidationFailed
 from shared.events import DistributorRegistered, OrderConfirmed
-from shared.schemas import utcnow
+from shared.mongo import database_name, get_client
+from shared.times import iso, now
 from tests.factories import IBANS
 
 pytestmark = pytest.mark.integration
@@ -94,7 +96,7 @@ def test_order_confirmed_is_emitted_exactly_once_with_what_issuance_needs(orderi
     order = proxy.decide_cofunding(
         order["id"], {"decision": "approve", "reason": "complet"}, OPERATOR
     )
-    assert order["invoice"]["reference"].startswith(f"INV-{utcnow().year}-")
+    assert order["invoice"]["reference"].startswith(f"INV-{now().year}-")
 
     sponsor_payment = {"amount_cents": 1_080_000, "payer": "sponsor", "reference": "VIR-1"}
     state_payment = {"amount_cents": 1_000_000, "payer": "state", "reference": "ANCT-1"}
@@ -126,7 +128,7 @@ def test_order_confirmed_is_emitted_exactly_once_with_what_issuance_needs(orderi
 
 def test_two_orders_racing_for_the_last_of_the_envelope(ordering, service_config):
     proxy, _, _ = ordering
-    year = utcnow().year
+    year = now().year
     campaign = proxy.set_cofunding_campaign(
         {"year": year, "rate_bp": 5000, "envelope_cents": 1_000_000}, OPERATOR
     )
@@ -192,6 +194,16 @@ def test_booklets_issued_marks_the_order_issued_once(ordering, service_config):
     assert issued["status"] == "issued"
     assert issued["issuance"]["booklet_count"] == 2
     assert [h["to"] for h in issued["history"]].count("issued") == 1
+
+    # stored as BSON dates; answered as the same ISO text as the event's
+    raw = get_client(service_config["MONGO_URI"])[database_name(service_config, "ordering")]
+    stored = raw.orders.find_one({"id": order["id"]})
+    assert type(stored["issuance"]["issued_at"]) is datetime
+    assert type(stored["created_at"]) is datetime and type(stored["confirmed_at"]) is datetime
+    assert issued["issuance"]["issued_at"] == "2026-11-22T10:00:00Z"
+    assert issued["issuance"]["valid_until"] == "2027-11-22T10:00:00Z"
+    assert issued["created_at"] == iso(stored["created_at"])
+    assert issued["payments"][0]["received_at"] == iso(stored["payments"][0]["received_at"])
 
 
 def test_distributor_registered_event_and_errors_over_rpc(ordering):

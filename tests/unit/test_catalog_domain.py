@@ -1,20 +1,25 @@
 """Catalog rules without a broker: lifecycle, search (distances by the database), schemas."""
 
+import json
 import math
+import re
+from datetime import datetime
 
 import pytest
 
 from services.catalog import api, domain
 from services.catalog.exceptions import InvalidTransition, VenueNotFound, VenueRevoked
-from services.catalog.schemas import VenueInput
+from services.catalog.schemas import VenueDetailOut, VenueInput
 from services.catalog.store import GEO_FIELD, GEO_INDEX, CatalogRepository, search_pipeline
 from shared.errors import ValidationFailed
-from shared.mongo import get_client
+from shared.mongo import database_name, get_client, get_database
+from shared.times import iso
 from tests.factories import venue_payload
 
 OPERATOR = {"role": "operator", "key_id": "key_1", "subject_id": None, "label": None}
 BORDEAUX = (44.8378, -0.5792)  # place de la Comédie
 MEAN_EARTH_RADIUS_KM = 6371.0088
+ISO_Z = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z")  # what iso() writes
 
 
 def haversine_km(lat1, lon1, lat2, lon2):
@@ -43,7 +48,7 @@ def near(point):
 
 @pytest.fixture
 def db(mongo_config):
-    return get_client(mongo_config["MONGO_URI"])[mongo_config["MONGO_DB_PREFIX"] + "catalog"]
+    return get_database(mongo_config, "catalog", tz_aware=True)  # as the service's Store
 
 
 @pytest.fixture
@@ -127,7 +132,7 @@ def test_history_records_who_when_why(repo):
     venue = api.decide_accreditation(repo, venue["id"], "revoke", "fraude avérée", OPERATOR)
     last = venue["history"][-1]
     assert (last["from"], last["to"], last["reason"]) == ("accredited", "revoked", "fraude avérée")
-    assert last["by"] == OPERATOR and last["at"].endswith("Z")
+    assert last["by"] == OPERATOR and last["at"].tzinfo is not None and not last["at"].utcoffset()
     assert venue["version"] == 3
 
 
@@ -293,3 +298,20 @@ def test_near_search_is_planned_on_the_2dsphere_index(repo, db):
             "2dsphere candidate fetch it runs; MongoDB names the index (GEO_NEAR_2DSPHERE)"
         )
     assert GEO_INDEX in index_names(reply)
+
+
+def test_times_are_stored_as_dates_and_answered_as_iso_text(repo, mongo_config):
+    venue = api.register_venue(repo, VenueInput().load(venue_payload()), OPERATOR)
+    venue = api.decide_accreditation(repo, venue["id"], "accredit", "label obtenu", OPERATOR)
+    raw = get_client(mongo_config["MONGO_URI"])[database_name(mongo_config, "catalog")]
+    stored = raw.venues.find_one({"id": venue["id"]})
+    dates = [stored["created_at"], *(entry["at"] for entry in stored["history"])]
+    assert len(dates) == 3 and all(type(value) is datetime for value in dates)
+    answer = json.loads(json.dumps(VenueDetailOut().dump(venue)))
+    assert answer["created_at"] == iso(venue["created_at"]) and ISO_Z.fullmatch(
+        answer["created_at"]
+    )
+    assert [entry["at"] for entry in answer["history"]] == [
+        iso(entry["at"]) for entry in venue["history"]
+    ]
+    assert all(ISO_Z.fullmatch(entry["at"]) for entry in answer["history"])

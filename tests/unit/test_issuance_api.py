@@ -2,12 +2,15 @@
 order once, resuming after a crash, the events' content, the booklet lifecycle."""
 
 import json
+import re
+from datetime import datetime, timedelta
 
 import pytest
 
 from services.issuance import api
 from services.issuance.domain import BOOKLETS, COUPONS, IssueStatus
 from services.issuance.exceptions import (
+    BookletExpired,
     BookletNotFound,
     DistributorNotFound,
     DistributorOfAnotherSponsor,
@@ -16,12 +19,14 @@ from services.issuance.exceptions import (
     NotYours,
     OrderNotIssued,
 )
+from services.issuance.schemas import BookletOut, OrderBookletsOut
 from services.issuance.settings import Settings
 from services.issuance.store import IssuanceRepository
 from shared.events import BookletsIssued
-from shared.mongo import get_database
+from shared.mongo import database_name, get_client, get_database
 from shared.outbox import OUTBOX_FIELD
 from shared.serials import booklet_serial, code_matches, coupon_serial, security_code
+from shared.times import iso, now, parse
 from tests.conftest import TEST_SECRETS
 
 SETTINGS = Settings(
@@ -33,6 +38,8 @@ OPERATOR = {"role": "operator", "key_id": "key_op", "subject_id": None, "label":
 SPONSOR = {"role": "sponsor", "key_id": "key_sp", "subject_id": "spo_a", "label": None}
 OTHER_SPONSOR = {"role": "sponsor", "key_id": "key_sb", "subject_id": "spo_b", "label": None}
 DISTRIBUTOR = {"role": "distributor", "key_id": "key_di", "subject_id": "dis_a", "label": None}
+ISSUED = parse("2026-11-22T10:00:00Z")
+ISO_Z = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z")  # what iso() writes
 
 
 def confirmed(order_id, lines=((10, 3),), sponsor_id="spo_a"):
@@ -61,7 +68,7 @@ def confirmed(order_id, lines=((10, 3),), sponsor_id="spo_a"):
 
 @pytest.fixture
 def repo(mongo_config):
-    db = get_database(mongo_config, "issuance")
+    db = get_database(mongo_config, "issuance", tz_aware=True)  # as the service's Store
     IssuanceRepository.ensure_indexes(db)
     return IssuanceRepository(db)
 
@@ -82,7 +89,7 @@ def test_an_order_is_issued_into_contiguous_serials_with_events_in_batches(repo)
     serials = [s for b in booklets for s in b["coupon_serials"]]
     assert serials == [coupon_serial(n) for n in range(1, 61)]
     assert {b["status"] for b in booklets} == {"issued"}
-    assert booklets[0]["valid_until"][:4] == str(int(booklets[0]["valid_from"][:4]) + 1)
+    assert booklets[0]["valid_until"] == api.domain.one_year_after(booklets[0]["valid_from"])
 
     # 9 booklets in batches of 4: 3 events, every coupon once, with a digest of its code
     assert [t for t, _ in sent] == ["booklets_issued"] * 3
@@ -99,7 +106,7 @@ def test_an_order_is_issued_into_contiguous_serials_with_events_in_batches(repo)
     assert TEST_SECRETS["OPERATOR_SECRET"] not in text
     assert security_code(TEST_SECRETS["OPERATOR_SECRET"], serials[0]) not in text
     assert TEST_SECRETS["OPERATOR_SECRET"] not in json.dumps(
-        list(repo.db.issues.find({}, {"_id": 0}))
+        list(repo.db.issues.find({}, {"_id": 0})), default=str
     )
 
 
@@ -119,7 +126,7 @@ def test_a_redelivered_event_issues_nothing_twice(repo):
 def test_a_retry_after_a_crash_reuses_the_blocks_and_leaves_no_gap(repo):
     event = confirmed("ord_1", lines=((10, 5),))
     # crash right after the blocks were given, before the issue recorded them
-    issue = repo.insert_issue(api.new_issue(event, "2026-11-22T10:00:00Z"))
+    issue = repo.insert_issue(api.new_issue(event, ISSUED))
     repo.allocate_block(BOOKLETS, "ord_1", 5, api.domain.next_block)
     repo.allocate_block(COUPONS, "ord_1", 50, api.domain.next_block)
     # crash after some booklets were stored
@@ -139,10 +146,10 @@ def test_a_retry_after_a_crash_reuses_the_blocks_and_leaves_no_gap(repo):
 def test_a_stalled_issue_is_taken_up_and_batches_already_sent_are_not_sent_again(repo):
     settings = Settings(**{**SETTINGS.__dict__, "resume_after_seconds": 0})
     event = confirmed("ord_1", lines=((10, 9),))
-    issue = repo.insert_issue({**api.new_issue(event, "2026-11-22T10:00:00Z")})
+    issue = repo.insert_issue({**api.new_issue(event, ISSUED)})
     issue = api._allocate(repo, issue)
     issue = api._create_booklets(repo, issue)
-    repo.mark_batch_published("ord_1", 1, "2026-11-22T10:00:00Z")  # sent just before a crash
+    repo.mark_batch_published("ord_1", 1, ISSUED)  # sent just before a crash
     sent = Sent()
     assert api.resume_stalled(repo, settings, sent) == 1
     assert [p["batch"] for _, p in sent] == [2, 3]
@@ -181,11 +188,11 @@ def test_booklet_lifecycle_with_audit_trail_and_events(repo):
     assert booklet["status"] == "activated"
     assert booklet["profile"] == {"age_band": "66_75", "public_category": "senior"}
     assert booklet["valid_from"] == booklet["activated_at"]
-    assert booklet["valid_until"][4:] == booklet["activated_at"][4:]
+    assert booklet["valid_until"] == api.domain.one_year_after(booklet["activated_at"])
     event_type, payload = [(e["event_type"], e["payload"]) for e in outbox_of(repo, serial)][0]
     assert event_type == "booklet_activated"
     assert payload["coupon_serials"] == booklet["coupon_serials"]
-    assert payload["valid_until"] == booklet["valid_until"]
+    assert payload["valid_until"] == iso(booklet["valid_until"])
 
     booklet = api.cancel(repo, serial, "stolen", SPONSOR)
     assert booklet["status"] == "cancelled" and booklet["cancel_reason"] == "stolen"
@@ -250,3 +257,79 @@ def test_order_booklets_are_listed_a_page_at_a_time(repo):
     page = api.order_booklets(repo, "ord_1", {"limit": 2, "offset": 2}, OPERATOR)
     assert page["total"] == 5 and [b["serial"] for b in page["booklets"]] == serials[2:4]
     assert page["booklet_count"] == 5 and page["coupon_count"] == 50
+
+
+def test_times_are_stored_as_dates_and_answered_as_iso_text(repo, mongo_config):
+    sent = Sent()
+    api.issue_order(repo, SETTINGS, confirmed("ord_1", lines=((10, 2),)), sent)
+    serial, _ = [b["serial"] for b in repo.booklets_of_order("ord_1")]
+    api.record_distributor(
+        repo,
+        {"distributor_id": "dis_a", "sponsor_id": "spo_a", "name": "CCAS", "town_code": "33318"},
+    )
+    api.dispatch_booklet(repo, serial, OPERATOR)
+    api.assign(repo, serial, "dis_a", SPONSOR)
+    api.activate(repo, serial, None, DISTRIBUTOR)
+    booklet = api.cancel(repo, serial, "lost", SPONSOR)
+
+    # in the database: BSON dates (a plain client reads them back as datetimes), never text
+    raw = get_client(mongo_config["MONGO_URI"])[database_name(mongo_config, "issuance")]
+    issue = raw.issues.find_one({"order_id": "ord_1"})
+    stored = raw.booklets.find_one({"serial": serial})
+    dates = [
+        *(issue[key] for key in ("confirmed_at", "issued_at", "valid_from", "valid_until")),
+        *(issue[key] for key in ("updated_at", "published_at")),
+        issue["publishing"]["until"],
+        *(stored[key] for key in ("issued_at", "valid_from", "valid_until")),
+        *(stored[key] for key in ("activated_at", "cancelled_at")),
+        *(entry["at"] for entry in stored["history"]),
+    ]
+    assert all(type(value) is datetime for value in dates)
+    assert issue["confirmed_at"] == datetime(2026, 11, 22, 10)  # from the event's text
+    assert booklet["valid_until"].tzinfo is not None  # the store's reads are aware (UTC)
+
+    # answers: ISO 8601 text with a Z, as iso() writes it (what the store held before)
+    answer = json.loads(json.dumps(BookletOut().dump(booklet)))
+    for key in ("issued_at", "valid_from", "valid_until", "activated_at", "cancelled_at"):
+        assert answer[key] == iso(booklet[key]) and ISO_Z.fullmatch(answer[key]), key
+    assert [entry["at"] for entry in answer["history"]] == [
+        iso(entry["at"]) for entry in booklet["history"]
+    ]
+    page = api.order_booklets(repo, "ord_1", {"limit": 10, "offset": 0}, OPERATOR)
+    listed = json.loads(json.dumps(OrderBookletsOut().dump(page)))
+    assert listed["issued_at"] == iso(issue["issued_at"]) == listed["booklets"][1]["valid_from"]
+
+    # events: ISO text, the same instants
+    issued_event = BookletsIssued().load(sent[0][1])
+    assert issued_event["issued_at"] == iso(issue["issued_at"])
+    assert issued_event["valid_until"] == iso(issue["valid_until"])
+    activated, cancelled = (e["payload"] for e in outbox_of(repo, serial))
+    assert activated["activated_at"] == iso(booklet["activated_at"])
+    assert activated["valid_until"] == iso(booklet["valid_until"])
+    assert cancelled["cancelled_at"] == iso(booklet["cancelled_at"])
+
+
+def test_the_publishing_right_and_stalled_issues_compare_dates(repo):
+    at = now()
+    repo.insert_issue({**api.new_issue(confirmed("ord_1"), at), "status": "created"})
+    later = at + timedelta(seconds=30)
+    assert repo.take_publishing("ord_1", "pub_a", at, later)
+    assert not repo.take_publishing("ord_1", "pub_b", at + timedelta(seconds=29), later)
+    assert repo.take_publishing("ord_1", "pub_b", at + timedelta(seconds=31), later)
+    assert repo.stalled_issues(at) == []
+    assert [i["order_id"] for i in repo.stalled_issues(at + timedelta(milliseconds=1))] == ["ord_1"]
+
+
+def test_an_expired_booklet_cannot_be_activated(repo):
+    (serial,) = issued(repo, booklets=1)
+    api.record_distributor(
+        repo,
+        {"distributor_id": "dis_a", "sponsor_id": "spo_a", "name": "CCAS", "town_code": "33318"},
+    )
+    api.dispatch_booklet(repo, serial, OPERATOR)
+    api.assign(repo, serial, "dis_a", SPONSOR)
+    past = parse("2020-01-01T00:00:00Z")
+    repo.db.booklets.update_one({"serial": serial}, {"$set": {"valid_until": past}})
+    with pytest.raises(BookletExpired) as caught:
+        api.activate(repo, serial, None, DISTRIBUTOR)
+    assert caught.value.details == {"valid_until": "2020-01-01T00:00:00Z"}

@@ -91,10 +91,11 @@ def test_validity_is_one_year_and_29_february_ends_on_1_march():
 
 
 def test_a_booklet_past_its_validity_cannot_be_activated():
-    booklet = {"valid_until": "2027-11-22T10:00:00Z"}
-    domain.require_valid(booklet, "2027-11-22T09:59:59Z")
-    with pytest.raises(BookletExpired):
-        domain.require_valid(booklet, "2027-11-22T10:00:00Z")
+    booklet = {"valid_until": datetime(2027, 11, 22, 10, tzinfo=UTC)}
+    domain.require_valid(booklet, datetime(2027, 11, 22, 9, 59, 59, 999000, tzinfo=UTC))
+    with pytest.raises(BookletExpired) as caught:
+        domain.require_valid(booklet, datetime(2027, 11, 22, 10, tzinfo=UTC))
+    assert caught.value.details == {"valid_until": "2027-11-22T10:00:00Z"}  # answered as text
 
 
 # -- lifecycle ------------------------------------------------------------------------------------
@@ -137,14 +138,13 @@ def test_refused_transitions_name_status_and_action(status, action):
 
 
 def test_history_entry_says_who_when_from_and_to():
-    entry = domain.history_entry(
-        BookletStatus.DISPATCHED, BookletStatus.ASSIGNED, SPONSOR, "2026-11-22T10:00:00Z", x=1
-    )
+    at = datetime(2026, 11, 22, 10, tzinfo=UTC)
+    entry = domain.history_entry(BookletStatus.DISPATCHED, BookletStatus.ASSIGNED, SPONSOR, at, x=1)
     assert entry == {
         "from": "dispatched",
         "to": "assigned",
         "by": SPONSOR,
-        "at": "2026-11-22T10:00:00Z",
+        "at": at,
         "x": 1,
     }
 

@@ -1,5 +1,9 @@
 """What the ordering service does, over its store on the in-process engine (no broker)."""
 
+import json
+import re
+from datetime import UTC, datetime
+
 import pytest
 
 from services.ordering import api
@@ -15,20 +19,26 @@ from services.ordering.exceptions import (
 )
 from services.ordering.schemas import (
     CampaignInput,
+    CampaignOut,
     DistributorInput,
+    DistributorOut,
     OrderInput,
+    OrderOut,
     PaymentInput,
+    PaymentRecordedOut,
     SponsorInput,
+    SponsorOut,
 )
 from services.ordering.settings import Settings
 from services.ordering.store import OrderingRepository
 from shared.events import DistributorRegistered, OrderCancelled, OrderConfirmed
-from shared.mongo import get_database
-from shared.schemas import utcnow
+from shared.mongo import database_name, get_client, get_database
+from shared.times import iso, now, parse
 from tests.factories import IBANS
 
 OPERATOR = {"role": "operator", "key_id": "key_op", "subject_id": None, "label": "ops"}
-YEAR = utcnow().year
+YEAR = now().year
+ISO_Z = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z")  # what iso() writes
 APPLICATION = {
     "target_publics": {"skills_plan_priority_pct": 50, "digital_precarity_pct": 50},
     "geographic_area": "Gironde, quartiers prioritaires",
@@ -39,7 +49,7 @@ APPLICATION = {
 
 @pytest.fixture
 def repo(mongo_config):
-    db = get_database(mongo_config, "ordering")
+    db = get_database(mongo_config, "ordering", tz_aware=True)  # as the service's Store
     OrderingRepository.ensure_indexes(db)
     return OrderingRepository(db)
 
@@ -136,7 +146,7 @@ def test_cofunded_order_from_draft_to_confirmed(repo, settings):
         ("cofunding_pending", "cofunding_approved", "operator"),
         ("cofunding_approved", "confirmed", "operator"),
     ]
-    assert all(h["at"].endswith("Z") for h in order["history"])
+    assert all(h["at"].tzinfo is not None and not h["at"].utcoffset() for h in order["history"])
     assert order["history"][3]["reason"] == "dossier complet"
 
     # a payment replayed after confirmation records nothing and confirms nothing again
@@ -235,10 +245,12 @@ def test_invoice_numbers_are_sequential_per_year_and_never_reallocated(repo, set
     assert refs == [f"INV-{YEAR}-00000{n}" for n in (1, 2, 3)]
     again = api.invoice_of(repo, settings, order["id"], key_of(sponsor))
     assert again["reference"] == refs[-1]
-    assert repo.invoice_number(order["id"], f"{YEAR}-12-31T23:59:59Z")[0] == 3
-    # a new year starts again at 1
-    assert repo.invoice_number("ord_next_year", f"{YEAR + 1}-01-01T00:00:00Z")[0] == 1
-    assert repo.invoice_number("ord_again", f"{YEAR}-06-01T00:00:00Z")[0] == 4
+    assert repo.invoice_number(order["id"], parse(f"{YEAR}-12-31T23:59:59Z"))[0] == 3
+    # a new year starts again at 1; the year is the year in UTC (00:30 on 1 January in Paris is
+    # 23:30 on 31 December in UTC: the year before)
+    assert repo.invoice_number("ord_next_year", parse(f"{YEAR + 1}-01-01T00:00:00Z"))[0] == 1
+    assert repo.invoice_number("ord_again", parse(f"{YEAR}-06-01T00:00:00Z"))[0] == 4
+    assert repo.invoice_number("ord_paris", parse(f"{YEAR + 1}-01-01T00:30:00+01:00"))[0] == 5
 
 
 def test_invoice_left_due_by_a_crash_is_issued_when_asked(repo, settings):
@@ -384,3 +396,89 @@ def test_reservations_are_held_once_per_order_and_released_once(repo, settings):
     assert remaining(repo) == full
     assert repo.reserve_envelope(YEAR, "ord_b", full + 1) is None
     assert remaining(repo) == full
+
+
+def test_times_are_stored_as_dates_and_answered_as_iso_text(repo, settings, mongo_config):
+    sponsor = make_sponsor(repo, kind="company")
+    distributor = api.register_distributor(
+        repo,
+        DistributorInput().load(
+            {"name": "CCAS de Pessac", "sponsor_id": sponsor["id"], "town_code": "33318"}
+        ),
+        key_of(sponsor),
+    )
+    campaign = api.set_campaign(
+        repo,
+        settings,
+        CampaignInput().load({"year": YEAR, "rate_bp": 5000, "envelope_cents": 10**9}),
+        OPERATOR,
+    )
+    order = make_order(repo, settings, sponsor, quantity=2)
+    order = api.ensure_invoice(
+        repo, settings, api.submit_order(repo, settings, order["id"], key_of(sponsor))
+    )
+    order, payment, _ = pay(repo, order, "sponsor", order["quote"]["sponsor_due_cents"], "V1")
+    batch = {
+        "order_id": order["id"],
+        "booklets": [{"serial": "B000000011", "coupons": []}],
+        "issued_at": "2026-11-22T10:00:00.123000Z",
+        "valid_until": "2027-11-22T10:00:00.123000Z",
+        "batch": 1,
+        "batch_count": 1,
+    }
+    order = api.mark_issued(repo, batch)
+
+    # in the database: BSON dates (a plain client reads them back as datetimes), never text
+    raw = get_client(mongo_config["MONGO_URI"])[database_name(mongo_config, "ordering")]
+    stored = raw.orders.find_one({"id": order["id"]})
+    dates = [
+        stored["created_at"],
+        stored["confirmed_at"],
+        stored["invoice"]["issued_at"],
+        stored["payments"][0]["received_at"],
+        stored["issuance"]["issued_at"],
+        stored["issuance"]["valid_until"],
+        *(entry["at"] for entry in stored["history"]),
+        raw.sponsors.find_one({"id": sponsor["id"]})["created_at"],
+        *(entry["at"] for entry in raw.sponsors.find_one({"id": sponsor["id"]})["history"]),
+        raw.distributors.find_one({"id": distributor["id"]})["created_at"],
+        raw.campaigns.find_one({"year": YEAR})["updated_at"],
+        raw.campaigns.find_one({"year": YEAR})["history"][0]["at"],
+        raw.invoices.find_one({"order_id": order["id"]})["issued_at"],
+    ]
+    assert all(type(value) is datetime for value in dates)
+    # the store's reads are aware, in UTC
+    assert order["created_at"] == stored["created_at"].replace(tzinfo=UTC)
+    assert order["created_at"].tzinfo is not None
+
+    # answers: ISO 8601 text with a Z, as iso() writes it (what the store held before)
+    answer = json.loads(json.dumps(OrderOut().dump(order)))
+    assert answer["created_at"] == iso(order["created_at"]) and ISO_Z.fullmatch(
+        answer["created_at"]
+    )
+    assert answer["invoice"]["issued_at"] == iso(order["invoice"]["issued_at"])
+    assert answer["payments"][0]["received_at"] == iso(payment["received_at"])
+    assert all(ISO_Z.fullmatch(entry["at"]) for entry in answer["history"])
+    assert answer["issuance"] == {
+        "batches": [1],
+        "batch_count": 1,
+        "booklet_count": 1,
+        "issued_at": "2026-11-22T10:00:00.123000Z",  # byte for byte what the event said
+        "valid_until": "2027-11-22T10:00:00.123000Z",
+    }
+    assert ISO_Z.fullmatch(
+        PaymentRecordedOut().dump({"created": True, "payment": payment, "order": order})["payment"][
+            "received_at"
+        ]
+    )
+    assert SponsorOut().dump(sponsor)["created_at"] == iso(sponsor["created_at"])
+    assert SponsorOut().dump(sponsor)["history"][0]["at"] == iso(sponsor["created_at"])
+    assert DistributorOut().dump(distributor)["created_at"] == iso(distributor["created_at"])
+    assert CampaignOut().dump(campaign)["updated_at"] == iso(campaign["updated_at"])
+
+    # events: ISO text too (their schemas take text)
+    event = outbox(repo, order["id"])[0]["payload"]
+    assert event["confirmed_at"] == iso(order["confirmed_at"])
+    assert event["payments"][0]["received_at"] == iso(payment["received_at"])
+    registered = raw.distributors.find_one({"id": distributor["id"]})["outbox"][0]["payload"]
+    assert registered["registered_at"] == iso(distributor["created_at"])

@@ -2,6 +2,7 @@
 
 import io
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from services.ordering.settings import Settings
 
 INVOICE = {
     "reference": "INV-2026-000042",
-    "issued_at": "2026-11-22T10:15:00.000Z",
+    "issued_at": datetime(2026, 11, 22, 10, 15, tzinfo=UTC),  # as stored: a date, aware
     "due_date": "2026-12-22",
     "due_days": 30,
     "issuer": Settings().issuer(),

@@ -2,7 +2,7 @@
 
 import eventlet
 
-from services.gateway.auth import KeyInput, KeyOut
+from services.gateway.auth import KeyInput, KeyOut, key_out
 from services.gateway.http import json_response, read_json, route
 from services.gateway.openapi import openapi_spec
 
@@ -56,7 +56,7 @@ class SystemRoutes:
         self.auth.require(request, "operator")
         data = KeyInput().load_or_raise(read_json(request))
         key, record = self.auth.keys.create(data["role"], data["subject_id"], data["label"])
-        return json_response({**record, "api_key": key}, 201)
+        return json_response(key_out(record, key), 201)
 
     @route(
         "GET",
@@ -68,7 +68,7 @@ class SystemRoutes:
     )
     def list_api_keys_http(self, request):
         self.auth.require(request, "operator")
-        return json_response({"keys": self.auth.keys.list()})
+        return json_response({"keys": [key_out(record) for record in self.auth.keys.list()]})
 
     @route(
         "POST",
