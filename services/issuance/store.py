@@ -55,19 +55,17 @@ class IssuanceRepository(Repository):
     def take_publishing(self, order_id, holder, now, until):
         """Become the one instance that publishes the order's batches, unless another holds
         that right and has not let it lapse (``now`` and ``until``: aware datetimes)."""
-        return bool(
-            self.db.issues.update_one(
-                {
-                    "order_id": order_id,
-                    "status": "created",
-                    "$or": [
-                        {"publishing.holder": {"$in": [None, holder]}},
-                        {"publishing.until": {"$lt": now}},
-                    ],
-                },
-                {"$set": {"publishing": {"holder": holder, "until": until}}},
-            ).matched_count
-        )
+        change = {"$set": {"publishing": {"holder": holder, "until": until}}}
+        # two conditional updates rather than one with a top-level $or (which SecantusDB answers
+        # by scanning the collection): free or ours, else lapsed
+        for condition in (
+            {"publishing.holder": {"$in": [None, holder]}},
+            {"publishing.until": {"$lt": now}},
+        ):
+            query = {"order_id": order_id, "status": "created", **condition}
+            if self.db.issues.update_one(query, change).matched_count:
+                return True
+        return False
 
     def mark_batch_published(self, order_id, batch, at):
         return update_and_get(
