@@ -62,7 +62,7 @@ class OrderStatus(StrEnum):
     CONFIRMED = "confirmed"  # fully paid: issuance prints it
     ISSUED = "issued"  # booklets printed (issuance.booklets_issued received)
     DISPATCHED = "dispatched"  # booklets sent to the sponsor
-    CANCELLED = "cancelled"  # before issuance; payments received are to be returned
+    CANCELLED = "cancelled"  # before confirmation; payments received are to be returned
 
 
 class CofundingDecision(StrEnum):
@@ -77,13 +77,15 @@ class Payer(StrEnum):
 
 # the statuses each action may start from
 PAYABLE = {OrderStatus.SUBMITTED, OrderStatus.COFUNDING_APPROVED, OrderStatus.COFUNDING_REFUSED}
+# Not once confirmed: confirmation has started issuance, and the coupons may be printed,
+# handed out and redeemed whatever ordering says next. A sponsor withdraws a confirmed order by
+# blocking its booklets not yet handed out (issuance), which the next expiry run refunds.
 CANCELLABLE = {
     OrderStatus.DRAFT,
     OrderStatus.SUBMITTED,
     OrderStatus.COFUNDING_PENDING,
     OrderStatus.COFUNDING_APPROVED,
     OrderStatus.COFUNDING_REFUSED,
-    OrderStatus.CONFIRMED,
 }
 ALLOWED_FROM = {
     "submit": {OrderStatus.DRAFT},

@@ -137,7 +137,6 @@ def test_minimum_order_of_10000_eur_face_value():
                 "cofunding_pending",
                 "cofunding_approved",
                 "cofunding_refused",
-                "confirmed",
             },
         ),
     ],
@@ -152,8 +151,10 @@ def test_each_action_is_allowed_from_its_statuses_only(action, allowed):
             assert caught.value.details["status"] == status.value
 
 
-def test_cannot_cancel_once_issued():
-    for status in ("issued", "dispatched", "cancelled"):
+def test_cannot_cancel_once_confirmed():
+    """Confirmation starts issuance: the coupons may be redeemed whatever ordering says next (a
+    confirmed order cancelled then paid twice: 20,280 c out for 10,400 c in)."""
+    for status in ("confirmed", "issued", "dispatched", "cancelled"):
         with pytest.raises(InvalidOrderTransition):
             domain.require_status({"status": status}, "cancel")
 

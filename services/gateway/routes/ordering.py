@@ -154,7 +154,7 @@ class OrderingRoutes:
     @route(
         "POST",
         "/orders/<order_id>/cancel",
-        summary="Cancel an order before issuance (its sponsor, or the operator)",
+        summary="Cancel an order before it is confirmed (its sponsor, or the operator)",
         tag=TAG,
         roles=("sponsor", "operator"),
         body=ordering.CancelInput,
