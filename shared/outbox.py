@@ -19,9 +19,9 @@ from datetime import timedelta
 
 from nameko.extensions import DependencyProvider
 
+from shared import times
 from shared.ids import new_id
 from shared.mongo import ASCENDING, get_database
-from shared.schemas import utcnow
 
 OUTBOX_FIELD = "outbox"
 DEFAULT_GRACE_SECONDS = 10
@@ -34,7 +34,7 @@ def outbox_entry(event_type, payload):
         "event_id": new_id("evt"),
         "event_type": event_type,
         "payload": payload,
-        "created_at": utcnow().replace(tzinfo=None),
+        "created_at": times.now(),
     }
 
 
@@ -65,7 +65,7 @@ class OutboxHandle:
 
     def flush(self, dispatch):
         """Publish events left behind for longer than the grace period (the timer calls this)."""
-        before = utcnow().replace(tzinfo=None) - timedelta(seconds=self.grace_seconds)
+        before = times.now() - timedelta(seconds=self.grace_seconds)
         published = 0
         for collection in self.collections:
             query = {f"{OUTBOX_FIELD}.created_at": {"$lte": before}}
