@@ -10,6 +10,7 @@ from services.redemption.exceptions import (
     BookletCancelled,
     CouponAlreadyRedeemed,
     CouponExpired,
+    CouponLocked,
     CouponNotFound,
     IdempotencyKeyReused,
     InvalidCodeFormat,
@@ -117,8 +118,8 @@ def _parse(coupon):
 
 def check_venue(venue, venue_id, service_id, now):
     """The category of ``service_id`` if ``venue`` (as read, with its lock) may redeem now."""
-    locked_until = venue.get("locked_until") if venue else None
-    if locked_until is not None and locked_until > now:
+    locked_until = domain.locked_until(venue, now)
+    if locked_until is not None:
         raise VenueLocked(details={"locked_until": times.iso(locked_until)})
     if venue is None or venue["status"] != "accredited":
         raise VenueNotAccredited(details={"venue_id": venue_id})
@@ -131,10 +132,15 @@ def check_venue(venue, venue_id, service_id, now):
 
 def check_coupon(digest_key, venue, category, serial, code, found, now, accepted_at=None):
     """The coupon as read (``found``: its snapshot entry, or None), if ``venue`` may redeem it
-    now for ``category``; else why not. A wrong code is counted by the caller."""
+    now for ``category``; else why not. An unknown serial and a wrong code are counted by the
+    caller (:func:`_count_guess`); a locked coupon is refused before its code is compared, so
+    that it confirms no guess."""
     if found is None or found["booklet"] is None:
         raise CouponNotFound(details={"serial": serial})
     coupon, booklet = found["coupon"], found["booklet"]
+    locked_until = domain.locked_until(coupon, now)
+    if locked_until is not None:
+        raise _coupon_locked(serial, locked_until)
     if not serials.code_matches(digest_key, serial, code, coupon["code_digest"]):
         raise InvalidSecurityCode(details={"serial": serial})
     if booklet.get("cancelled"):
@@ -156,27 +162,48 @@ def _already_redeemed(serial, coupon):
     )
 
 
-def _wrong_code(repo, venue_id, now):
-    """Count a wrong code; lock the venue when it reaches the threshold."""
-    window = domain.window_start(now)
-    window_end = window + timedelta(minutes=domain.WINDOW_MINUTES)
-    count = repo.count_wrong_code(venue_id, window, expires_at=window_end)
-    if count == domain.WRONG_CODES_PER_WINDOW:
-        locked_until = now + timedelta(minutes=domain.LOCK_MINUTES)
-        repo.lock(
-            {
-                "venue_id": venue_id,
-                "wrong_codes": count,
-                "window_start": window,
-                "locked_at": now,
-                "locked_until": locked_until,
-                "expires_at": locked_until + timedelta(days=domain.LOCK_HISTORY_DAYS),
-            }
-        )
+def _coupon_locked(serial, locked_until):
+    return CouponLocked(details={"serial": serial, "locked_until": times.iso(locked_until)})
+
+
+# the refusals that answer a guess (a serial that exists or not, a code right or wrong): counted
+GUESSES = (CouponNotFound, InvalidSecurityCode)
+
+
+def _count_guess(repo, venue_id, refusal, now):
+    """Count a failed guess before answering it: against the venue (a wrong code or an unknown
+    serial), then, for a wrong code, against the coupon, each in one atomic update that also
+    checks the lock. Returns if both counted it (the refusal is answered); raises
+    ``VenueLocked`` or ``CouponLocked`` if the venue or the coupon got locked since the read
+    (the guess is then neither counted there nor answered)."""
+    serial = refusal.details["serial"]
+    wrong_code = isinstance(refusal, InvalidSecurityCode)
+    failure = {
+        "at": now,
+        "venue_id": venue_id,
+        "serial": serial,
+        "reason": domain.Guess.WRONG_CODE if wrong_code else domain.Guess.UNKNOWN_SERIAL,
+    }
+    _guess(repo, domain.VENUE_GUARD, venue_id, failure, now)
+    if wrong_code:
+        _guess(repo, domain.COUPON_GUARD, serial, failure, now)
+
+
+def _guess(repo, guard, subject_id, failure, now):
+    lock_id = new_id("lck")
+    counted, state = repo.record_failure(guard, subject_id, failure, now, lock_id)
+    if state is not None and state.get("lock_id") == lock_id:  # this failure locked it
+        repo.add_lock(domain.lock_record(guard, subject_id, state, lock_id, now))
+    if not counted and state is not None:
+        locked_until = state.get("locked_until") or now
+        if guard.kind == domain.COUPON_GUARD.kind:
+            raise _coupon_locked(subject_id, locked_until)
+        raise VenueLocked(details={"locked_until": times.iso(locked_until)})
 
 
 def check(repo, digest_key, venue_id, data, now=None):
-    """``GET /coupons/{serial}?code=``: usable or why not (nothing changes but brute-force counts)."""
+    """``GET /coupons/{serial}?code=``: usable or why not (nothing changes but the counts of
+    failed guesses)."""
     now = times.aware(now) or times.now()
     serial, code = _parse(data)
     snapshot = repo.snapshot(venue_id, [serial])
@@ -185,8 +212,8 @@ def check(repo, digest_key, venue_id, data, now=None):
         coupon, booklet = check_coupon(
             digest_key, snapshot.venue, category, serial, code, snapshot.coupons.get(serial), now
         )
-    except InvalidSecurityCode:
-        _wrong_code(repo, venue_id, now)
+    except GUESSES as refusal:
+        _count_guess(repo, venue_id, refusal, now)
         raise
     return {
         "serial": serial,
@@ -239,13 +266,13 @@ def redeem(repo, digest_key, venue_id, data, actor, now=None):
         existing = repo.redemption_by_key(venue_id, data["idempotency_key"])
         if existing is not None:
             return _replay(existing, data), False
-        if isinstance(refusal, InvalidSecurityCode):
-            _wrong_code(repo, venue_id, now)
+        if isinstance(refusal, GUESSES):
+            _count_guess(repo, venue_id, refusal, now)
         raise
     redemption_id = new_id("red")
     if repo.claim(wanted, redemption_id, key, now) < len(wanted):  # round trip 2
         repo.release(redemption_id)  # another request took one since the read: give back ours
-        return _explain_taken(repo, venue_id, data, wanted, key), False
+        return _explain_taken(repo, venue_id, data, wanted, key, now), False
     event = CouponsRedeemed().dump(
         {
             "redemption_id": redemption_id,
@@ -300,18 +327,22 @@ def _check_request(digest_key, snapshot, venue_id, data, parsed, now):
     return category, lines
 
 
-def _explain_taken(repo, venue_id, data, wanted, key):
-    """A claim got fewer coupons than asked (and gave them back): say which one was taken, or
-    answer as the same request that took them."""
+def _explain_taken(repo, venue_id, data, wanted, key, now):
+    """A claim got fewer coupons than asked (and gave them back): say which one was taken (or
+    locked since the read), or answer as the same request that took them."""
     held = {coupon["serial"]: coupon for coupon in repo.coupons(wanted)}
     if any(coupon.get("claim_key") == key for coupon in held.values()):
         return _replay_by_key(repo, venue_id, data)
-    taken = next(
-        (s for s in wanted if held.get(s, {}).get("status") != CouponStatus.USABLE), wanted[0]
-    )
-    if held.get(taken, {}).get("status") == CouponStatus.EXPIRED:
-        raise CouponExpired(details={"serial": taken})
-    raise _already_redeemed(taken, held.get(taken, {}))
+    for serial in wanted:
+        coupon = held.get(serial, {})
+        if coupon.get("status") == CouponStatus.EXPIRED:
+            raise CouponExpired(details={"serial": serial})
+        if coupon.get("status") != CouponStatus.USABLE:
+            raise _already_redeemed(serial, coupon)
+        locked_until = domain.locked_until(coupon, now)
+        if locked_until is not None:
+            raise _coupon_locked(serial, locked_until)
+    raise _already_redeemed(wanted[0], held.get(wanted[0], {}))
 
 
 def _insert_refused(repo, redemption, data):

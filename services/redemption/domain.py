@@ -1,6 +1,8 @@
-"""Redemption rules: validity windows, sponsors' rules, brute-force windows. No I/O."""
+"""Redemption rules: validity windows, sponsors' rules, brute-force guards. No I/O."""
 
 import calendar
+from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 
 from services.redemption.exceptions import (
@@ -11,9 +13,25 @@ from services.redemption.exceptions import (
 from shared import times
 
 MAX_COUPONS_PER_REDEMPTION = 50
-WRONG_CODES_PER_WINDOW = 10  # wrong security codes a venue may send in one window...
-WINDOW_MINUTES = 15  # ...of this many minutes,
-LOCK_MINUTES = 15  # before it is refused (429) for this long
+
+
+@dataclass(frozen=True)
+class Guard:
+    """Brute-force protection of one kind of subject (a venue, a coupon): ``limit`` failed
+    guesses within any ``window`` (sliding: the last ``window`` before each guess) lock the
+    subject for ``lock`` from the guess that reached the limit; while locked it is refused (429)
+    and its guesses are neither answered nor counted."""
+
+    kind: str
+    limit: int
+    window: timedelta
+    lock: timedelta
+
+
+# a venue: wrong security codes and unknown serials (a venue probing which serials exist)
+VENUE_GUARD = Guard("venue", 10, window=timedelta(minutes=15), lock=timedelta(minutes=15))
+# a coupon: wrong security codes from any venues (a coupon guessed from several venues)
+COUPON_GUARD = Guard("coupon", 5, window=timedelta(hours=24), lock=timedelta(hours=24))
 LOCK_HISTORY_DAYS = 30  # how long operators still see a lock after it ended (then purged: TTL)
 PENDING_TIMEOUT_SECONDS = 15  # coupons claimed this long ago without their redemption: given back
 # (a redemption takes well under a second; a later insert of its document loses to the tombstone)
@@ -108,7 +126,38 @@ def check_rules(rules, venue, category):
         )
 
 
-def window_start(now):
-    """Start of the fixed brute-force window holding ``now``."""
-    minutes = (now.hour * 60 + now.minute) // WINDOW_MINUTES * WINDOW_MINUTES
-    return now.replace(hour=minutes // 60, minute=minutes % 60, second=0, microsecond=0)
+class Guess(StrEnum):
+    """What a failed guess was (each counts against its venue; a wrong code against its coupon
+    too)."""
+
+    WRONG_CODE = "wrong_code"
+    UNKNOWN_SERIAL = "unknown_serial"
+
+
+def locked_until(subject, now):
+    """When the lock of ``subject`` (a venue or coupon document as read) ends, if it is locked at
+    ``now``; else None."""
+    until = (subject or {}).get("locked_until")
+    return until if until is not None and until > now else None
+
+
+def lock_record(guard, subject_id, guard_state, lock_id, now):
+    """What operators see of a lock (``GET /redemption-locks``), from the subject's guard as the
+    update that locked it left it: the failed guesses of the window, who sent them, until when."""
+    failures = guard_state.get("failed_guesses") or []
+    reasons = [failure.get("reason") for failure in failures]
+    locked_until = guard_state["locked_until"]
+    return {
+        "lock_id": lock_id,
+        "kind": guard.kind,
+        "venue_id": subject_id if guard.kind == "venue" else None,
+        "serial": subject_id if guard.kind == "coupon" else None,
+        "venue_ids": sorted({failure["venue_id"] for failure in failures}),
+        "serials": sorted({failure["serial"] for failure in failures}),
+        "wrong_codes": reasons.count(Guess.WRONG_CODE),
+        "unknown_serials": reasons.count(Guess.UNKNOWN_SERIAL),
+        "window_start": failures[0]["at"] if failures else now,
+        "locked_at": now,
+        "locked_until": locked_until,
+        "expires_at": locked_until + timedelta(days=LOCK_HISTORY_DAYS),
+    }

@@ -6,6 +6,7 @@ from shared.contracts.errors_redemption import (
     BookletCancelled,
     CouponAlreadyRedeemed,
     CouponExpired,
+    CouponLocked,
     CouponNotFound,
     CouponNotYetValid,
     IdempotencyKeyReused,
@@ -40,4 +41,5 @@ __all__ = [
     "NotVoidable",
     "NotYours",
     "VenueLocked",
+    "CouponLocked",
 ]

@@ -73,8 +73,16 @@ class CheckOut(EventSchema):
 
 
 class LockOut(EventSchema):
-    venue_id = fields.String()
+    """A brute-force lock: of a venue (``venue_id``) or of a coupon (``serial``), with the failed
+    guesses of the window that locked it and who sent them."""
+
+    kind = fields.String()  # "venue" or "coupon"
+    venue_id = fields.String(allow_none=True)
+    serial = fields.String(allow_none=True)
+    venue_ids = fields.List(fields.String())
+    serials = fields.List(fields.String())
     wrong_codes = fields.Integer()
+    unknown_serials = fields.Integer()
     window_start = fields.String()
     locked_at = fields.String()
     locked_until = fields.String()

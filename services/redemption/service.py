@@ -151,12 +151,13 @@ class RedemptionService:
 
     @rpc
     def list_locks(self):
-        """Brute-force locks, newest first: which venue, how many wrong codes, until when."""
+        """Brute-force locks of venues and coupons, the latest ending first (with their guesses).
+
+        Each: which venue or coupon, how many wrong codes and unknown serials, from which venues,
+        until when."""
+        dates = ("window_start", "locked_at", "locked_until")
         locks = [
-            {
-                **lock,
-                **{k: times.iso(lock[k]) for k in ("window_start", "locked_at", "locked_until")},
-            }
+            {"kind": "venue", **lock, **{k: times.iso(lock.get(k)) for k in dates}}
             for lock in self.store.locks()
         ]
         return {"locks": LockOut(many=True).dump(locks)}

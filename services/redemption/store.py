@@ -1,10 +1,11 @@
 """Redemption's own database, fed by events: coupons, booklets, orders' rules, venues; and its
-redemptions, brute-force windows and locks.
+redemptions, brute-force guards (on venues and coupons) and locks.
 
 A redemption's success path is four round trips (see docs/redemption.md): :meth:`snapshot` (one
-aggregation: coupons, their booklets and orders, the venue and its lock), :meth:`claim` (one
-conditional update), :meth:`insert_redemption` (accepted, its event in the outbox), then the
-outbox's ``$pull`` once the event is published. Every query is served by an index listed here.
+aggregation: coupons with their locks, their booklets and orders, the venue with its lock),
+:meth:`claim` (one conditional update), :meth:`insert_redemption` (accepted, its event in the
+outbox), then the outbox's ``$pull`` once the event is published. Every query is served by an
+index listed here.
 
 Dates are BSON dates, read back aware in UTC (``shared.times``): ``TZ_AWARE`` for the ``Store``
 provider, and :class:`RedemptionRepository` makes any database it is given read them so."""
@@ -51,7 +52,8 @@ def _aware(value):
 
 class Snapshot:
     """What one read tells about a request: its coupons (each with its booklet and order) and the
-    venue (with ``locked_until`` if a brute-force lock was ever set)."""
+    venue; a coupon and the venue each with their brute-force guard (``failed_guesses``,
+    ``locked_until``) if they were ever guessed at."""
 
     def __init__(self, venue, coupons):
         self.venue = venue
@@ -76,10 +78,6 @@ class RedemptionRepository(Repository):
             ([("venue_id", ASCENDING), ("created_at", ASCENDING)], {}),
             ([("status", ASCENDING), ("created_at", ASCENDING)], {}),
             ([("created_at", ASCENDING)], {}),
-        ],
-        "attempts": [
-            ([("key", ASCENDING)], {"unique": True}),
-            ([("expires_at", ASCENDING)], _TTL),
         ],
         "locks": [
             ([("locked_until", DESCENDING)], {}),
@@ -208,7 +206,7 @@ class RedemptionRepository(Repository):
 
     def coupons(self, serials):
         """Several coupons in one query (``$in`` on the unique serial)."""
-        return list(self.db.coupons.find({"serial": {"$in": list(serials)}}, {"_id": 0}))
+        return _aware(list(self.db.coupons.find({"serial": {"$in": list(serials)}}, {"_id": 0})))
 
     def venue(self, venue_id):
         return self.db.venues.find_one({"venue_id": venue_id}, {"_id": 0})
@@ -233,9 +231,10 @@ class RedemptionRepository(Repository):
 
     # -- redeeming: single-document atomic steps ----------------------------------------------
     def claim(self, serials, redemption_id, claim_key, at):
-        """Redeem every usable coupon of ``serials`` for this redemption in one conditional update
-        (each document's update is atomic); how many were claimed. Fewer than asked: some were
-        taken, and the caller gives back what it got (:meth:`release`)."""
+        """Redeem every usable coupon of ``serials`` not locked at ``at`` for this redemption in
+        one conditional update (each document's update is atomic); how many were claimed. Fewer
+        than asked: some were taken (or locked since the read), and the caller gives back what it
+        got (:meth:`release`)."""
         changes = {
             "$set": {
                 "status": CouponStatus.REDEEMED.value,
@@ -244,10 +243,11 @@ class RedemptionRepository(Repository):
                 "claim_key": claim_key,
             }
         }
+        usable = {"status": CouponStatus.USABLE.value, **self.not_locked(at)}
         if len(serials) == 1:  # the common case: one coupon, one key
-            query = {"serial": serials[0], "status": CouponStatus.USABLE.value}
+            query = {"serial": serials[0], **usable}
             return self.db.coupons.update_one(query, changes).modified_count
-        query = {"serial": {"$in": list(serials)}, "status": CouponStatus.USABLE.value}
+        query = {"serial": {"$in": list(serials)}, **usable}
         return self.db.coupons.update_many(query, changes).modified_count
 
     def release(self, redemption_id):
@@ -323,32 +323,70 @@ class RedemptionRepository(Repository):
             {"_id": name}, {"$max": {"checked_until": checked_until}}, upsert=True
         )
 
-    # -- brute force --------------------------------------------------------------------------
-    def count_wrong_code(self, venue_id, window, expires_at):
-        """One more wrong code in this window (atomic ``$inc``); the count. The document is purged
-        by the server after ``expires_at`` (TTL): counting does not depend on it, as each window
-        has its own key."""
-        doc = update_and_get(
-            self.db.attempts,
-            {"key": f"{venue_id}:{window.isoformat()}"},
-            {
-                "$inc": {"count": 1},
-                "$setOnInsert": {"venue_id": venue_id, "window": window, "expires_at": expires_at},
-            },
-            upsert=True,
-        )
-        return doc["count"]
+    # -- brute force: guards on the venue's and the coupon's own documents --------------------
+    # where each kind of subject keeps its guard (``failed_guesses``, ``locked_until``): on its
+    # own document, so that the one read of a redemption sees both locks at no extra cost
+    GUARDED = {"venue": ("venues", "venue_id"), "coupon": ("coupons", "serial")}
 
-    def lock(self, lock):
-        """Lock the venue: ``locked_until`` on the venue's own document (the one read of a
-        redemption sees it; venue events ``$set`` their own fields and leave it), and the lock in
-        ``locks`` for operators (purged after its ``expires_at``)."""
-        self.db.venues.update_one(
-            {"venue_id": lock["venue_id"]}, {"$max": {"locked_until": lock["locked_until"]}}
+    @staticmethod
+    def not_locked(now):
+        """The condition "not locked at ``now``" (no ``locked_until``, or one that has passed)."""
+        return {"locked_until": {"$not": {"$gt": now}}}
+
+    @staticmethod
+    def guard_pipeline(guard, failure, now, lock_id):
+        """The update of :meth:`record_failure` (an aggregation pipeline, evaluated by the server
+        on the document as it is): keep the failed guesses of the last ``guard.window`` plus this
+        one (at most ``guard.limit``), and if they reach the limit set ``locked_until`` and the
+        ``lock_id`` of this failure. Values are ``$literal``: an id or serial is never read as an
+        expression."""
+        recent = {
+            "$filter": {
+                "input": {"$ifNull": ["$failed_guesses", []]},
+                "as": "failure",
+                "cond": {"$gt": ["$$failure.at", now - guard.window]},
+            }
+        }
+        kept = {"$slice": [{"$concatArrays": [recent, [{"$literal": failure}]]}, -guard.limit]}
+        full = {"$gte": [{"$size": "$failed_guesses"}, guard.limit]}
+        return [
+            {"$set": {"failed_guesses": kept}},
+            {
+                "$set": {
+                    "locked_until": {
+                        "$cond": [full, {"$literal": now + guard.lock}, "$locked_until"]
+                    },
+                    "lock_id": {"$cond": [full, {"$literal": lock_id}, "$lock_id"]},
+                }
+            },
+        ]
+
+    def record_failure(self, guard, subject_id, failure, now, lock_id):
+        """One failed guess against a venue or a coupon, in ONE atomic conditional update that
+        checks the lock and counts: it matches only if the subject is not locked at ``now``, and
+        locks it (marked with ``lock_id``) if this failure fills the window. Concurrent guesses,
+        from any number of instances, are thus serialised by the document: exactly ``limit`` are
+        counted before the lock, none after.
+
+        Returns ``(counted, state)``: whether this failure was counted (False: the subject was
+        locked), and the subject's guard read back after the update (``failed_guesses``,
+        ``locked_until``, ``lock_id``; None if there is no such document)."""
+        collection, field = self.GUARDED[guard.kind]
+        result = self.db[collection].update_one(
+            {field: subject_id, **self.not_locked(now)},
+            self.guard_pipeline(guard, failure, now, lock_id),
         )
+        state = self.db[collection].find_one(
+            {field: subject_id}, {"_id": 0, "failed_guesses": 1, "locked_until": 1, "lock_id": 1}
+        )
+        return result.matched_count == 1, _aware(state)
+
+    def add_lock(self, lock):
+        """A lock, for operators (purged by the server after its ``expires_at``)."""
         self.db.locks.insert_one(dict(lock))
 
     def locks(self, limit=200):
+        """Locks of venues and coupons, the latest ending first."""
         return list(
             self.db.locks.find({}, {"_id": 0, "expires_at": 0})
             .sort("locked_until", DESCENDING)

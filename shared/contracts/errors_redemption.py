@@ -25,6 +25,7 @@ __all__ = [
     "NotVoidable",
     "NotYours",
     "VenueLocked",
+    "CouponLocked",
 ]
 
 
@@ -125,6 +126,12 @@ class NotYours(Forbidden):
 
 
 class VenueLocked(TooManyAttempts):
-    """Too many wrong security codes: this venue is locked for a while."""
+    """Too many wrong security codes or unknown serials: this venue is locked for a while."""
 
     code = "too_many_attempts"
+
+
+class CouponLocked(TooManyAttempts):
+    """Too many wrong security codes for this coupon, from any venues: it is locked for a while."""
+
+    code = "coupon_locked"

@@ -10,6 +10,7 @@ import pytest
 from nameko.standalone.events import event_dispatcher
 
 from shared import serials
+from shared.mongo import get_database
 from tests.redemption_support import iso, issued, venue_event, wrong
 
 pytestmark = pytest.mark.e2e
@@ -32,6 +33,9 @@ def world(api, stack_config, make_key):
 
     key = make_key("venue", VENUE)
     publish("catalog", "venue_accredited", venue_event(VENUE))
+    # redemption's store, read to wait for events (asking with the venue's key would count
+    # each "coupon_not_found" as a guess against the venue)
+    store = get_database(stack_config, "redemption")
 
     def issue(**kwargs):
         event, codes = issued(**kwargs)
@@ -40,7 +44,7 @@ def world(api, stack_config, make_key):
             "issuance",
             "booklets_issued",
             event,
-            wait_for=lambda: check(api, key, serial, codes[serial]).status_code != 404,
+            wait_for=lambda: store.coupons.find_one({"serial": serial}) is not None,
         )
         return event, codes
 
@@ -222,12 +226,56 @@ def test_roles_and_forged_ids(api, world, make_key, operator_key):
 
 
 def test_brute_force_lock(api, world, operator_key):
+    """10 failed guesses from a venue (wrong codes, unknown serials) lock the venue."""
     _, key, issue = world
-    _, codes = issue()
-    serial, code = next(iter(codes.items()))
-    for _ in range(10):
+    _, codes = issue(per_booklet=10)
+    coupons = list(codes.items())
+    for serial, code in coupons[:8]:  # one wrong code each: the venue's count, not a coupon's
         assert error(check(api, key, serial, wrong(code))) == (422, "invalid_security_code")
-    assert error(check(api, key, serial, code)) == (429, "too_many_attempts")
+    for n in range(2):
+        unknown = serials.coupon_serial(99 + n)  # well formed, never issued
+        assert error(check(api, key, unknown, coupons[0][1])) == (404, "coupon_not_found")
+    serial, code = coupons[-1]
+    answer = check(api, key, serial, code)
+    assert error(answer) == (429, "too_many_attempts")
+    assert answer.json()["error"]["details"]["locked_until"].endswith("Z")
     assert error(redeem(api, key, [(serial, code)])) == (429, "too_many_attempts")
     locks = api.get("/redemption-locks", key=operator_key).json()["locks"]
-    assert [(lock["venue_id"], lock["wrong_codes"]) for lock in locks] == [(VENUE, 10)]
+    assert [
+        (lock["kind"], lock["venue_id"], lock["wrong_codes"], lock["unknown_serials"])
+        for lock in locks
+    ] == [("venue", VENUE, 8, 2)]
+
+
+def test_a_coupon_guessed_from_several_venues_locks(
+    api, world, make_key, operator_key, stack_config
+):
+    """5 wrong codes at one coupon, from any venues, lock the coupon for everyone."""
+    publish, key, issue = world
+    _, codes = issue()
+    (serial, code), (other, other_code) = list(codes.items())[:2]
+    guessers = [f"ven_{n:020x}" for n in range(11, 14)]
+    venues = get_database(stack_config, "redemption").venues
+    for guesser in guessers:
+        publish(
+            "catalog",
+            "venue_accredited",
+            venue_event(guesser),
+            wait_for=lambda guesser=guesser: venues.find_one({"venue_id": guesser}) is not None,
+        )
+    guesser_keys = [make_key("venue", guesser) for guesser in guessers]
+    answers = []
+    for _ in range(3):
+        for guesser_key in guesser_keys:
+            answers.append(error(check(api, guesser_key, serial, wrong(code))))
+    assert answers == [(422, "invalid_security_code")] * 5 + [(429, "coupon_locked")] * 4
+    refused = redeem(api, key, [(serial, code)])  # the right code, from a venue that never guessed
+    assert error(refused) == (429, "coupon_locked")
+    assert refused.json()["error"]["details"]["serial"] == serial
+    assert refused.json()["error"]["details"]["locked_until"].endswith("Z")
+    assert redeem(api, key, [(other, other_code)]).status_code == 201  # the venue is not locked
+    locks = api.get("/redemption-locks", key=operator_key).json()["locks"]
+    assert [(lock["kind"], lock["serial"], lock["wrong_codes"]) for lock in locks] == [
+        ("coupon", serial, 5)
+    ]
+    assert locks[0]["venue_ids"] == guessers

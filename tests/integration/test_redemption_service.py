@@ -13,7 +13,7 @@ from nameko.testing.services import entrypoint_waiter
 from services.redemption.service import RedemptionService
 from shared.errors import AppError
 from shared.mongo import get_client
-from tests.redemption_support import issued, venue_event
+from tests.redemption_support import issued, venue_event, wrong
 
 pytestmark = pytest.mark.integration
 
@@ -127,3 +127,39 @@ def test_duplicate_and_stale_venue_events_change_nothing(container_factory, serv
     serial, code = next(iter(codes.items()))
     with ClusterRpcProxy(service_config) as cluster:
         assert cluster.redemption.check_coupon(VENUE, {"serial": serial, "code": code})["usable"]
+
+
+def test_two_instances_answer_exactly_ten_wrong_codes_then_lock_the_venue(
+    container_factory, service_config
+):
+    """The lock is checked and the failure counted in one atomic update: concurrent wrong codes
+    on two instances get exactly the threshold of answers, the rest are refused."""
+    for _ in range(2):
+        container_factory(RedemptionService, service_config).start()
+    dispatch = event_dispatcher(service_config)
+    dispatch("catalog", "venue_accredited", venue_event(VENUE))
+    event, codes = issued(booklets=3, per_booklet=10)
+    dispatch("issuance", "booklets_issued", event)
+    coupons = list(codes.items())
+    db = get_client(service_config["MONGO_URI"])[service_config["MONGO_DB_PREFIX"] + "redemption"]
+    with eventlet.Timeout(10):  # known to redemption (read in its store: no guess counted)
+        while db.venues.count_documents({}) < 1 or db.coupons.count_documents({}) < len(coupons):
+            eventlet.sleep(0.05)
+
+    def guess(coupon):
+        serial, code = coupon
+        with ClusterRpcProxy(service_config) as cluster:
+            try:
+                cluster.redemption.check_coupon(VENUE, {"serial": serial, "code": wrong(code)})
+            except AppError as exc:
+                return exc.code
+        return "ok"
+
+    answers = list(eventlet.GreenPool(len(coupons)).imap(guess, coupons))
+    assert answers.count("invalid_security_code") == 10, answers
+    assert answers.count("too_many_attempts") == len(coupons) - 10
+    with ClusterRpcProxy(service_config) as cluster:
+        locks = cluster.redemption.list_locks()["locks"]
+    assert [(lock["kind"], lock["venue_id"], lock["wrong_codes"]) for lock in locks] == [
+        ("venue", VENUE, 10)
+    ]

@@ -1,6 +1,6 @@
 """Redemption rules without a broker: validity with the grace month, sponsors' rules, windows."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -70,10 +70,41 @@ def test_rules_allow_by_department_or_town():
     domain.check_rules({}, VENUE, "x")
 
 
-def test_window_start():
-    assert domain.window_start(datetime(2026, 3, 1, 10, 44, 59, tzinfo=UTC)) == datetime(
-        2026, 3, 1, 10, 30, tzinfo=UTC
+def test_guards_thresholds_as_documented():
+    assert (domain.VENUE_GUARD.limit, domain.VENUE_GUARD.window, domain.VENUE_GUARD.lock) == (
+        10,
+        timedelta(minutes=15),
+        timedelta(minutes=15),
     )
+    assert (domain.COUPON_GUARD.limit, domain.COUPON_GUARD.window, domain.COUPON_GUARD.lock) == (
+        5,
+        timedelta(hours=24),
+        timedelta(hours=24),
+    )
+
+
+def test_locked_until_only_while_it_lasts():
+    now = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
+    assert domain.locked_until(None, now) is None
+    assert domain.locked_until({}, now) is None
+    assert domain.locked_until({"locked_until": now}, now) is None  # ends at locked_until
+    later = now + timedelta(seconds=1)
+    assert domain.locked_until({"locked_until": later}, now) == later
+
+
+def test_a_lock_record_names_the_guesses_and_the_venues():
+    now = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
+    failures = [
+        {"at": now - timedelta(hours=n), "venue_id": f"ven_{n % 2}", "serial": "s1"}
+        | {"reason": "wrong_code"}
+        for n in (3, 2, 1)
+    ]
+    state = {"failed_guesses": failures, "locked_until": now + domain.COUPON_GUARD.lock}
+    record = domain.lock_record(domain.COUPON_GUARD, "s1", state, "lck_1", now)
+    assert (record["kind"], record["serial"], record["venue_id"]) == ("coupon", "s1", None)
+    assert record["venue_ids"] == ["ven_0", "ven_1"] and record["wrong_codes"] == 3
+    assert record["window_start"] == now - timedelta(hours=3)
+    assert record["expires_at"] == state["locked_until"] + timedelta(days=30)
 
 
 def test_claim_key_names_the_venue_and_the_request():

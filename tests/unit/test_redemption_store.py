@@ -12,6 +12,7 @@ from pymongo.errors import DuplicateKeyError
 from services.redemption import api, domain
 from services.redemption.exceptions import (
     CouponAlreadyRedeemed,
+    CouponLocked,
     CouponNotFound,
     IdempotencyKeyReused,
     InvalidSecurityCode,
@@ -140,6 +141,24 @@ def test_a_redemption_is_four_round_trips(counted, per_request):
     assert {(c["status"], c["redemption_id"]) for c in held} == {("redeemed", redemption["id"])}
 
 
+def test_guards_cost_the_success_path_nothing_and_a_locked_coupon_is_seen_by_the_read(counted):
+    repo, commands = counted
+    codes = list(seed(repo).items())
+    guessed, locked = codes[0], codes[1]
+    t0 = now()
+    for serial, code, times_wrong in [(*guessed, 1), (*locked, domain.COUPON_GUARD.limit)]:
+        for _ in range(times_wrong):
+            with pytest.raises(InvalidSecurityCode):
+                redeem(repo, [(serial, wrong(code))], at=t0)
+    commands.take()
+    redemption, created = redeem(repo, [guessed, codes[2]], at=t0)  # both guards in the one read
+    assert created and commands.take() == ["aggregate", "update", "insert"]
+    with pytest.raises(CouponLocked) as caught:
+        redeem(repo, [codes[3], locked], at=t0)
+    assert caught.value.details["serial"] == locked[0]
+    assert commands.take() == ["aggregate", "find"]  # the read, the retry's lookup: not counted
+
+
 def test_a_replay_is_two_round_trips_and_claims_nothing(counted):
     repo, commands = counted
     coupons = list(seed(repo).items())[:3]
@@ -214,9 +233,10 @@ def test_refusals_of_the_venue_come_before_unknown_coupons(repo):
         )
     with pytest.raises(VenueNotAccredited):
         api.redeem(repo, DIGEST_KEY, "ven_eeeeeeeeeeeeeeeeeeee", request([(unknown, code)]), {})
-    for _ in range(domain.WRONG_CODES_PER_WINDOW):
+    guesses = list(codes.items())[1 : domain.VENUE_GUARD.limit]  # + the unknown serial above
+    for other, other_code in guesses:  # one wrong code each: only the venue's count fills
         with pytest.raises(InvalidSecurityCode):
-            redeem(repo, [(serial, wrong(code))])
+            redeem(repo, [(other, wrong(other_code))])
     with pytest.raises(VenueLocked):  # the fallback read of the venue sees the lock too
         redeem(repo, [(unknown, code)])
     with pytest.raises(VenueLocked):
@@ -347,15 +367,21 @@ def test_recovery_rescans_one_timeout_behind_its_watermark(repo):
 
 
 # -- brute force: the lock on the venue, TTL on what only lives a while -------------------------
+def wrong_codes(repo, coupons, at, venue_id=VENUE_ID):
+    """A wrong code for each of ``coupons``, each answered ``invalid_security_code``."""
+    for serial, code in coupons:
+        with pytest.raises(InvalidSecurityCode):
+            api.check(repo, DIGEST_KEY, venue_id, {"serial": serial, "code": wrong(code)}, now=at)
+
+
 def test_the_lock_is_on_the_venue_and_survives_venue_events(repo):
     codes = seed(repo)
-    serial, code = next(iter(codes.items()))
+    serial, code = list(codes.items())[-1]
     t0 = now()
-    for _ in range(domain.WRONG_CODES_PER_WINDOW):
-        with pytest.raises(InvalidSecurityCode):
-            api.check(repo, DIGEST_KEY, VENUE_ID, {"serial": serial, "code": wrong(code)}, now=t0)
+    wrong_codes(repo, list(codes.items())[: domain.VENUE_GUARD.limit], t0)
     venue = repo.venue(VENUE_ID)
-    assert venue["locked_until"] == t0 + timedelta(minutes=domain.LOCK_MINUTES)
+    assert venue["locked_until"] == t0 + domain.VENUE_GUARD.lock
+    assert len(venue["failed_guesses"]) == domain.VENUE_GUARD.limit
     api.on_venue_changed(repo, venue_event(VENUE_ID, version=9))  # a newer snapshot of the venue
     assert repo.venue(VENUE_ID)["version"] == 9
     assert repo.venue(VENUE_ID)["locked_until"] == venue["locked_until"]
@@ -363,33 +389,50 @@ def test_the_lock_is_on_the_venue_and_survives_venue_events(repo):
         redeem(repo, [(serial, code)], at=t0 + timedelta(minutes=1))
     assert caught.value.details["locked_until"].endswith("Z")
     # over when locked_until has passed, whether or not the server has purged anything yet
-    after = t0 + timedelta(minutes=domain.LOCK_MINUTES, seconds=1)
+    after = t0 + domain.VENUE_GUARD.lock + timedelta(seconds=1)
     assert api.check(repo, DIGEST_KEY, VENUE_ID, {"serial": serial, "code": code}, now=after)
 
 
-def test_attempts_and_locks_have_ttl_indexes_on_dates(repo):
-    codes = seed(repo)
-    serial, code = next(iter(codes.items()))
+def test_locks_have_a_ttl_index_on_dates_and_guards_stay_small(repo):
+    codes = list(seed(repo, booklets=3).items())
+    other = "ven_00000000000000000002"
+    api.on_venue_changed(repo, venue_event(other))
     t0 = now()
-    for _ in range(domain.WRONG_CODES_PER_WINDOW):
-        with pytest.raises(InvalidSecurityCode):
-            api.check(repo, DIGEST_KEY, VENUE_ID, {"serial": serial, "code": wrong(code)}, now=t0)
-    for collection in ("attempts", "locks"):
-        ttl = [
-            index
-            for index in repo.db[collection].index_information().values()
-            if "expireAfterSeconds" in index
-        ]
-        assert [(index["key"], index["expireAfterSeconds"]) for index in ttl] == [
-            ([("expires_at", 1)], 0)
-        ]
-        doc = repo.db[collection].find_one()
-        assert isinstance(doc["expires_at"], datetime), collection  # a BSON date, not text
-    window = domain.window_start(t0)
-    attempt = repo.db.attempts.find_one()
-    assert attempt["expires_at"] == window + timedelta(minutes=domain.WINDOW_MINUTES)
-    lock = repo.db.locks.find_one()
-    assert lock["expires_at"] > lock["locked_until"] + timedelta(days=1)  # operators see it
+    wrong_codes(repo, codes[: domain.VENUE_GUARD.limit], t0)  # the venue locks
+    wrong_codes(repo, [codes[-1]] * domain.COUPON_GUARD.limit, t0, venue_id=other)  # the coupon
+    ttl = [
+        index
+        for index in repo.db.locks.index_information().values()
+        if "expireAfterSeconds" in index
+    ]
+    assert [(index["key"], index["expireAfterSeconds"]) for index in ttl] == [
+        ([("expires_at", 1)], 0)
+    ]
+    locks = {lock["kind"]: lock for lock in repo.db.locks.find()}
+    assert set(locks) == {"venue", "coupon"}
+    for lock in locks.values():
+        assert isinstance(lock["expires_at"], datetime)  # a BSON date, not text
+        assert lock["expires_at"] == lock["locked_until"] + timedelta(days=domain.LOCK_HISTORY_DAYS)
+    # a guard keeps only the failed guesses of its window, at most its limit
+    later = t0 + domain.VENUE_GUARD.lock
+    wrong_codes(repo, codes[domain.VENUE_GUARD.limit : domain.VENUE_GUARD.limit + 2], later)
+    assert [f["at"] for f in repo.venue(VENUE_ID)["failed_guesses"]] == [later, later]
+    guessed = repo.coupon(codes[-1][0])
+    assert len(guessed["failed_guesses"]) == domain.COUPON_GUARD.limit
+    assert guessed["locked_until"] == t0 + domain.COUPON_GUARD.lock
+
+
+def test_a_wrong_code_is_counted_without_find_and_modify(counted):
+    repo, commands = counted
+    (serial, code), *_ = seed(repo).items()
+    commands.take()
+    with pytest.raises(InvalidSecurityCode):
+        redeem(repo, [(serial, wrong(code))])
+    sent = commands.take()
+    # the read, the retry's lookup by key, then per guard (venue, coupon) one conditional
+    # update (checks the lock and counts) and its read back
+    assert sent == ["aggregate", "find", "update", "find", "update", "find"], sent
+    assert "findAndModify" not in sent
 
 
 # -- time: aware UTC in Python, BSON dates in the store, ISO 8601 Z on the wire ---------------
