@@ -87,7 +87,7 @@ class RedemptionRoutes:
     @route(
         "GET",
         "/redemption-locks",
-        summary="Venues locked out for too many wrong security codes",
+        summary="Venues and coupons locked out for guessing security codes",
         tag=TAG,
         roles=("operator",),
         response=redemption.LockOut,
