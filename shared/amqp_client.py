@@ -1,0 +1,800 @@
+"""The platform on the wire without nameko: a small AMQP client on pika (see docs/amqp.md).
+
+It speaks what nameko 2.14 speaks, so that any program can call the services and follow their
+events: a bank's statement importer, a sponsor's system, a load generator, the ``aptic`` command.
+It imports pika and the standard library only: no nameko, no eventlet, no monkey-patching.
+
+* :class:`AmqpClient`: blocking RPC with a time-out (``call``, ``call_async``, ``service``), the
+  error envelope mapped to error classes (:func:`wire_error`, or :func:`platform_error` for a
+  process that has the platform's own classes), events published with publisher confirms
+  (``publish_event``); it reconnects when it finds its connection closed.
+* :class:`EventConsumer`: a durable queue bound to one event, manual acknowledgement
+  (``get`` -> :class:`Delivery` -> ``ack``; ``run(handler)`` acks after the handler returns),
+  reconnection with a growing pause. Delivery is at least once: handlers must be idempotent.
+
+One client (or consumer) per thread: pika's blocking connection is not thread-safe. In a process
+that eventlet monkey-patched (a nameko process, a benchmark's green threads), it works too, one
+client per green thread.
+"""
+
+import json
+import logging
+import time
+import uuid
+from collections import deque
+from urllib.parse import urlsplit, urlunsplit
+
+import pika
+from pika import exceptions as pika_errors
+
+log = logging.getLogger(__name__)
+
+# -- the wire: what nameko 2.14 declares and sends (tests/unit/test_amqp_docs.py checks these
+# -- against nameko's own code; docs/amqp.md explains them) --------------------------------------
+RPC_EXCHANGE = "nameko-rpc"  # topic, durable: requests and replies
+RPC_QUEUE = (
+    "rpc-{service}"  # durable, bound with "<service>.*": one per service, its instances share it
+)
+RPC_ROUTING_KEY = "{service}.{method}"
+REPLY_QUEUE = "rpc.reply-{client}-{reply_key}"  # bound to RPC_EXCHANGE with routing key reply_key
+EVENT_EXCHANGE = "{service}.events"  # topic, durable: one per dispatching service
+EVENT_QUEUE = "evt-{source}-{event_type}--{consumer}"  # nameko: consumer = "<service>.<method>"
+HEADER_PREFIX = "nameko."  # context data travels as headers "nameko.<key>"
+CORRELATION_HEADER = (
+    HEADER_PREFIX + "correlation_id"
+)  # shared.logs.CORRELATION_KEY: log correlation
+CALL_ID_STACK_HEADER = HEADER_PREFIX + "call_id_stack"  # nameko's call chain (optional)
+CONTENT_TYPE = "application/json"
+CONTENT_ENCODING = "utf-8"
+PERSISTENT = 2  # delivery mode of every request, reply and event
+DEFAULT_HEARTBEAT = 60  # seconds, as nameko
+DEFAULT_TIMEOUT = 30  # seconds a call waits for its reply (RPC_TIMEOUT of deploy/config.yml)
+
+_LOST = (pika_errors.AMQPConnectionError, pika_errors.AMQPChannelError)
+
+
+# -- errors of the wire itself (not answers of a service) -------------------------------------
+class AmqpError(Exception):
+    """The call could not be made or answered: no broker, no service, no reply in time."""
+
+
+class BrokerUnavailable(AmqpError):
+    """No connection to the broker (after a few attempts)."""
+
+
+class ConnectionLost(AmqpError):
+    """The connection dropped while a reply was awaited: the call may or may not have been
+    done (retry it with the same idempotency key or natural key)."""
+
+
+class RpcTimeout(AmqpError):
+    """No reply within the time-out (the call may still be done)."""
+
+
+class UnknownService(AmqpError):
+    """No queue is bound for this routing key: no instance of the service ever started on this
+    broker and virtual host (the message was returned, ``mandatory``)."""
+
+
+class RemoteError(Exception):
+    """An error reply that is not one of the platform's expected errors: a bug in the service,
+    or nameko's own refusals (``MethodNotFound``, ``IncorrectSignature``, ``MalformedRequest``).
+    """
+
+    def __init__(self, exc_type=None, value="", envelope=None):
+        self.exc_type = exc_type
+        self.value = value
+        self.envelope = envelope or {}
+        super().__init__(f"{exc_type} {value}")
+
+
+# -- the platform's expected errors, as they come back on the wire ----------------------------
+class AppError(Exception):
+    """An expected error of the platform (shared/errors.py): ``code`` (stable), ``message``,
+    ``details``; its class is named as the service's (``exc_type``) and derives from the kind
+    (``Refused``, ``NotFound``...) that gives its HTTP status at the gateway."""
+
+    code = "error"
+
+    def __init__(self, message=None, details=None, code=None):
+        if isinstance(details, str):  # as it travels: JSON text
+            details = json.loads(details)
+        self.message = message or (self.__doc__ or "").strip().splitlines()[0]
+        self.details = details or {}
+        self.code = code or type(self).code
+        self.envelope = {}
+        super().__init__(self.message, json.dumps(self.details, default=str), self.code)
+
+    def __str__(self):
+        return f"{self.code}: {self.message}"
+
+    def to_dict(self):
+        return {"code": self.code, "message": self.message, "details": self.details}
+
+
+class InvalidInput(AppError):
+    """The request is malformed."""
+
+    code = "invalid_input"
+
+
+class Unauthenticated(AppError):
+    """No API key, or an unknown one."""
+
+    code = "unauthenticated"
+
+
+class Forbidden(AppError):
+    """This key may not do that."""
+
+    code = "forbidden"
+
+
+class NotFound(AppError):
+    """No such resource."""
+
+    code = "not_found"
+
+
+class Conflict(AppError):
+    """The request conflicts with the current state."""
+
+    code = "conflict"
+
+
+class Refused(AppError):
+    """The request is well formed but a business rule refuses it."""
+
+    code = "refused"
+
+
+class TooManyAttempts(AppError):
+    """Too many attempts: wait before trying again."""
+
+    code = "too_many_attempts"
+
+
+class PayloadTooLarge(AppError):
+    """The request body is too large."""
+
+    code = "payload_too_large"
+
+
+class LengthRequired(AppError):
+    """A body must say its length (Content-Length); chunked bodies are not taken."""
+
+    code = "length_required"
+
+
+class UnsupportedMediaType(AppError):
+    """The body must be JSON, sent as Content-Type: application/json."""
+
+    code = "unsupported_media_type"
+
+
+class Unavailable(AppError):
+    """A service needed for this request does not answer."""
+
+    code = "service_unavailable"
+
+
+KINDS = {
+    cls.__name__: cls
+    for cls in (
+        AppError,
+        InvalidInput,
+        Unauthenticated,
+        Forbidden,
+        NotFound,
+        Conflict,
+        PayloadTooLarge,
+        LengthRequired,
+        UnsupportedMediaType,
+        Refused,
+        TooManyAttempts,
+        Unavailable,
+    )
+}
+
+# Every code of the error contract by kind (shared/contracts/registry.py; a unit test checks this
+# table against it, and docs/amqp.md lists it: `python -m aptic.amqp_contract` rewrites both).
+ERROR_KINDS = {
+    "AppError": ("error",),
+    "InvalidInput": (
+        "invalid_code_format",
+        "invalid_input",
+        "invalid_near",
+        "invalid_period",
+        "invalid_serial",
+        "validation_error",
+    ),
+    "Unauthenticated": ("unauthenticated",),
+    "Forbidden": ("forbidden", "not_yours"),
+    "NotFound": (
+        "booklet_not_found",
+        "coupon_not_found",
+        "distributor_not_found",
+        "document_not_found",
+        "expiry_run_not_found",
+        "not_found",
+        "order_not_found",
+        "order_not_issued",
+        "redemption_not_found",
+        "settlement_run_not_found",
+        "sponsor_not_found",
+        "venue_not_found",
+    ),
+    "Conflict": (
+        "conflict",
+        "coupon_already_redeemed",
+        "idempotency_key_reused",
+        "invalid_booklet_transition",
+        "invalid_order_transition",
+        "invalid_venue_transition",
+        "invoice_not_issued",
+        "payment_reference_conflict",
+        "redemption_not_voidable",
+        "request_in_progress",
+        "run_in_progress",
+    ),
+    "PayloadTooLarge": ("payload_too_large",),
+    "LengthRequired": ("length_required",),
+    "UnsupportedMediaType": ("unsupported_media_type",),
+    "Refused": (
+        "booklet_cancelled",
+        "booklet_expired",
+        "cofunding_not_eligible",
+        "coupon_expired",
+        "coupon_not_yet_valid",
+        "distributor_of_another_sponsor",
+        "envelope_below_reserved",
+        "invalid_security_code",
+        "overpayment",
+        "period_not_over",
+        "refused",
+        "rule_broken",
+        "service_not_offered",
+        "state_payment_not_expected",
+        "venue_not_accredited",
+        "venue_revoked",
+    ),
+    "TooManyAttempts": ("coupon_locked", "too_many_attempts"),
+    "Unavailable": ("service_unavailable",),
+}
+KIND_OF_CODE = {code: KINDS[kind] for kind, codes in ERROR_KINDS.items() for code in codes}
+
+_error_classes = {}
+
+
+def _is_app_error(envelope):
+    """An expected error of the platform travels as ``exc_args = [message, details as JSON text,
+    code]`` from a class of ``shared`` or ``services``."""
+    args = envelope.get("exc_args") or []
+    path = str(envelope.get("exc_path") or "")
+    if len(args) != 3 or not all(isinstance(a, str) for a in args):
+        return False
+    if not path.startswith(("shared.", "services.")):
+        return False
+    try:
+        return isinstance(json.loads(args[1]), dict)
+    except ValueError:
+        return False
+
+
+def _error_class(exc_type, code):
+    """The class an expected error is raised as: named ``exc_type``, of the kind its code has (or,
+    for a code this table does not know, the kind ``exc_type`` names; else :class:`AppError`)."""
+    kind = KIND_OF_CODE.get(code) or KINDS.get(exc_type) or AppError
+    if exc_type in KINDS or not str(exc_type).isidentifier():
+        return KINDS.get(exc_type, kind)
+    key = (exc_type, kind)
+    if key not in _error_classes:
+        _error_classes[key] = type(
+            exc_type, (kind,), {"code": code, "__module__": __name__, "__doc__": kind.__doc__}
+        )
+    return _error_classes[key]
+
+
+def wire_error(envelope):
+    """The exception for an error envelope ``{exc_type, exc_path, exc_args, value}``, without
+    nameko: an expected error becomes an :class:`AppError` of its kind, in a class named as the
+    service's (``except Refused``, ``exc.code == "coupon_already_redeemed"``); anything else a
+    :class:`RemoteError`. The envelope itself is kept as ``exc.envelope``."""
+    exc_type = envelope.get("exc_type")
+    if _is_app_error(envelope):
+        message, details, code = envelope["exc_args"]
+        exc = _error_class(exc_type, code)(message, details, code)
+    else:
+        exc = RemoteError(exc_type, envelope.get("value", ""), envelope)
+    exc.envelope = envelope
+    return exc
+
+
+def platform_error(envelope):
+    """The exception a nameko proxy raises for this envelope: the platform's own class
+    (``shared.errors``, ``shared/contracts/``). Imports nameko: for processes that have it
+    already (the gateway, a benchmark next to its services), not for nameko-free programs."""
+    from nameko.exceptions import deserialize
+
+    from shared.contracts import registry  # noqa: F401  (every service's errors, by class)
+
+    return deserialize(envelope)
+
+
+# -- connections --------------------------------------------------------------------------------
+def connection_parameters(amqp_uri, heartbeat=DEFAULT_HEARTBEAT, name=None):
+    """pika's parameters for the platform's ``AMQP_URI`` (kombu's ``pyamqp://`` is ``amqp://``;
+    the path is the virtual host, as for kombu)."""
+    parts = urlsplit(amqp_uri)
+    scheme = {"pyamqp": "amqp", "librabbitmq": "amqp", "amqp": "amqp", "amqps": "amqps"}.get(
+        parts.scheme
+    )
+    if scheme is None:
+        raise ValueError(f"not an AMQP URI: {parts.scheme}://...")
+    params = pika.URLParameters(urlunsplit((scheme, parts.netloc, parts.path, parts.query, "")))
+    params.heartbeat = heartbeat
+    params.blocked_connection_timeout = 300
+    if name:
+        params.client_properties = {"connection_name": name}
+    return params
+
+
+def _connect(params, attempts, delay=0.5):
+    for attempt in range(1, attempts + 1):
+        try:
+            return pika.BlockingConnection(params)
+        except pika_errors.AMQPConnectionError as exc:
+            if attempt == attempts:
+                raise BrokerUnavailable(
+                    f"no broker at {params.host}:{params.port}: {exc!r}"
+                ) from exc
+            time.sleep(delay * 2 ** (attempt - 1))
+    raise BrokerUnavailable("no attempt made")  # attempts < 1
+
+
+def _properties(log_correlation_id=None, headers=None, **kwargs):
+    """JSON, persistent, with the platform's correlation id for logs in ``nameko.correlation_id``
+    (``correlation_id`` of the AMQP properties is another thing: it pairs a reply with its call)."""
+    headers = dict(headers or {})
+    if log_correlation_id:
+        headers[CORRELATION_HEADER] = log_correlation_id
+    return pika.BasicProperties(
+        content_type=CONTENT_TYPE,
+        content_encoding=CONTENT_ENCODING,
+        delivery_mode=PERSISTENT,
+        headers=headers,
+        **kwargs,
+    )
+
+
+def _encode(data):
+    return json.dumps(data, ensure_ascii=False).encode(CONTENT_ENCODING)
+
+
+def declare_event_exchange(channel, source):
+    """``<source>.events``: a durable topic exchange, as nameko declares it."""
+    exchange = EVENT_EXCHANGE.format(service=source)
+    channel.exchange_declare(exchange, exchange_type="topic", durable=True)
+    return exchange
+
+
+def declare_event_queue(channel, source, event_type, queue):
+    """A durable queue (not exclusive, not auto-deleted) bound to ``<source>.events`` with the
+    event type as routing key: events wait there while no consumer runs."""
+    exchange = declare_event_exchange(channel, source)
+    channel.queue_declare(queue, durable=True, exclusive=False, auto_delete=False)
+    channel.queue_bind(queue, exchange, routing_key=event_type)
+    return queue
+
+
+# -- RPC and publishing ---------------------------------------------------------------------------
+class Reply:
+    """A call in flight: ``ready(timeout)`` waits up to ``timeout`` seconds, ``result()`` until
+    the call's own deadline; the result, or the error of the envelope, raised."""
+
+    def __init__(self, client, service, method, correlation_id, deadline, generation):
+        self.client = client
+        self.service = service
+        self.method = method
+        self.correlation_id = correlation_id
+        self.deadline = deadline
+        self.generation = generation
+        self._body = None
+
+    def ready(self, timeout=0):
+        if self._body is None:
+            self._body = self.client._wait(self, timeout)
+        return self._body is not None
+
+    def result(self):
+        while not self.ready(timeout=None):
+            pass
+        error = self._body.get("error")
+        if error:
+            raise self.client.errors(error)
+        return self._body.get("result")
+
+
+class _ServiceProxy:
+    def __init__(self, client, service):
+        self._client, self._service = client, service
+
+    def __getattr__(self, method):
+        if method.startswith("_"):
+            raise AttributeError(method)
+
+        def call(*args, **kwargs):
+            return self._client.call(self._service, method, *args, **kwargs)
+
+        call.__name__ = method
+        return call
+
+
+class AmqpClient:
+    """Calls the platform's services and publishes events, over one connection.
+
+    ``AmqpClient(amqp_uri).call("redemption", "check_coupon", venue_id, {...})``, or
+    ``client.service("redemption").check_coupon(venue_id, {...})``. A call waits ``timeout``
+    seconds for its reply (``None``: for ever). Every request carries the correlation id given
+    here (one for all the client's calls, e.g. one per command), else a new one per call.
+    Error envelopes are raised through ``errors``: :func:`wire_error` (default, nameko-free) or
+    :func:`platform_error`.
+    """
+
+    def __init__(
+        self,
+        amqp_uri,
+        timeout=DEFAULT_TIMEOUT,
+        name="amqp_client",
+        correlation_id=None,
+        errors=wire_error,
+        heartbeat=DEFAULT_HEARTBEAT,
+        connect_attempts=3,
+    ):
+        self.params = connection_parameters(amqp_uri, heartbeat, name)
+        self.timeout = timeout
+        self.name = name
+        self.correlation_id = correlation_id
+        self.errors = errors
+        self.connect_attempts = connect_attempts
+        self._connection = self._channel = None
+        self._generation = 0
+        self._reply_key = None
+        self._replies = {}  # correlation id -> reply body, for the calls awaited
+        self._exchanges = set()
+
+    # connection
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def close(self):
+        connection, self._connection, self._channel = self._connection, None, None
+        self._replies.clear()
+        if connection is not None and connection.is_open:
+            try:
+                connection.close()
+            except _LOST:
+                pass
+
+    def _drop(self):
+        """Forget a connection found dead; calls awaiting a reply on it fail (ConnectionLost)."""
+        connection, self._connection, self._channel = self._connection, None, None
+        self._replies.clear()
+        self._exchanges.clear()
+        if connection is not None:
+            try:
+                connection.close()
+            except Exception:  # already broken: nothing to save
+                pass
+
+    def _open(self):
+        """The channel, connected (again if the broker closed the connection since)."""
+        if self._connection is not None and self._connection.is_open:
+            try:
+                self._connection.process_data_events(0)  # notices a close the broker sent
+                return self._channel
+            except _LOST as exc:
+                log.warning("AMQP connection lost (%r): reconnecting", exc)
+                self._drop()
+        self._connection = _connect(self.params, self.connect_attempts)
+        self._generation += 1
+        channel = self._connection.channel()
+        channel.confirm_delivery()  # publisher confirms: returned (mandatory) and nacked raise
+        channel.exchange_declare(RPC_EXCHANGE, exchange_type="topic", durable=True)
+        self._reply_key = str(uuid.uuid4())
+        queue = REPLY_QUEUE.format(client=self.name, reply_key=self._reply_key)
+        channel.queue_declare(queue, exclusive=True, auto_delete=True)
+        channel.queue_bind(queue, RPC_EXCHANGE, routing_key=self._reply_key)
+        channel.basic_consume(queue, self._on_reply, auto_ack=True)
+        self._channel = channel
+        return channel
+
+    def _on_reply(self, channel, method, properties, body):
+        correlation_id = properties.correlation_id
+        if correlation_id in self._replies:
+            self._replies[correlation_id] = json.loads(body)
+        else:  # the reply of a call given up (timed out): dropped
+            log.debug("reply to an unknown call %s dropped", correlation_id)
+
+    # RPC
+    def request(self, service, method, args=(), kwargs=None, timeout=..., correlation_id=None):
+        """Send a request; returns its :class:`Reply` at once (``timeout``: the client's)."""
+        timeout = self.timeout if timeout is ... else timeout
+        channel = self._open()
+        call_id = str(uuid.uuid4())
+        log_correlation_id = correlation_id or self.correlation_id or uuid.uuid4().hex
+        headers = {CALL_ID_STACK_HEADER: [f"{self.name}.{method}.{call_id}"]}
+        properties = _properties(
+            log_correlation_id, headers, reply_to=self._reply_key, correlation_id=call_id
+        )
+        body = _encode({"args": list(args), "kwargs": dict(kwargs or {})})
+        self._replies[call_id] = None
+        try:
+            channel.basic_publish(
+                RPC_EXCHANGE,
+                RPC_ROUTING_KEY.format(service=service, method=method),
+                body,
+                properties,
+                mandatory=True,
+            )
+        except pika_errors.UnroutableError:
+            self._replies.pop(call_id, None)
+            raise UnknownService(service) from None
+        except pika_errors.NackError:
+            self._replies.pop(call_id, None)
+            raise AmqpError(f"the broker refused the request to {service}.{method}") from None
+        except _LOST as exc:
+            self._drop()
+            raise ConnectionLost(f"{service}.{method}: {exc!r}") from exc
+        deadline = None if timeout is None else time.monotonic() + timeout
+        return Reply(self, service, method, call_id, deadline, self._generation)
+
+    def _wait(self, reply, timeout):
+        """The reply's body, or None after ``timeout`` seconds (None: until its deadline)."""
+        until = reply.deadline
+        if timeout is not None:
+            until = (
+                time.monotonic() + timeout
+                if until is None
+                else min(until, time.monotonic() + timeout)
+            )
+        polled = False  # read the socket at least once, even with timeout=0
+        while True:
+            if reply.generation != self._generation or reply.correlation_id not in self._replies:
+                raise ConnectionLost(f"{reply.service}.{reply.method}: connection lost")
+            body = self._replies[reply.correlation_id]
+            if body is not None:
+                del self._replies[reply.correlation_id]
+                return body
+            now = time.monotonic()
+            if reply.deadline is not None and now >= reply.deadline:
+                del self._replies[reply.correlation_id]
+                raise RpcTimeout(f"{reply.service}.{reply.method}: no reply in time")
+            if polled and until is not None and now >= until:
+                return None
+            step = 1.0 if until is None else max(0.0, min(1.0, until - now))
+            try:
+                self._connection.process_data_events(time_limit=step)
+            except _LOST as exc:
+                self._drop()
+                raise ConnectionLost(f"{reply.service}.{reply.method}: {exc!r}") from exc
+            polled = True
+
+    def call_async(self, service, method, *args, **kwargs):
+        return self.request(service, method, args, kwargs)
+
+    def call(self, service, method, *args, **kwargs):
+        """Call ``service.method(*args, **kwargs)`` and wait for its result."""
+        return self.request(service, method, args, kwargs).result()
+
+    def service(self, name):
+        """``client.service("ordering").get_order(order_id, actor)``."""
+        return _ServiceProxy(self, name)
+
+    # events
+    def publish_event(self, source, event_type, payload, correlation_id=None):
+        """Publish an event as ``source`` dispatches it (exchange ``<source>.events``, routing key
+        the event type), confirmed by the broker. Retried once on a new connection if the first
+        attempt meets a lost one: an event may be published twice, never lost silently."""
+        body = _encode(payload)
+        correlation_id = correlation_id or self.correlation_id or uuid.uuid4().hex
+        properties = _properties(correlation_id)
+        for attempt in (1, 2):
+            channel = self._open()
+            try:
+                if source not in self._exchanges:
+                    declare_event_exchange(channel, source)
+                    self._exchanges.add(source)
+                channel.basic_publish(
+                    EVENT_EXCHANGE.format(service=source), event_type, body, properties
+                )
+                return
+            except pika_errors.NackError:
+                raise AmqpError(f"the broker refused the event {source}.{event_type}") from None
+            except _LOST:
+                self._drop()
+                if attempt == 2:
+                    raise
+
+
+# -- consuming events ----------------------------------------------------------------------------
+class Drop(Exception):
+    """Raised by a handler of :meth:`EventConsumer.run`: the event is acknowledged and dropped
+    (a payload it can never take), not requeued."""
+
+
+class Delivery:
+    """One event received and not yet acknowledged: ``payload`` (the JSON body), ``source``,
+    ``event_type``, ``headers``, ``correlation_id``, ``redelivered`` (the broker delivered it
+    before, unacknowledged). ``ack()`` when done; ``requeue()`` to have it delivered again."""
+
+    def __init__(self, consumer, generation, method, properties, body):
+        self._consumer = consumer
+        self._generation = generation
+        self.delivery_tag = method.delivery_tag
+        self.redelivered = bool(method.redelivered)
+        self.exchange = method.exchange
+        self.event_type = method.routing_key
+        self.source = method.exchange.removesuffix(".events")
+        self.headers = dict(properties.headers or {})
+        self.correlation_id = self.headers.get(CORRELATION_HEADER)
+        self.content_type = properties.content_type
+        self.body = body
+        self.payload = json.loads(body)
+
+    def ack(self):
+        """Acknowledge: the broker forgets the event. False if the connection it came on is
+        gone (the broker will deliver it again: handlers are idempotent)."""
+        return self._consumer._settle(self, requeue=None)
+
+    def requeue(self):
+        return self._consumer._settle(self, requeue=True)
+
+
+class EventConsumer:
+    """Consumes one event type of one service from a durable queue of its own, acknowledging by
+    hand. ``consumer`` names the consuming program as nameko names handlers (``"<service>.<method>"``):
+    the queue is ``evt-<source>-<event_type>--<consumer>``, shared by the program's instances
+    (each event goes to one of them) and kept while none runs. ``prefetch``: events delivered
+    and not yet acknowledged at a time. Reconnects (pause doubling up to ``max_pause``) when the
+    connection drops; what was not acknowledged is delivered again."""
+
+    def __init__(
+        self,
+        amqp_uri,
+        source,
+        event_type,
+        consumer,
+        queue=None,
+        prefetch=1,
+        heartbeat=DEFAULT_HEARTBEAT,
+        max_pause=30,
+    ):
+        self.params = connection_parameters(
+            amqp_uri, heartbeat, f"{consumer} ({source}.{event_type})"
+        )
+        self.source, self.event_type = source, event_type
+        self.queue = queue or EVENT_QUEUE.format(
+            source=source, event_type=event_type, consumer=consumer
+        )
+        self.prefetch = prefetch
+        self.max_pause = max_pause
+        self._connection = self._channel = None
+        self._generation = 0
+        self._pending = deque()
+
+    def __enter__(self):
+        self.declare()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def close(self):
+        connection, self._connection, self._channel = self._connection, None, None
+        self._pending.clear()
+        if connection is not None and connection.is_open:
+            try:
+                connection.close()
+            except _LOST:
+                pass
+
+    def _drop(self):
+        connection, self._connection, self._channel = self._connection, None, None
+        self._pending.clear()  # not acknowledged: the broker delivers them again
+        if connection is not None:
+            try:
+                connection.close()
+            except Exception:  # already broken: nothing to save
+                pass
+
+    def declare(self, deadline=None):
+        """Connect, declare exchange and queue, start consuming; retries until ``deadline``
+        (a ``time.monotonic()`` value; None: for ever)."""
+        pause = 0.5
+        while self._connection is None:
+            try:
+                connection = pika.BlockingConnection(self.params)
+            except pika_errors.AMQPConnectionError as exc:
+                if deadline is not None and time.monotonic() + pause > deadline:
+                    raise BrokerUnavailable(f"no broker for {self.queue}: {exc!r}") from exc
+                log.warning("no broker (%r): trying again in %.1f s", exc, pause)
+                time.sleep(pause)
+                pause = min(pause * 2, self.max_pause)
+                continue
+            channel = connection.channel()
+            declare_event_queue(channel, self.source, self.event_type, self.queue)
+            channel.basic_qos(prefetch_count=self.prefetch)
+            generation = self._generation + 1
+
+            def on_message(channel, method, properties, body, generation=generation):
+                self._pending.append((generation, method, properties, body))
+
+            channel.basic_consume(self.queue, on_message, auto_ack=False)
+            self._connection, self._channel, self._generation = connection, channel, generation
+        return self
+
+    def get(self, timeout=None):
+        """The next event (a :class:`Delivery`, to acknowledge), or None after ``timeout``
+        seconds (None: wait for ever), reconnecting as needed."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        polled = False  # read the socket at least once, even with timeout=0
+        while True:
+            if self._pending:
+                generation, method, properties, body = self._pending.popleft()
+                return Delivery(self, generation, method, properties, body)
+            now = time.monotonic()
+            if polled and deadline is not None and now >= deadline:
+                return None
+            try:
+                self.declare(deadline)
+                step = 1.0 if deadline is None else max(0.0, min(1.0, deadline - now))
+                self._connection.process_data_events(time_limit=step)
+            except BrokerUnavailable:
+                return None
+            except _LOST as exc:
+                log.warning("lost the connection of %s (%r): reconnecting", self.queue, exc)
+                self._drop()
+            polled = True
+
+    def _settle(self, delivery, requeue):
+        if delivery._generation != self._generation or self._channel is None:
+            return False  # its connection is gone: the broker has requeued it already
+        try:
+            if requeue is None:
+                self._channel.basic_ack(delivery.delivery_tag)
+            else:
+                self._channel.basic_nack(delivery.delivery_tag, requeue=requeue)
+            return True
+        except _LOST as exc:
+            log.warning("could not settle an event of %s (%r): it comes again", self.queue, exc)
+            self._drop()
+            return False
+
+    def run(self, handler, max_events=None, idle_timeout=None, requeue_pause=1.0):
+        """Call ``handler(delivery)`` for each event, acknowledging when it returns. A handler
+        that raises :class:`Drop` has the event acknowledged; any other exception puts it back
+        on the queue (after ``requeue_pause`` seconds, so that a failing handler does not spin).
+        Returns the number of events handled, after ``max_events`` or ``idle_timeout`` seconds
+        without one (None: for ever)."""
+        handled = 0
+        while max_events is None or handled < max_events:
+            delivery = self.get(timeout=idle_timeout)
+            if delivery is None:
+                break
+            try:
+                handler(delivery)
+            except Drop:
+                delivery.ack()
+            except Exception:
+                log.exception("handler failed on %s: requeued", self.queue)
+                time.sleep(requeue_pause)
+                delivery.requeue()
+                continue
+            else:
+                delivery.ack()
+            handled += 1
+        return handled
