@@ -2,25 +2,34 @@
 storage server unless ``MONGO_URI`` names a MongoDB, then one supervised process per service);
 the other commands act on the running platform over AMQP."""
 
+import json
+import os
+import signal
+import sys
 import warnings
+from pathlib import Path
 
-warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+import click
 
-import eventlet  # noqa: E402
-
-eventlet.monkey_patch()  # noqa: E402  (nameko needs it before anything else is imported)
-
-import json  # noqa: E402
-import os  # noqa: E402
-import signal  # noqa: E402
-import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import click  # noqa: E402
-
-from shared.config import load_config  # noqa: E402
+from shared.config import load_config
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "deploy" / "config.yml"
+
+# eventlet, monkey-patched: only `aptic run` has it (_green_threads), for the nameko services it
+# runs in its process and the supervisor's green threads. The other commands talk to the platform
+# with the pika client (shared/amqp_client.py) and never import nameko or eventlet.
+eventlet = None
+
+
+def _green_threads():
+    """Monkey-patch the process for nameko, before anything of nameko is imported."""
+    global eventlet
+    if eventlet is None:
+        warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+        import eventlet as green
+
+        green.monkey_patch()
+        eventlet = green
 
 
 def _config(path):
@@ -28,19 +37,27 @@ def _config(path):
 
 
 def _rpc(config):
-    from nameko.standalone.rpc import ClusterRpcProxy
+    """The pika client (no nameko): one connection, calls time out after RPC_TIMEOUT seconds;
+    one correlation id for every call of this command, to follow it through the logs."""
+    import uuid
 
-    return ClusterRpcProxy(config, timeout=config.get("RPC_TIMEOUT", 30))
+    from shared.amqp_client import AmqpClient
+
+    return AmqpClient(
+        config["AMQP_URI"],
+        timeout=float(config.get("RPC_TIMEOUT", 30)),
+        name="aptic",
+        correlation_id=f"aptic-{uuid.uuid4().hex}",
+    )
 
 
 def _call(ctx, service, method, *args, **kwargs):
-    from shared.contracts import registry  # noqa: F401  (every service's errors, by class)
-    from shared.errors import AppError
+    from shared.amqp_client import AppError
 
     try:
-        with _rpc(ctx.obj["config"]) as cluster:
-            return getattr(getattr(cluster, service), method)(*args, **kwargs)
-    except AppError as exc:
+        with _rpc(ctx.obj["config"]) as client:
+            return client.call(service, method, *args, **kwargs)
+    except AppError as exc:  # a refusal of the service, of its kind, with its stable code
         raise click.ClickException(f"{exc.code}: {exc.message} {json.dumps(exc.details)}") from None
     except Exception as exc:  # broker down, service not running, time-out
         raise click.ClickException(f"could not reach the {service} service: {exc!r}") from None
@@ -72,6 +89,7 @@ def main(ctx, config_path):
 @click.pass_context
 def run(ctx, services):
     """Run the platform (or the named services) until Ctrl-C."""
+    _green_threads()  # first: nameko runs in this process (and the supervisor in green threads)
     from aptic.registry import SERVICES
     from shared.logs import setup_logging
 
@@ -234,31 +252,28 @@ def keys_revoke(ctx, key_id):
 
 # -- settlement and expiry runs, with a progress bar ----------------------------------------------
 def _run_with_progress(ctx, start, payload, read, run_id):
-    """Start a run (a long RPC, in a green thread) and show its progress, read from the run's
-    document through another connection, until it answers."""
-    from nameko.standalone.rpc import ClusterRpcProxy
+    """Start a run (a long RPC, its reply awaited up to an hour) and show its progress, read
+    from the run's document by other calls on the same connection, until it answers."""
     from tqdm import tqdm
 
-    from shared.contracts import registry  # noqa: F401  (every service's errors, by class)
-    from shared.errors import AppError
+    from shared.amqp_client import AppError
 
     config = ctx.obj["config"]
     try:
-        with ClusterRpcProxy(config, timeout=3600) as starter, _rpc(config) as poller:
+        with _rpc(config) as client:
             actor = {"role": "operator", "label": f"aptic {start} ({os.environ.get('USER', '?')})"}
-            worker = eventlet.spawn(getattr(starter.settlement, start), payload, actor)
+            running = client.request("settlement", start, (payload, actor), timeout=3600)
             with tqdm(desc=run_id, unit=" lines", file=sys.stderr) as bar:
-                while not worker.dead:
-                    eventlet.sleep(0.5)
+                while not running.ready(timeout=0.5):
                     try:
-                        progress = getattr(poller.settlement, read)(run_id).get("progress") or {}
+                        progress = client.call("settlement", read, run_id).get("progress") or {}
                     except AppError:
                         continue  # not created yet
                     bar.set_description(f"{run_id} {progress.get('phase', '')}")
                     bar.total = progress.get("total")
                     bar.n = progress.get("done", 0)
                     bar.refresh()
-            return worker.wait()
+            return running.result()
     except AppError as exc:
         raise click.ClickException(f"{exc.code}: {exc.message} {json.dumps(exc.details)}") from None
     except Exception as exc:  # broker down, service not running
@@ -274,7 +289,8 @@ def _euros(cents):
     "--period-end",
     required=True,
     type=click.DateTime(formats=["%Y-%m-%d"]),
-    help="Last day paid (UTC): every redemption up to its end.",
+    help="Last day paid, a day of the operator's timezone (OPERATOR_TIMEZONE, Europe/Paris by "
+    "default): every redemption before the next local midnight.",
 )
 @click.pass_context
 def settle(ctx, period_end):
@@ -298,7 +314,8 @@ def settle(ctx, period_end):
     "--as-of",
     required=True,
     type=click.DateTime(formats=["%Y-%m-%d"]),
-    help="Expire coupons whose validity and grace month ended before this day.",
+    help="Expire coupons whose validity and grace month ended before this day began (local "
+    "midnight, operator's timezone).",
 )
 @click.pass_context
 def expire(ctx, as_of):
