@@ -12,6 +12,7 @@ import time
 import uuid
 from collections import Counter, defaultdict
 
+import pymongo
 import pytest
 import requests
 
@@ -88,7 +89,7 @@ def make_key(api, operator_key, role, subject_id):
     return answer.json()["api_key"]
 
 
-def prepare(api, operator_key, booklets, per_booklet):
+def prepare(api, operator_key, booklets, per_booklet, storage_uri):
     """An accredited venue with a service, a sponsor, its order paid and issued: ids, keys and
     the coupon serials of each booklet."""
     venue = api.post("/venues", json=venue_payload("merignac"), key=operator_key)
@@ -145,18 +146,26 @@ def prepare(api, operator_key, booklets, per_booklet):
         coupons[serial] = booklet.json()["coupon_serials"]
     assert sum(len(c) for c in coupons.values()) == booklets * per_booklet
 
-    # redemption learns the venue and the coupons from events: wait until it knows them all
-    for serial in [c for booklet in coupons.values() for c in booklet]:
+    # redemption learns the venue and the coupons from events: wait until its store holds them
+    # all (read there: probing unknown serials at the desk counts as guessing against the venue)
+    wanted = [c for booklet in coupons.values() for c in booklet]
+    with pymongo.MongoClient(storage_uri, serverSelectionTimeoutMS=5000) as client:
+        store = client["aptic_redemption"]
 
-        def known(serial=serial):
-            answer = api.get(
-                f"/coupons/{serial}",
-                params={"code": security_code(SECRET, serial), "service_id": service.json()["id"]},
-                key=venue_key,
-            )
-            return answer.status_code == 200 and answer.json()["usable"]
+        def known():
+            venue_known = store.venues.count_documents({"venue_id": venue["id"]}) == 1
+            return venue_known and store.coupons.count_documents(
+                {"serial": {"$in": wanted}}
+            ) == len(wanted)
 
-        wait_for(known, 30, f"redemption to know coupon {serial}")
+        wait_for(known, 60, "redemption to know the venue and every coupon")
+    serial = wanted[0]
+    answer = api.get(
+        f"/coupons/{serial}",
+        params={"code": security_code(SECRET, serial), "service_id": service.json()["id"]},
+        key=venue_key,
+    )
+    assert answer.status_code == 200 and answer.json()["usable"], answer.text
     return {
         "venue": venue,
         "venue_key": venue_key,
@@ -191,7 +200,7 @@ def test_nothing_is_lost_when_the_platform_stops_and_starts_again(launch):
     assert len(first.service_pids("redemption")) == 2  # REDEMPTION_INSTANCES' default
     api = Api(first.base)
     operator_key = operator_key_from_cli(first)
-    scheme = prepare(api, operator_key, booklets=1, per_booklet=5)
+    scheme = prepare(api, operator_key, booklets=1, per_booklet=5, storage_uri=uri)
     venue_key, booklet = scheme["venue_key"], scheme["booklets"][0]
     one, two = scheme["coupons"][booklet][:2]
     redeemed = api.post("/redemptions", json=redemption_body(scheme, one), key=venue_key)
@@ -313,7 +322,9 @@ def test_a_killed_redemption_process_is_restarted_and_retries_redeem_each_coupon
     platform = launch("kill", REDEMPTION_INSTANCES=2)
     api = Api(platform.base)
     operator_key = operator_key_from_cli(platform)
-    scheme = prepare(api, operator_key, booklets=COUPONS // 10, per_booklet=10)
+    scheme = prepare(
+        api, operator_key, booklets=COUPONS // 10, per_booklet=10, storage_uri=platform.storage()[0]
+    )
     serials = [serial for booklet in scheme["coupons"].values() for serial in booklet]
     assert len(serials) == COUPONS
     instances = platform.service_pids("redemption")
