@@ -1,6 +1,9 @@
 """Upstream events as ordering, issuance, catalog and redemption publish them, for settlement's
 tests. Each builder returns the payload loaded through its schema in ``shared/events.py`` (what
-the service's handler receives)."""
+the service's handler receives). Times are aware, in UTC (``shared.times``).
+
+``settlement_db`` / ``repository``: settlement's database as the service opens it (dates read
+back aware, ``SettlementRepository.TZ_AWARE``), with its indexes."""
 
 import itertools
 import secrets
@@ -8,7 +11,8 @@ from datetime import UTC, datetime, timedelta
 
 from services.catalog.schemas import VenueChanged
 from services.settlement.settings import Settings
-from shared import serials
+from services.settlement.store import SettlementRepository
+from shared import serials, times
 from shared.events import (
     BookletActivated,
     BookletCancelled,
@@ -19,6 +23,7 @@ from shared.events import (
     RedemptionVoided,
 )
 from shared.money import ORDER_FEE_BP, percent_of
+from shared.mongo import get_database
 
 _sequence = itertools.count(1)
 SETTINGS = Settings()
@@ -26,10 +31,21 @@ SPONSOR_IBAN = "FR7630006000011234567890189"
 VENUE_IBAN = "FR1420041010050500013M02606"
 
 
+def settlement_db(mongo_config, name="settlement"):
+    """The test's settlement database (``name`` under its prefix), dates read back aware, with
+    the repository's indexes."""
+    db = get_database(mongo_config, name, tz_aware=SettlementRepository.TZ_AWARE)
+    SettlementRepository.ensure_indexes(db)
+    return db
+
+
+def repository(mongo_config, name="settlement", cls=SettlementRepository):
+    return cls(settlement_db(mongo_config, name))
+
+
 def iso(moment):
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    assert moment.tzinfo is not None, "times are aware (shared.times)"
+    return times.iso(moment)
 
 
 def order_confirmed(

@@ -4,6 +4,8 @@ Every handler is idempotent: its ledger entry has a key made of the event's iden
 redelivered event writes nothing; its other writes are upserts or conditional updates.
 Runs are resumable state machines: a run interrupted half way is finished by asking for it again,
 and a step already done is not done twice (ledger keys per run and venue / funder / order).
+
+Times are aware UTC datetimes (``shared.times``).
 """
 
 import logging
@@ -11,7 +13,6 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 
-from services.redemption.domain import add_month, parse_time
 from services.settlement import dashboard, domain
 from services.settlement.domain import Account
 from services.settlement.exceptions import (
@@ -22,7 +23,10 @@ from services.settlement.exceptions import (
     RunInProgress,
     RunNotFound,
 )
-from shared.schemas import SYSTEM_ACTOR, iso
+from shared import times
+from shared.schemas import SYSTEM_ACTOR
+from shared.times import iso
+from shared.validity import add_month
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +34,6 @@ RUN_LOCK = "money-runs"
 RUN_LOCK_SECONDS = 3600
 PROGRESS_EVERY = 10_000  # lines between two progress reports of a run
 ALERT_DAYS = 30
-
-
-def now_naive():
-    now = datetime.now(UTC).replace(tzinfo=None)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 def state_id():
@@ -66,7 +65,7 @@ def on_order_confirmed(repo, event):
             "state_share_cents": event["state_share_cents"],
             "cofunded": event["cofunded"],
             "funders": funders,
-            "confirmed_at": parse_time(event["confirmed_at"]),
+            "confirmed_at": times.parse(event["confirmed_at"]),
         }
     )
     if order["status"] != "confirmed" or "face_value_cents" not in order:
@@ -86,7 +85,7 @@ def on_order_confirmed(repo, event):
                 state_id(): event["state_share_cents"],
             },
         ),
-        parse_time(event["confirmed_at"]),
+        times.parse(event["confirmed_at"]),
         {"order_id": event["order_id"], "sponsor_id": event["sponsor_id"]},
     )
 
@@ -95,7 +94,7 @@ def on_order_cancelled(repo, settings, event):
     """Every cent received for a cancelled order goes back to whom paid it (fee included: no
     service was rendered). A confirmed order's entry is reversed; money received for an order
     never confirmed is booked in and straight out to refunds."""
-    at = parse_time(event["cancelled_at"])
+    at = times.parse(event["cancelled_at"])
     before = repo.cancel_order(event["order_id"], {"cancelled_at": at})
     paid = {}
     for payment in event["payments"]:
@@ -213,7 +212,7 @@ def refund_item(settings, item_id, funder, amount, at, **info):
 
 # -- issuance -----------------------------------------------------------------------------------
 def on_booklets_issued(repo, event):
-    valid_until = parse_time(event["valid_until"])
+    valid_until = times.parse(event["valid_until"])
     booklets, coupons = [], []
     for booklet in event["booklets"]:
         booklets.append(
@@ -222,7 +221,7 @@ def on_booklets_issued(repo, event):
                 "order_id": event["order_id"],
                 "sponsor_id": event["sponsor_id"],
                 "coupon_count": len(booklet["coupons"]),
-                "issued_at": parse_time(event["issued_at"]),
+                "issued_at": times.parse(event["issued_at"]),
                 "activated_at": None,
                 "cancelled_at": None,
                 "expiry_run_id": None,
@@ -248,8 +247,8 @@ def on_booklet_activated(repo, event):
         {
             "order_id": event["order_id"],
             "sponsor_id": event["sponsor_id"],
-            "activated_at": parse_time(event["activated_at"]),
-            "valid_until": parse_time(event["valid_until"]),
+            "activated_at": times.parse(event["activated_at"]),
+            "valid_until": times.parse(event["valid_until"]),
         },
     )
 
@@ -260,7 +259,7 @@ def on_booklet_cancelled(repo, event):
         {
             "order_id": event["order_id"],
             "sponsor_id": event["sponsor_id"],
-            "cancelled_at": parse_time(event["cancelled_at"]),
+            "cancelled_at": times.parse(event["cancelled_at"]),
             "cancel_reason": event["reason"],
         },
     )
@@ -299,7 +298,7 @@ def _book_redemption(repo, event):
         "serials": sorted(by_serial),
         "coupon_count": len(by_serial),
         "amount_cents": event["total_cents"],
-        "redeemed_at": parse_time(event["redeemed_at"]),
+        "redeemed_at": times.parse(event["redeemed_at"]),
         "status": "open",
         "run_id": None,
     }
@@ -343,7 +342,7 @@ def on_redemption_voided(repo, event):
 
 def _book_void(repo, event):
     rid = event["redemption_id"]
-    at = parse_time(event["voided_at"])
+    at = times.parse(event["voided_at"])
     before = repo.void_payable(rid, {"voided_at": at, "venue_id": event["venue_id"]})
     if before is not None and before.get("status") == "disputed":
         return  # no money moved for it
@@ -387,7 +386,7 @@ def _day(value):
 
 
 def _with_lock(repo, holder, work):
-    if not repo.acquire_lock(RUN_LOCK, holder, now_naive(), RUN_LOCK_SECONDS):
+    if not repo.acquire_lock(RUN_LOCK, holder, times.now(), RUN_LOCK_SECONDS):
         raise RunInProgress(details={"requested": holder})
     try:
         return work()
@@ -430,7 +429,7 @@ def settlement_run(repo, settings, period_end, today=None, progress=None, actor=
     funders their open refunds. The same cut-off again answers the same run. The cut-off may be
     today: what is redeemed after the run, even the same day, goes to the next run."""
     period_end = _day(period_end)
-    today = today or now_naive().date()
+    today = today or times.now().date()
     if period_end > today:
         raise InvalidPeriod(
             "the cut-off cannot be in the future",
@@ -446,7 +445,7 @@ def settlement_run(repo, settings, period_end, today=None, progress=None, actor=
 
 
 def _settlement_run(repo, settings, run_id, period_end, progress, actor):
-    cutoff = datetime.combine(period_end + timedelta(days=1), datetime.min.time())
+    cutoff = datetime.combine(period_end + timedelta(days=1), datetime.min.time(), UTC)
     run = repo.create_run(
         "runs",
         {
@@ -454,7 +453,7 @@ def _settlement_run(repo, settings, run_id, period_end, progress, actor):
             "period_end": period_end.isoformat(),
             "cutoff": cutoff,
             "status": "claiming",
-            "created_at": now_naive(),
+            "created_at": times.now(),
             "created_by": actor or SYSTEM_ACTOR,
             "completed_at": None,
             "events_published": False,
@@ -598,7 +597,7 @@ def _compute_run(repo, settings, run, progress_callback):
         run_id,
         {
             "status": "completed",
-            "completed_at": now_naive(),
+            "completed_at": times.now(),
             "payouts": payouts,
             "carried_forward": carried,
             "refunds": refunds,
@@ -738,7 +737,7 @@ def expiry_run(repo, settings, as_of, today=None, progress=None, actor=None):
     cancelled booklets; refund their face value to the funders pro rata; one credit note per
     funder. The same ``as_of`` again answers the same run."""
     as_of = _day(as_of)
-    today = today or now_naive().date()
+    today = today or times.now().date()
     if as_of > today:
         raise InvalidPeriod(
             "coupons cannot be expired in advance",
@@ -754,14 +753,14 @@ def expiry_run(repo, settings, as_of, today=None, progress=None, actor=None):
 
 
 def _expiry_run(repo, settings, run_id, as_of, progress_callback, actor):
-    moment = datetime.combine(as_of, datetime.min.time())
+    moment = datetime.combine(as_of, datetime.min.time(), UTC)
     run = repo.create_run(
         "expiry_runs",
         {
             "id": run_id,
             "as_of": as_of.isoformat(),
             "status": "expiring",
-            "created_at": now_naive(),
+            "created_at": times.now(),
             "created_by": actor or SYSTEM_ACTOR,
             "completed_at": None,
             "events_published": False,
@@ -875,7 +874,7 @@ def _refund_expired(repo, settings, run):
         run_id,
         {
             "status": "completed",
-            "completed_at": now_naive(),
+            "completed_at": times.now(),
             "coupon_count": totals["coupons"],
             "cancelled_coupon_count": totals["cancelled"],
             "refunded_cents": totals["face_value_cents"],
@@ -929,7 +928,7 @@ def expiry_events(run, serials, batch_size):
 def expiry_alerts(repo, sponsor_id, as_of):
     """What expires in the next 30 days, for the sponsor's dashboard: booklets issued, handed
     out, not yet handed out, started (at least one coupon redeemed), per end date."""
-    start = datetime.combine(_day(as_of), datetime.min.time())
+    start = datetime.combine(_day(as_of), datetime.min.time(), UTC)
     end = start + timedelta(days=ALERT_DAYS)
     by_date = {}
     for booklet in repo.sponsor_booklets(sponsor_id, start, end):

@@ -9,7 +9,6 @@ idempotent).
 
 import base64
 import logging
-from datetime import date
 
 from nameko.dependency_providers import Config
 from nameko.events import EventDispatcher
@@ -41,6 +40,7 @@ from services.settlement.schemas import (
 from services.settlement.sepa import credit_transfer_xml
 from services.settlement.settings import SettlementSettings
 from services.settlement.store import SettlementRepository
+from shared import times
 from shared.entrypoints import event_handler, rpc
 from shared.events import (
     BookletActivated,
@@ -55,7 +55,8 @@ from shared.events import (
 )
 from shared.logs import Correlation
 from shared.mongo import Store
-from shared.schemas import ActorSchema, iso
+from shared.schemas import ActorSchema
+from shared.times import iso
 
 log = logging.getLogger(__name__)
 REPUBLISH_SECONDS = 30
@@ -274,5 +275,5 @@ class SettlementService:
     def expiry_alerts(self, sponsor_id, query):
         """What expires within 30 days of ``as_of`` (default today) for the sponsor."""
         data = AlertsQuery().load_or_raise(query)
-        as_of = data["as_of"] or date.today()
+        as_of = data["as_of"] or times.now().date()
         return AlertsOut().dump(api.expiry_alerts(self.store, sponsor_id, as_of))

@@ -10,24 +10,28 @@
   references and the snapshot of every document (never rewritten).
 - ``locks``: one run at a time.
 
+Dates are BSON dates, read back aware in UTC (``TZ_AWARE``, ``shared.times``).
+
 The writes of ``redemption.coupons_redeemed`` and ``redemption_voided`` (``mark_redeemed``,
 ``add_payable``, ``void_payable``, ``release_coupons``, ``post``) run in one transaction each
 (``api``): they are upserts (``$setOnInsert``) and conditional updates, never an insert that may
 fail on a duplicate key, since inside a transaction any failed write aborts it all.
 """
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from shared.mongo import ASCENDING, DESCENDING, Repository, update_and_get
 
 _NO_ID = {"_id": 0}
-_RELEASED = datetime(1970, 1, 1)
+_RELEASED = datetime(1970, 1, 1, tzinfo=UTC)
 _BOOKLET_STATE = ("activated_at", "cancelled_at", "expiry_run_id", "valid_until")
 
 
 class SettlementRepository(Repository):
+    TZ_AWARE = True
+
     INDEXES = {
         "entries": [([("key", ASCENDING)], {"unique": True})],
         "orders": [([("order_id", ASCENDING)], {"unique": True})],

@@ -12,7 +12,7 @@ from nameko.testing.services import entrypoint_hook
 from services.settlement.service import SettlementService
 from shared.errors import AppError
 from shared.events import CouponsRedeemed
-from shared.mongo import get_client
+from shared.mongo import get_database
 from tests import settlement_support as ev
 
 pytestmark = pytest.mark.integration
@@ -128,7 +128,7 @@ def test_events_a_crash_left_unsent_are_sent_by_the_timer(container_factory, ser
     wait_until(lambda: len(Redemption.runs) == 1)
 
     # as if the service had stopped between completing the run and sending its events
-    db = get_client(service_config["MONGO_URI"])[service_config["MONGO_DB_PREFIX"] + "settlement"]
+    db = get_database(service_config, "settlement", tz_aware=True)
     db.runs.update_one({"id": run["id"]}, {"$set": {"events_published": False}})
     with entrypoint_hook(container, "republish") as republish:
         republish()

@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from services.settlement import api
-from services.settlement.store import SettlementRepository
 from shared.money import percent_of
 from shared.mongo import get_client
+from shared.validity import add_month
 from tests import settlement_support as ev
 
 S = ev.SETTINGS
@@ -193,9 +193,7 @@ class World:
         self.last_as_of = as_of
         for c in self.coupons.values():
             b = self.booklets[c["booklet"]]
-            grace_over = datetime.combine(as_of, datetime.min.time(), UTC) >= api.add_month(
-                b["until"]
-            )
+            grace_over = datetime.combine(as_of, datetime.min.time(), UTC) >= add_month(b["until"])
             if c["status"] == "outstanding" and (b["cancelled"] or grace_over):
                 c["status"] = "expired"
 
@@ -224,9 +222,8 @@ def runs_of(repo):
 @given(orders=orders_st, steps=st.lists(step_st, max_size=40))
 def test_conservation_over_random_scenarios(mongo_config, orders, steps):
     client = get_client(mongo_config["MONGO_URI"])
-    db = client[f"{mongo_config['MONGO_DB_PREFIX']}{secrets.token_hex(3)}settlement"]
-    SettlementRepository.ensure_indexes(db)
-    repo = SettlementRepository(db)
+    repo = ev.repository(mongo_config, f"{secrets.token_hex(3)}settlement")
+    db = repo.db
     try:
         world = World(repo)
         for venue_id in VENUES:
@@ -285,9 +282,7 @@ def test_conservation_over_random_scenarios(mongo_config, orders, steps):
 
 def test_the_final_check_would_catch_a_double_payment(mongo_config):
     """The property above can fail: paying one redemption twice breaks it."""
-    db = get_client(mongo_config["MONGO_URI"])[mongo_config["MONGO_DB_PREFIX"] + "settlement"]
-    SettlementRepository.ensure_indexes(db)
-    repo = SettlementRepository(db)
+    repo = ev.repository(mongo_config)
     world = World(repo)
     api.on_venue_changed(repo, ev.venue(VENUES[0]))
     world.add_order(5, 0, 1000)

@@ -1,14 +1,12 @@
 """The sponsor's anonymised dashboard: no cell under 5 beneficiaries, and none that can be worked
 out from the others and the totals."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 
 from services.settlement import api
 from services.settlement.dashboard import anonymised, new_cell
-from services.settlement.store import SettlementRepository
-from shared.mongo import get_client
 from tests import settlement_support as ev
 
 
@@ -56,9 +54,7 @@ def test_too_few_in_all_shows_nothing():
 
 @pytest.fixture
 def repo(mongo_config):
-    db = get_client(mongo_config["MONGO_URI"])[mongo_config["MONGO_DB_PREFIX"] + "settlement"]
-    SettlementRepository.ensure_indexes(db)
-    return SettlementRepository(db)
+    return ev.repository(mongo_config)
 
 
 def test_dashboard_of_a_sponsor(repo):
@@ -71,13 +67,18 @@ def test_dashboard_of_a_sponsor(repo):
     issued = ev.booklets_issued(confirmed)  # 8 booklets of 5
     api.on_booklets_issued(repo, issued)
     for booklet in issued["booklets"][:7]:
-        api.on_booklet_activated(repo, ev.booklet_activated(issued, booklet, datetime(2026, 2, 3)))
+        api.on_booklet_activated(
+            repo, ev.booklet_activated(issued, booklet, datetime(2026, 2, 3, tzinfo=UTC))
+        )
     for booklet in issued["booklets"][:6]:  # 6 beneficiaries use 2 coupons each at the big venue
         api.on_coupons_redeemed(
-            repo, ev.redeemed(issued, booklet["coupons"][:2], big, datetime(2026, 3, 9))
+            repo, ev.redeemed(issued, booklet["coupons"][:2], big, datetime(2026, 3, 9, tzinfo=UTC))
         )
     api.on_coupons_redeemed(  # 1 beneficiary at the small venue: never shown alone
-        repo, ev.redeemed(issued, issued["booklets"][6]["coupons"][:1], small, datetime(2026, 4, 2))
+        repo,
+        ev.redeemed(
+            issued, issued["booklets"][6]["coupons"][:1], small, datetime(2026, 4, 2, tzinfo=UTC)
+        ),
     )
     board = api.sponsor_dashboard(repo, confirmed["sponsor_id"])
     assert board["totals"] == {

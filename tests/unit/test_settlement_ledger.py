@@ -1,14 +1,13 @@
 """Settlement without a broker: events into the ledger, settlement and expiry runs, worked
 examples of DOMAIN.md rules 3-7 read back from the ledger, idempotency of handlers and runs."""
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 
 from services.settlement import api
 from services.settlement.exceptions import InvalidPeriod, RunInProgress
-from services.settlement.store import SettlementRepository
-from shared.mongo import get_client
+from shared import times
 from tests import settlement_support as ev
 
 S = ev.SETTINGS
@@ -17,9 +16,7 @@ TODAY = date(2028, 6, 1)
 
 @pytest.fixture
 def repo(mongo_config):
-    db = get_client(mongo_config["MONGO_URI"])[mongo_config["MONGO_DB_PREFIX"] + "settlement"]
-    SettlementRepository.ensure_indexes(db)
-    return SettlementRepository(db)
+    return ev.repository(mongo_config)
 
 
 def setup_order(repo, coupons=10, state_rate_bp=0, face_value_cents=1000, **kwargs):
@@ -153,7 +150,7 @@ def test_expiry_waits_for_the_grace_month_and_refunds_cancelled_booklets_at_once
 def test_activation_restarts_validity(repo):
     _, issued = setup_order(repo, coupons=10)
     api.on_booklet_activated(
-        repo, ev.booklet_activated(issued, issued["booklets"][0], datetime(2026, 6, 1))
+        repo, ev.booklet_activated(issued, issued["booklets"][0], datetime(2026, 6, 1, tzinfo=UTC))
     )
     done = expire(repo, "2027-03-01")
     assert done["coupon_count"] == 5  # the activated booklet runs until 2027-06-01
@@ -163,7 +160,7 @@ def test_expiry_alerts_count_booklets_ending_within_30_days(repo):
     api.on_venue_changed(repo, ev.venue())
     confirmed, issued = setup_order(repo, coupons=15)  # 3 booklets, valid until 2027-01-15
     api.on_booklet_activated(
-        repo, ev.booklet_activated(issued, issued["booklets"][0], datetime(2026, 1, 20))
+        repo, ev.booklet_activated(issued, issued["booklets"][0], datetime(2026, 1, 20, tzinfo=UTC))
     )
     api.on_coupons_redeemed(repo, ev.redeemed(issued, issued["booklets"][1]["coupons"][:1]))
     alerts = api.expiry_alerts(repo, confirmed["sponsor_id"], date(2026, 12, 20))
@@ -191,7 +188,7 @@ def test_the_same_cut_off_again_pays_nobody_twice(repo):
     api.on_coupons_redeemed(repo, ev.redeemed(issued, ev.all_coupons(issued)[:2]))
     first = run(repo)
     api.on_coupons_redeemed(
-        repo, ev.redeemed(issued, ev.all_coupons(issued)[2:3], at=datetime(2026, 3, 20))
+        repo, ev.redeemed(issued, ev.all_coupons(issued)[2:3], at=datetime(2026, 3, 20, tzinfo=UTC))
     )
     again = run(repo)
     assert again["id"] == first["id"] and again["payouts"] == first["payouts"]
@@ -211,8 +208,11 @@ def test_void_before_the_run_drops_the_line_after_the_run_claws_it_back(repo):
     api.on_redemption_voided(repo, ev.voided(first))
     march = run(repo)
     assert march["totals"]["gross_cents"] == 2000
-    api.on_redemption_voided(repo, ev.voided(second, at=datetime(2026, 4, 2)))  # too late
-    api.on_coupons_redeemed(repo, ev.redeemed(issued, coupons[4:9], at=datetime(2026, 4, 10)))
+    # too late: the line was paid
+    api.on_redemption_voided(repo, ev.voided(second, at=datetime(2026, 4, 2, tzinfo=UTC)))
+    api.on_coupons_redeemed(
+        repo, ev.redeemed(issued, coupons[4:9], at=datetime(2026, 4, 10, tzinfo=UTC))
+    )
     april = run(repo, "2026-04-30")
     assert april["totals"]["gross_cents"] == 5000 - 2000
     _, lines = api.statement(repo, april["id"], "ven_00000000000000000001")
@@ -243,7 +243,7 @@ def test_redemption_of_an_expired_coupon_is_disputed_not_paid(repo):
     api.on_venue_changed(repo, ev.venue())
     _, issued = setup_order(repo, coupons=5)
     expire(repo)
-    late = ev.redeemed(issued, ev.all_coupons(issued)[:1], at=datetime(2026, 12, 1))
+    late = ev.redeemed(issued, ev.all_coupons(issued)[:1], at=datetime(2026, 12, 1, tzinfo=UTC))
     api.on_coupons_redeemed(repo, late)
     assert repo.get_payable(late["redemption_id"])["status"] == "disputed"
     assert run(repo, "2027-03-01")["totals"]["gross_cents"] == 0
@@ -293,7 +293,7 @@ def test_a_cut_off_in_the_future_is_refused(repo):
 
 
 def test_one_run_at_a_time(repo):
-    assert repo.acquire_lock(api.RUN_LOCK, "SR-other", api.now_naive(), 60)
+    assert repo.acquire_lock(api.RUN_LOCK, "SR-other", times.now(), 60)
     with pytest.raises(RunInProgress):
         run(repo)
     repo.release_lock(api.RUN_LOCK, "SR-other")

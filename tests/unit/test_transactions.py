@@ -3,7 +3,7 @@ that change several documents together: a failure half way leaves nothing behind
 event delivered again books everything exactly once."""
 
 import time
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import partial
 
 import eventlet
@@ -12,7 +12,7 @@ from pymongo.errors import DuplicateKeyError
 
 from services.settlement import api
 from services.settlement.store import SettlementRepository
-from shared.mongo import SessionDatabase, TransactionAborted, get_client
+from shared.mongo import SessionDatabase, TransactionAborted
 from tests import settlement_support as ev
 
 S = ev.SETTINGS
@@ -46,9 +46,7 @@ class FailingRepository(SettlementRepository):
 
 @pytest.fixture
 def db(mongo_config):
-    db = get_client(mongo_config["MONGO_URI"])[mongo_config["MONGO_DB_PREFIX"] + "settlement"]
-    SettlementRepository.ensure_indexes(db)
-    return db
+    return ev.settlement_db(mongo_config)
 
 
 @pytest.fixture
@@ -264,7 +262,7 @@ def test_a_failed_void_after_the_run_writes_no_clawback_then_redelivery_claws_ba
     rid, serials = event["redemption_id"], serials_of(event)
     api.on_coupons_redeemed(repo, event)
     api.settlement_run(repo, S, date(2026, 3, 31), today=date(2026, 4, 1))
-    void = ev.voided(event, at=datetime(2026, 4, 2))
+    void = ev.voided(event, at=datetime(2026, 4, 2, tzinfo=UTC))
 
     with pytest.raises(Boom):
         api.on_redemption_voided(failing(db, "redemption_voided"), void)
