@@ -81,6 +81,12 @@ def money(required=True, **kwargs):
     return fields.Integer(required=required, strict=True, validate=validate.Range(min=0), **kwargs)
 
 
+def whole(pattern, error=None):
+    """A validator: the WHOLE text matches ``pattern``, in ASCII (``\\d`` is 0-9 only, and no
+    final newline slips through as it does with ``$``)."""
+    return validate.Regexp(re.compile(rf"\A(?:{pattern})\Z", re.ASCII), error=error)
+
+
 def identifier(**kwargs):
     return fields.String(validate=validate.Length(min=1, max=64), **kwargs)
 

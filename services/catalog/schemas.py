@@ -6,22 +6,18 @@ from stdnum.fr import siret as siret_number
 
 from services.catalog.domain import MAX_RADIUS_KM, Decision, VenueStatus
 from services.catalog.taxonomy import SERVICE_CATEGORIES, VENUE_TYPES
-from shared.schemas import EventSchema, HistoryEntry, StrictSchema, UtcDateTime
+from shared.schemas import EventSchema, HistoryEntry, StrictSchema, UtcDateTime, whole
 
-DEPARTMENT = r"^(0[1-9]|[1-8]\d|9[0-5]|2[AB]|97[1-6])$"
-TOWN_CODE = r"^(\d{5}|2[AB]\d{3})$"  # INSEE code of the commune
+DEPARTMENT = r"0[1-9]|[1-8][0-9]|9[0-5]|2[AB]|97[1-6]"
+TOWN_CODE = r"[0-9]{5}|2[AB][0-9]{3}"  # INSEE code of the commune
 
 
 def department_field(**kwargs):
-    return fields.String(
-        validate=validate.Regexp(DEPARTMENT, error="not a French department code"), **kwargs
-    )
+    return fields.String(validate=whole(DEPARTMENT, error="not a French department code"), **kwargs)
 
 
 def town_code_field(**kwargs):
-    return fields.String(
-        validate=validate.Regexp(TOWN_CODE, error="not an INSEE town code"), **kwargs
-    )
+    return fields.String(validate=whole(TOWN_CODE, error="not an INSEE town code"), **kwargs)
 
 
 class IbanField(fields.String):
@@ -43,7 +39,9 @@ class LocationSchema(StrictSchema):
 class VenueInput(StrictSchema):
     name = fields.String(required=True, validate=validate.Length(min=2, max=200))
     address = fields.String(required=True, validate=validate.Length(min=2, max=300))
-    postcode = fields.String(required=True, validate=validate.Regexp(r"^\d{5}$"))
+    postcode = fields.String(
+        required=True, validate=whole(r"[0-9]{5}", error="a French postcode has 5 digits")
+    )
     city = fields.String(required=True, validate=validate.Length(min=1, max=100))
     town_code = town_code_field(required=True)
     department = department_field(required=True)

@@ -2,7 +2,7 @@
 
 from marshmallow import fields, validate
 
-from shared.schemas import EventSchema, StrictSchema, UtcDateTime
+from shared.schemas import EventSchema, StrictSchema, UtcDateTime, whole
 from shared.schemas import HistoryEntry as BaseHistoryEntry
 
 AGE_BANDS = ["under_18", "18_25", "26_35", "36_45", "46_55", "56_65", "66_75", "over_75"]
@@ -32,7 +32,7 @@ class ProfileInput(StrictSchema):
     postcode = fields.String(
         load_default=None,
         allow_none=True,
-        validate=validate.Regexp(r"^\d{5}$", error="a French postcode has 5 digits"),
+        validate=whole(r"[0-9]{5}", error="a French postcode has 5 digits"),
     )
 
 

@@ -18,28 +18,24 @@ from services.ordering.domain import (
     SponsorKind,
 )
 from shared.ids import looks_like_id
-from shared.schemas import EventSchema, HistoryEntry, StrictSchema, UtcDateTime
+from shared.schemas import EventSchema, HistoryEntry, StrictSchema, UtcDateTime, whole
 
-DEPARTMENT = r"(0[1-9]|[1-8]\d|9[0-5]|2[AB]|97[1-6])"
-TOWN = r"(\d{5}|2[AB]\d{3})"  # INSEE code of the commune
-CODE = r"^[a-z][a-z0-9_]{1,49}$"  # a venue type or service category code of the catalog
-REFERENCE = r"^[A-Za-z0-9][A-Za-z0-9 ._/:-]{0,63}$"
+DEPARTMENT = r"0[1-9]|[1-8][0-9]|9[0-5]|2[AB]|97[1-6]"
+TOWN = r"[0-9]{5}|2[AB][0-9]{3}"  # INSEE code of the commune
+CODE = r"[a-z][a-z0-9_]{1,49}"  # a venue type or service category code of the catalog
+REFERENCE = r"[A-Za-z0-9][A-Za-z0-9 ._/:-]{0,63}"
 MAX_PAYMENT_CENTS = 10_000_000_000  # 100 M EUR: above any order's due
 
 
 def territory_field(**kwargs):
     return fields.String(
-        validate=validate.Regexp(
-            rf"^({DEPARTMENT}|{TOWN})$", error="not a department or INSEE town code"
-        ),
+        validate=whole(f"{DEPARTMENT}|{TOWN}", error="not a department or INSEE town code"),
         **kwargs,
     )
 
 
 def town_field(**kwargs):
-    return fields.String(
-        validate=validate.Regexp(rf"^{TOWN}$", error="not an INSEE town code"), **kwargs
-    )
+    return fields.String(validate=whole(TOWN, error="not an INSEE town code"), **kwargs)
 
 
 def id_field(prefix, **kwargs):
@@ -176,12 +172,12 @@ class RulesInput(StrictSchema):
         territory_field(), load_default=list, validate=validate.Length(max=500)
     )
     venue_types = fields.List(
-        fields.String(validate=validate.Regexp(CODE, error="not a venue type code")),
+        fields.String(validate=whole(CODE, error="not a venue type code")),
         load_default=list,
         validate=validate.Length(max=50),
     )
     categories = fields.List(
-        fields.String(validate=validate.Regexp(CODE, error="not a service category code")),
+        fields.String(validate=whole(CODE, error="not a service category code")),
         load_default=list,
         validate=validate.Length(max=50),
     )
@@ -226,7 +222,7 @@ class PaymentInput(StrictSchema):
     payer = fields.String(required=True, validate=validate.OneOf([p.value for p in Payer]))
     reference = fields.String(
         required=True,
-        validate=validate.Regexp(REFERENCE, error="1-64 letters, digits, spaces or ._/:-"),
+        validate=whole(REFERENCE, error="1-64 letters, digits, spaces or ._/:-"),
     )  # the bank transfer's reference: the same reference twice records one payment
 
 

@@ -3,7 +3,8 @@
 from marshmallow import ValidationError, fields, validate, validates
 
 from services.redemption.domain import MAX_COUPONS_PER_REDEMPTION
-from shared.schemas import EventSchema, HistoryEntry, StrictSchema
+from shared.schemas import EventSchema, HistoryEntry, StrictSchema, whole
+from shared.serials import normalize
 
 
 class CouponInput(StrictSchema):
@@ -18,14 +19,12 @@ class RedemptionInput(StrictSchema):
         required=True,
         validate=validate.Length(min=1, max=MAX_COUPONS_PER_REDEMPTION),
     )
-    idempotency_key = fields.String(
-        required=True, validate=validate.Regexp(r"^[A-Za-z0-9_.:-]{8,100}$")
-    )
+    idempotency_key = fields.String(required=True, validate=whole(r"[A-Za-z0-9_.:-]{8,100}"))
     accepted_at = fields.AwareDateTime(load_default=None)
 
     @validates("coupons")
     def no_duplicates(self, value, **kwargs):
-        serials = [c["serial"].replace(" ", "").replace("-", "") for c in value]
+        serials = [normalize(c["serial"]) for c in value]  # "0001 2345-678" is 00012345678
         if len(set(serials)) != len(serials):
             raise ValidationError("the same coupon appears twice")
 
