@@ -30,6 +30,7 @@ def test_key_lifecycle_over_http(api, operator_key, stack_config):
         key=operator_key,
     )
     assert answer.status_code == 201
+    assert answer.headers["Cache-Control"] == "no-store"  # the key is in this answer only
     created = answer.json()
     venue_key, key_id = created["api_key"], created["key_id"]
     assert venue_key.startswith("ak_") and len(venue_key) > 40

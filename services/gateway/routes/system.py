@@ -56,7 +56,8 @@ class SystemRoutes:
         self.auth.require(request, "operator")
         data = KeyInput().load_or_raise(read_json(request))
         key, record = self.auth.keys.create(data["role"], data["subject_id"], data["label"])
-        return json_response(key_out(record, key), 201)
+        # the key itself is in this answer only: no cache, no proxy, no browser may keep it
+        return json_response(key_out(record, key), 201, headers={"Cache-Control": "no-store"})
 
     @route(
         "GET",
