@@ -660,7 +660,8 @@ class EventConsumer:
     the queue is ``evt-<source>-<event_type>--<consumer>``, shared by the program's instances
     (each event goes to one of them) and kept while none runs. ``prefetch``: events delivered
     and not yet acknowledged at a time. Reconnects (pause doubling up to ``max_pause``) when the
-    connection drops; what was not acknowledged is delivered again."""
+    connection drops, and declares its queue again if the broker cancels the consumer (the queue
+    was deleted); what was not acknowledged is delivered again."""
 
     def __init__(
         self,
@@ -685,6 +686,7 @@ class EventConsumer:
         self._connection = self._channel = None
         self._generation = 0
         self._pending = deque()
+        self._cancelled = False
 
     def __enter__(self):
         self.declare()
@@ -733,8 +735,13 @@ class EventConsumer:
             def on_message(channel, method, properties, body, generation=generation):
                 self._pending.append((generation, method, properties, body))
 
+            def on_cancel(frame):  # the broker cancelled the consumer: its queue was deleted
+                self._cancelled = True
+
+            channel.add_on_cancel_callback(on_cancel)
             channel.basic_consume(self.queue, on_message, auto_ack=False)
             self._connection, self._channel, self._generation = connection, channel, generation
+            self._cancelled = False
         return self
 
     def get(self, timeout=None):
@@ -746,17 +753,23 @@ class EventConsumer:
             if self._pending:
                 generation, method, properties, body = self._pending.popleft()
                 return Delivery(self, generation, method, properties, body)
+            try:
+                self.declare(deadline)  # at once after a loss: the queue is there again
+            except BrokerUnavailable:
+                return None
             now = time.monotonic()
             if polled and deadline is not None and now >= deadline:
                 return None
+            step = 1.0 if deadline is None else max(0.0, min(1.0, deadline - now))
             try:
-                self.declare(deadline)
-                step = 1.0 if deadline is None else max(0.0, min(1.0, deadline - now))
                 self._connection.process_data_events(time_limit=step)
-            except BrokerUnavailable:
-                return None
             except _LOST as exc:
                 log.warning("lost the connection of %s (%r): reconnecting", self.queue, exc)
+                self._drop()
+            if self._cancelled:
+                log.warning(
+                    "the broker cancelled the consumer of %s: declaring it again", self.queue
+                )
                 self._drop()
             polled = True
 

@@ -302,6 +302,14 @@ def test_client_and_consumer_reconnect_when_the_broker_drops_them(
         client.publish_event("wire_test", "ping", {"n": 2})
         second = consumer.get(timeout=20)  # reconnected, queue kept (durable)
         assert second.payload == {"n": 2} and second.ack()
+
+        # its queue deleted under it: the broker cancels the consumer, which declares it again
+        with pika.BlockingConnection(connection_parameters(uri)) as connection:
+            connection.channel().queue_delete(consumer.queue)
+        assert consumer.get(timeout=1) is None  # notices the cancel, declares the queue again
+        client.publish_event("wire_test", "ping", {"n": 3})
+        third = consumer.get(timeout=20)
+        assert third.payload == {"n": 3} and third.ack()
         with pytest.raises(NotFound) as refused:
             client.call("redemption", "get_redemption", "red_00000000000000000000")
         assert refused.value.code == "redemption_not_found"
