@@ -473,6 +473,7 @@ class AmqpClient:
     def close(self):
         connection, self._connection, self._channel = self._connection, None, None
         self._replies.clear()
+        self._exchanges.clear()
         if connection is not None and connection.is_open:
             try:
                 connection.close()
