@@ -431,11 +431,21 @@ def booklets_to_print(repo, order_id, actor):
     issue = issue_of(repo, order_id, actor)
     if issue["status"] not in (IssueStatus.CREATED, IssueStatus.PUBLISHED):
         raise OrderNotIssued("this order's booklets are not all created yet")
-    return repo.booklets_of_order(order_id, history=False)
+    booklets = repo.booklets_of_order(order_id, history=False)
+    _record_prints(repo, booklets, actor)
+    return booklets
 
 
 def booklet_to_print(repo, serial, actor):
-    """One booklet to print again (operator or its sponsor)."""
+    """One booklet to print again: the operator, or its sponsor while it still holds it (not
+    once assigned or handed out). Recorded in the booklet's audit trail."""
     booklet = booklet_by_serial(repo, serial)
-    domain.require_sponsor_or_operator(actor, booklet["sponsor_id"])
+    domain.require_may_print(actor, booklet)
+    _record_prints(repo, [booklet], actor)
     return booklet
+
+
+def _record_prints(repo, booklets, actor):
+    at = now()
+    entries = {b["serial"]: domain.print_entry(b["status"], actor, at) for b in booklets}
+    repo.record_prints([b["serial"] for b in booklets], entries)

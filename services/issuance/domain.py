@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from services.issuance.exceptions import (
     BookletExpired,
+    BookletHandedOut,
     InvalidBookletTransition,
     NotYours,
 )
@@ -184,6 +185,23 @@ def require_sponsor_or_operator(actor, sponsor_id):
         return
     if actor["role"] != "sponsor" or actor.get("subject_id") != sponsor_id:
         raise NotYours("this belongs to another sponsor")
+
+
+# A booklet's codes may be printed again by its sponsor only while the sponsor still holds it;
+# once assigned to a distributor or handed to a beneficiary, the codes are the holder's alone.
+SPONSOR_MAY_PRINT = {BookletStatus.ISSUED, BookletStatus.DISPATCHED}
+
+
+def require_may_print(actor, booklet):
+    """The operator prints any booklet; its sponsor only one not yet handed out."""
+    require_sponsor_or_operator(actor, booklet["sponsor_id"])
+    if actor["role"] != "operator" and booklet["status"] not in SPONSOR_MAY_PRINT:
+        raise BookletHandedOut(details={"serial": booklet["serial"], "status": booklet["status"]})
+
+
+def print_entry(booklet_status, actor, at):
+    """The audit entry of a print file made: who obtained the codes, when (no change of status)."""
+    return history_entry(booklet_status, booklet_status, actor, at, reason="print file")
 
 
 def require_viewer(actor, booklet):

@@ -4,6 +4,7 @@ service's own code."""
 
 from shared.contracts.errors_issuance import (
     BookletExpired,
+    BookletHandedOut,
     BookletNotFound,
     DistributorNotFound,
     DistributorOfAnotherSponsor,
@@ -14,6 +15,7 @@ from shared.contracts.errors_issuance import (
 )
 
 __all__ = [
+    "BookletHandedOut",
     "InvalidSerial",
     "BookletNotFound",
     "OrderNotIssued",

@@ -150,6 +150,18 @@ class IssuanceRepository(Repository):
             doc.pop(OUTBOX_FIELD, None)
         return doc
 
+    def record_prints(self, serials, entries):
+        """Add each booklet's print entry to its audit trail (``entries[serial]``): one update
+        for a single booklet, one per status for a whole order."""
+        by_status = {}
+        for serial in serials:
+            by_status.setdefault(entries[serial]["from"], []).append(serial)
+        for status, group in by_status.items():
+            entry = entries[group[0]]
+            self.db.booklets.update_many(
+                {"serial": {"$in": group}, "status": status}, {"$push": {"history": entry}}
+            )
+
     def dispatch_issued(self, order_id, entry):
         """Every booklet of the order still ``issued`` becomes ``dispatched``; how many did."""
         result = self.db.booklets.update_many(

@@ -16,6 +16,7 @@ __all__ = [
     "InvalidBookletTransition",
     "DistributorOfAnotherSponsor",
     "BookletExpired",
+    "BookletHandedOut",
 ]
 
 
@@ -65,3 +66,9 @@ class BookletExpired(Refused):
     """This booklet's validity (one year from issuance when never activated) is over."""
 
     code = "booklet_expired"
+
+
+class BookletHandedOut(Forbidden):
+    """This booklet has left the sponsor's hands: its codes are printed again by the operator only."""
+
+    code = "booklet_handed_out"

@@ -192,6 +192,26 @@ def test_from_paid_order_to_printed_activated_and_cancelled_booklets(api, operat
     assert answer.status_code == 200 and len(PdfReader(io.BytesIO(answer.content)).pages) == 3
     assert api.get(f"/booklets/{third}/print.pdf", key=other_key).status_code == 403
     assert api.get(f"/booklets/{third}/print.pdf", key=distributor_key).status_code == 403
+    # once handed out, a booklet's codes are the beneficiary's: its sponsor cannot print them again
+    answer = api.get(f"/booklets/{first}/print.pdf", key=key)
+    assert (answer.status_code, answer.json()["error"]["code"]) == (403, "booklet_handed_out")
+    assert answer.json()["error"]["details"] == {"serial": first, "status": "activated"}
+    assert api.get(f"/booklets/{first}/print.pdf", key=operator_key).status_code == 200
+    # every print file made is in the booklet's audit trail: who obtained the codes, and when
+    printed = [
+        (h["by"]["role"], h["from"], h["to"])
+        for h in api.get(f"/booklets/{third}", key=operator_key).json()["history"]
+        if h.get("reason") == "print file"
+    ]
+    assert printed == [
+        ("operator", "dispatched", "dispatched"),
+        ("sponsor", "dispatched", "dispatched"),
+    ]
+    trail = api.get(f"/booklets/{first}", key=operator_key).json()["history"]
+    assert [(h["by"]["role"], h["to"]) for h in trail if h.get("reason") == "print file"] == [
+        ("operator", "activated"),  # the order's print file
+        ("operator", "activated"),  # this booklet's, by the operator
+    ]
 
 
 def test_order_confirmed_by_event_and_hostile_input(api, operator_key, make_key, stack_config):
