@@ -47,7 +47,10 @@ def get_client(uri=None):
     with _clients_lock:
         client = _clients.get(uri)
         if client is None:
-            client = pymongo.MongoClient(uri, tz_aware=False, serverSelectionTimeoutMS=5000)
+            # dates read back aware, in UTC: the platform's one convention (shared.times)
+            client = pymongo.MongoClient(
+                uri, tz_aware=True, tzinfo=UTC, serverSelectionTimeoutMS=5000
+            )
             _clients[uri] = client
         return client
 
@@ -57,9 +60,9 @@ def database_name(config, service_name):
     return f"{prefix or DEFAULT_DB_PREFIX}{service_name}"
 
 
-def get_database(config, service_name, tz_aware=False):
-    """The service's database. ``tz_aware``: dates read back aware, in UTC (``shared.times``;
-    every service moves to it, then it becomes the only way)."""
+def get_database(config, service_name, tz_aware=True):
+    """The service's database; dates read back aware, in UTC (``shared.times``), as from every
+    client ``get_client`` makes (``tz_aware=True`` stays accepted, for the callers that say it)."""
     db = get_client(config.get(MONGO_URI_KEY))[database_name(config, service_name)]
     if tz_aware:
         db = db.with_options(codec_options=AWARE_DATES)
@@ -74,7 +77,9 @@ class Repository:
     """
 
     INDEXES: dict = {}
-    TZ_AWARE = False  # True: dates read back aware in UTC (shared.times), as every store will
+    TZ_AWARE = (
+        True  # dates read back aware in UTC (shared.times): every store, since they all moved
+    )
 
     def __init__(self, db):
         self.db = db

@@ -6,6 +6,7 @@ import json
 from datetime import datetime, timedelta
 
 import pytest
+from bson.codec_options import CodecOptions
 from pymongo import MongoClient, monitoring
 from pymongo.errors import DuplicateKeyError
 
@@ -457,7 +458,8 @@ def test_dates_are_bson_dates_read_back_aware_and_iso_z_on_the_wire(repo, mongo_
 
 def test_a_repository_built_on_a_naive_client_reads_dates_aware(repo, mongo_config):
     seed(repo)
-    naive = get_client(mongo_config["MONGO_URI"])[repo.db.name]  # as a bench or a tool makes it
+    plain = get_client(mongo_config["MONGO_URI"])[repo.db.name]
+    naive = plain.with_options(codec_options=CodecOptions())  # as a tool's own client reads
     assert naive.codec_options.tz_aware is False
     by_hand = RedemptionRepository(naive)
     assert by_hand.db.codec_options.tz_aware is True
