@@ -5,15 +5,16 @@ redelivered event writes nothing; its other writes are upserts or conditional up
 Runs are resumable state machines: a run interrupted half way is finished by asking for it again,
 and a step already done is not done twice (ledger keys per run and venue / funder / order).
 
-Times are aware UTC datetimes (``shared.times``).
+Times are aware UTC datetimes (``shared.times``); days (cut-offs, ``as_of``, dates printed on
+documents, the dashboard's months) are days of the operator's timezone (``periods``).
 """
 
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, timedelta
+from datetime import timedelta
 
-from services.settlement import dashboard, domain
+from services.settlement import dashboard, domain, periods
 from services.settlement.domain import Account
 from services.settlement.exceptions import (
     DocumentNotFound,
@@ -95,6 +96,7 @@ def on_order_cancelled(repo, settings, event):
     service was rendered). A confirmed order's entry is reversed; money received for an order
     never confirmed is booked in and straight out to refunds."""
     at = times.parse(event["cancelled_at"])
+    local_day = periods.local_date(at, settings.zone)
     before = repo.cancel_order(event["order_id"], {"cancelled_at": at})
     paid = {}
     for payment in event["payments"]:
@@ -153,13 +155,14 @@ def on_order_cancelled(repo, settings, event):
             "credit_note",
             "AV",
             item["id"],
-            at.year,
+            local_day.year,
             lambda reference, i=item: {
                 "reference": reference,
                 "reason": "order_cancelled",
                 "expiry_run_id": None,
-                "as_of": at.date().isoformat(),
+                "as_of": local_day.isoformat(),
                 "issued_at": iso(at),
+                "timezone": settings.operator_timezone,
                 "issuer": settings.issuer(),
                 "funder": _funder(i),
                 "lines": [
@@ -377,14 +380,6 @@ def _book_void(repo, event):
 
 
 # -- runs: shared ---------------------------------------------------------------------------------
-def _day(value):
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(value)
-
-
 def _with_lock(repo, holder, work):
     if not repo.acquire_lock(RUN_LOCK, holder, times.now(), RUN_LOCK_SECONDS):
         raise RunInProgress(details={"requested": holder})
@@ -425,11 +420,14 @@ def run_id_for(period_end):
 
 
 def settlement_run(repo, settings, period_end, today=None, progress=None, actor=None):
-    """Pay venues for everything redeemed up to the end of ``period_end`` (a date, UTC), and
-    funders their open refunds. The same cut-off again answers the same run. The cut-off may be
-    today: what is redeemed after the run, even the same day, goes to the next run."""
-    period_end = _day(period_end)
-    today = today or times.now().date()
+    """Pay venues for everything redeemed before the end of ``period_end`` (a day of the
+    operator's timezone: up to the next local midnight), and funders their open refunds. The
+    same cut-off again answers the same run, and resumes it if it was interrupted. The cut-off
+    may be today (``today``: the operator's date): what is redeemed after the run, even the
+    same day, goes to the next run."""
+    tz = settings.zone
+    period_end = periods.to_day(period_end)
+    today = today or periods.today(tz)
     if period_end > today:
         raise InvalidPeriod(
             "the cut-off cannot be in the future",
@@ -445,13 +443,13 @@ def settlement_run(repo, settings, period_end, today=None, progress=None, actor=
 
 
 def _settlement_run(repo, settings, run_id, period_end, progress, actor):
-    cutoff = datetime.combine(period_end + timedelta(days=1), datetime.min.time(), UTC)
     run = repo.create_run(
         "runs",
         {
             "id": run_id,
             "period_end": period_end.isoformat(),
-            "cutoff": cutoff,
+            "cutoff": periods.end_of(period_end, settings.zone),
+            "timezone": settings.operator_timezone,
             "status": "claiming",
             "created_at": times.now(),
             "created_by": actor or SYSTEM_ACTOR,
@@ -464,7 +462,7 @@ def _settlement_run(repo, settings, run_id, period_end, progress, actor):
     )
     if run["status"] == "claiming":
         # from here the run's lines are fixed: a late void makes a clawback, not a change
-        claimed = repo.claim_payables(run_id, cutoff)
+        claimed = repo.claim_payables(run_id, run["cutoff"])
         refunds = repo.claim_refunds(run_id)
         run = repo.update_run(
             "runs", run_id, {"status": "computing", "claimed": claimed, "claimed_refunds": refunds}
@@ -491,7 +489,8 @@ def venue_totals(lines: Iterable[dict]):
 
 
 def _compute_run(repo, settings, run, progress_callback):
-    run_id, year = run["id"], run["created_at"].year
+    run_id = run["id"]
+    year = periods.local_date(run["created_at"], settings.zone).year
     issued_at = iso(run["created_at"])
     payouts, carried = [], []
     progress = Progress(repo, "runs", run_id, "payouts", run.get("claimed"), progress_callback)
@@ -533,6 +532,7 @@ def _compute_run(repo, settings, run, progress_callback):
                 "run_id": run_id,
                 "period_end": run["period_end"],
                 "issued_at": issued_at,
+                "timezone": settings.operator_timezone,
                 "issuer": settings.issuer(),
                 "venue": {
                     "venue_id": v["venue_id"],
@@ -577,6 +577,7 @@ def _compute_run(repo, settings, run, progress_callback):
             "run_id": run_id,
             "period_end": run["period_end"],
             "issued_at": issued_at,
+            "timezone": settings.operator_timezone,
             "issuer": settings.issuer(),
             "payouts": [
                 {k: p[k] for k in ("venue_id", "name", "statement_reference")}
@@ -733,11 +734,13 @@ def expiry_run_id_for(as_of):
 
 
 def expiry_run(repo, settings, as_of, today=None, progress=None, actor=None):
-    """Expire coupons whose validity (and grace month) ended before ``as_of`` and coupons of
-    cancelled booklets; refund their face value to the funders pro rata; one credit note per
-    funder. The same ``as_of`` again answers the same run."""
-    as_of = _day(as_of)
-    today = today or times.now().date()
+    """Expire coupons whose validity (and grace month) ended before ``as_of`` (the local
+    midnight it begins at, in the operator's timezone) and coupons of cancelled booklets;
+    refund their face value to the funders pro rata; one credit note per funder. The same
+    ``as_of`` again answers the same run."""
+    tz = settings.zone
+    as_of = periods.to_day(as_of)
+    today = today or periods.today(tz)
     if as_of > today:
         raise InvalidPeriod(
             "coupons cannot be expired in advance",
@@ -753,12 +756,13 @@ def expiry_run(repo, settings, as_of, today=None, progress=None, actor=None):
 
 
 def _expiry_run(repo, settings, run_id, as_of, progress_callback, actor):
-    moment = datetime.combine(as_of, datetime.min.time(), UTC)
     run = repo.create_run(
         "expiry_runs",
         {
             "id": run_id,
             "as_of": as_of.isoformat(),
+            "before": periods.start_of(as_of, settings.zone),
+            "timezone": settings.operator_timezone,
             "status": "expiring",
             "created_at": times.now(),
             "created_by": actor or SYSTEM_ACTOR,
@@ -767,6 +771,8 @@ def _expiry_run(repo, settings, run_id, as_of, progress_callback, actor):
         },
     )
     if run["status"] == "expiring":
+        # a run created before this field existed began at midnight UTC
+        moment = run.get("before") or periods.start_of(as_of, times.UTC)
         progress = Progress(repo, "expiry_runs", run_id, "booklets", None, progress_callback)
         for booklet in repo.booklets_to_expire(moment):
             if booklet.get("cancelled_at") is not None:
@@ -785,6 +791,7 @@ def _expiry_run(repo, settings, run_id, as_of, progress_callback, actor):
 
 def _refund_expired(repo, settings, run):
     run_id, at = run["id"], run["created_at"]
+    year = periods.local_date(at, settings.zone).year
     notes = {}
     totals = {"coupons": 0, "face_value_cents": 0, "cancelled": 0}
     for row in repo.expired_by_order(run_id):
@@ -846,12 +853,13 @@ def _refund_expired(repo, settings, run):
             "credit_note",
             "AV",
             f"{run_id}:{funder_id}",
-            at.year,
+            year,
             lambda reference, n=note, f=funder: {
                 "reference": reference,
                 "expiry_run_id": run_id,
                 "as_of": run["as_of"],
                 "issued_at": iso(at),
+                "timezone": settings.operator_timezone,
                 "issuer": settings.issuer(),
                 "reason": "expired",
                 "funder": _funder(f),
@@ -925,19 +933,23 @@ def expiry_events(run, serials, batch_size):
         }
 
 
-def expiry_alerts(repo, sponsor_id, as_of):
-    """What expires in the next 30 days, for the sponsor's dashboard: booklets issued, handed
-    out, not yet handed out, started (at least one coupon redeemed), per end date."""
-    start = datetime.combine(_day(as_of), datetime.min.time(), UTC)
-    end = start + timedelta(days=ALERT_DAYS)
+def expiry_alerts(repo, sponsor_id, as_of, tz=None):
+    """What expires in the 30 days from ``as_of`` (days of the operator's timezone ``tz``), for
+    the sponsor's dashboard: booklets issued, handed out, not yet handed out, started (at least
+    one coupon redeemed), per local end date."""
+    tz = tz or periods.zone(periods.DEFAULT_TIMEZONE)
+    day = periods.to_day(as_of)
+    until = day + timedelta(days=ALERT_DAYS)
     by_date = {}
-    for booklet in repo.sponsor_booklets(sponsor_id, start, end):
+    for booklet in repo.sponsor_booklets(
+        sponsor_id, periods.start_of(day, tz), periods.start_of(until, tz)
+    ):
         if booklet.get("cancelled_at") is not None or booklet.get("expiry_run_id"):
             continue
-        day = booklet["valid_until"].date().isoformat()
+        end = periods.local_date(booklet["valid_until"], tz).isoformat()
         row = by_date.setdefault(
-            day,
-            {"valid_until": day, "issued": 0, "handed_out": 0, "not_handed_out": 0, "started": 0},
+            end,
+            {"valid_until": end, "issued": 0, "handed_out": 0, "not_handed_out": 0, "started": 0},
         )
         row["issued"] += 1
         if booklet.get("activated_at"):
@@ -952,16 +964,22 @@ def expiry_alerts(repo, sponsor_id, as_of):
     }
     return {
         "sponsor_id": sponsor_id,
-        "as_of": start.date().isoformat(),
-        "until": end.date().isoformat(),
+        "as_of": day.isoformat(),
+        "until": until.isoformat(),
         "expiring": rows,
         "totals": totals,
     }
 
 
 # -- the sponsor's dashboard ----------------------------------------------------------------------
-def sponsor_dashboard(repo, sponsor_id, threshold=dashboard.MIN_BENEFICIARIES):
-    """Anonymised use of a sponsor's coupons (see ``services/settlement/dashboard.py``)."""
+def sponsor_dashboard(repo, sponsor_id, threshold=dashboard.MIN_BENEFICIARIES, tz=None):
+    """Anonymised use of a sponsor's coupons (see ``services/settlement/dashboard.py``); months
+    are those of the operator's timezone ``tz``."""
+    tz = tz or periods.zone(periods.DEFAULT_TIMEZONE)
+
+    def month_of(moment):
+        return periods.local_date(moment, tz).strftime("%Y-%m")
+
     booklets = {"issued": 0, "distributed": 0, "cancelled": 0}
     months = {}
 
@@ -974,7 +992,7 @@ def sponsor_dashboard(repo, sponsor_id, threshold=dashboard.MIN_BENEFICIARIES):
             booklets["cancelled"] += 1
         if booklet.get("activated_at") is not None:
             booklets["distributed"] += 1
-            cell = month_cell(booklet["activated_at"].strftime("%Y-%m"))
+            cell = month_cell(month_of(booklet["activated_at"]))
             cell["distributed"] += 1
             cell["beneficiaries"].add(booklet["serial"])
     by_redemption = defaultdict(list)
@@ -994,7 +1012,7 @@ def sponsor_dashboard(repo, sponsor_id, threshold=dashboard.MIN_BENEFICIARIES):
             cell = cells.setdefault(key, dashboard.new_cell("redeemed"))
             cell["redeemed"] += len(serials)
             cell["beneficiaries"].update(serials)
-        cell = month_cell(line["redeemed_at"].strftime("%Y-%m"))
+        cell = month_cell(month_of(line["redeemed_at"]))
         cell["redeemed"] += len(serials)
         cell["beneficiaries"].update(serials)
     counts = repo.coupon_counts_of_sponsor(sponsor_id)

@@ -1,8 +1,12 @@
 """Settlement's documents: a venue's payout statement, a funder's credit note, the operator's
 summary of a run. Each is rendered from the snapshot stored when it was issued (never from live
 data), so rendering it again months later gives the same document; a statement's lines are the
-run's own lines, fixed once the run took them. ``render_*_html`` are pure (testable as text)."""
+run's own lines, fixed once the run took them. ``render_*_html`` are pure (testable as text).
 
+Dates are printed as days of the operator's timezone that the snapshot names (``timezone``);
+a snapshot made before it was recorded is printed as it was, in UTC."""
+
+from services.settlement import periods
 from shared.pdf import html_to_pdf, template_environment
 
 _env = None
@@ -24,9 +28,29 @@ def serial_range(serials):
     return f"{serials[0]} … {serials[-1]}"
 
 
+def _zone(snapshot):
+    return periods.zone(snapshot.get("timezone") or "UTC")
+
+
+def _local(snapshot, tz, *keys):
+    """The snapshot with its times ``keys`` (ISO text) as local dates (ISO text)."""
+    return {
+        **snapshot,
+        **{k: periods.local_date(snapshot[k], tz).isoformat() for k in keys if snapshot.get(k)},
+    }
+
+
 def render_statement_html(statement, lines):
     """``lines``: any iterable (a store cursor), read once."""
-    return environment().get_template("statement.html").render(s=statement, lines=lines)
+    tz = _zone(statement)
+    return (
+        environment()
+        .get_template("statement.html")
+        .render(
+            s=_local(statement, tz, "issued_at"),
+            lines=(_local(line, tz, "redeemed_at") for line in lines),
+        )
+    )
 
 
 def render_statement_pdf(statement, lines):
@@ -38,7 +62,11 @@ def render_statement_pdf(statement, lines):
 
 
 def render_credit_note_html(note):
-    return environment().get_template("credit_note.html").render(n=note)
+    return (
+        environment()
+        .get_template("credit_note.html")
+        .render(n=_local(note, _zone(note), "issued_at"))
+    )
 
 
 def render_credit_note_pdf(note):
@@ -50,7 +78,11 @@ def render_credit_note_pdf(note):
 
 
 def render_run_summary_html(summary):
-    return environment().get_template("run_summary.html").render(r=summary)
+    return (
+        environment()
+        .get_template("run_summary.html")
+        .render(r=_local(summary, _zone(summary), "issued_at"))
+    )
 
 
 def render_run_summary_pdf(summary):

@@ -8,19 +8,28 @@ from shared.schemas import EventSchema, StrictSchema
 class RunInput(StrictSchema):
     period_end = fields.Date(
         required=True,
-        metadata={"description": "last day paid (UTC): redemptions up to its end are settled"},
+        metadata={
+            "description": "last day paid, in the operator's timezone (Europe/Paris): "
+            "redemptions before the next local midnight are settled; not after today"
+        },
     )
 
 
 class ExpiryRunInput(StrictSchema):
     as_of = fields.Date(
         required=True,
-        metadata={"description": "expire coupons whose validity and grace month ended before"},
+        metadata={
+            "description": "expire coupons whose validity and grace month ended before this "
+            "day began (local midnight, operator's timezone); not after today"
+        },
     )
 
 
 class AlertsQuery(StrictSchema):
-    as_of = fields.Date(load_default=None)
+    as_of = fields.Date(
+        load_default=None,
+        metadata={"description": "first day of the 30 (operator's timezone; default today)"},
+    )
 
 
 class RunRef(StrictSchema):

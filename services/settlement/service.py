@@ -15,7 +15,7 @@ from nameko.events import EventDispatcher
 from nameko.timer import timer
 
 from services.catalog.schemas import VenueChanged
-from services.settlement import api
+from services.settlement import api, periods
 from services.settlement.documents import (
     render_credit_note_pdf,
     render_run_summary_pdf,
@@ -40,7 +40,6 @@ from services.settlement.schemas import (
 from services.settlement.sepa import credit_transfer_xml
 from services.settlement.settings import SettlementSettings
 from services.settlement.store import SettlementRepository
-from shared import times
 from shared.entrypoints import event_handler, rpc
 from shared.events import (
     BookletActivated,
@@ -160,8 +159,10 @@ class SettlementService:
     @rpc
     def run_settlement(self, payload, actor=None):
         """Pay venues for what they redeemed up to ``period_end`` (and funders their refunds).
-        Idempotent: the same cut-off answers the same run; an interrupted run is resumed.
-        ``actor``: who asks (recorded on the run)."""
+
+        ``period_end`` is a day of the operator's timezone: redemptions before the next local
+        midnight. Idempotent: the same cut-off answers the same run; an interrupted run is
+        resumed. ``actor``: who asks (recorded on the run)."""
         data = RunInput().load_or_raise(payload)
         run = api.settlement_run(self.store, self.settings, data["period_end"], actor=_actor(actor))
         if not run.get("events_published"):
@@ -197,7 +198,7 @@ class SettlementService:
             self.settings.debtor(),
             transfers,
             message_id=run_id,
-            execution_date=run["completed_at"].date(),
+            execution_date=periods.local_date(run["completed_at"], self.settings.zone),
         )
         return _file(run_id, f"{run_id}.xml", xml)
 
@@ -223,8 +224,9 @@ class SettlementService:
     @rpc
     def run_expiry(self, payload, actor=None):
         """Expire coupons past validity and grace month (and of cancelled booklets) as of
-        ``as_of``; refund their funders; one credit note each. Idempotent per ``as_of``.
-        ``actor``: who asks (recorded on the run)."""
+        ``as_of``; refund their funders; one credit note each. ``as_of`` is a day of the
+        operator's timezone. Idempotent per ``as_of``. ``actor``: who asks (recorded on the
+        run)."""
         data = ExpiryRunInput().load_or_raise(payload)
         run = api.expiry_run(self.store, self.settings, data["as_of"], actor=_actor(actor))
         if not run.get("events_published"):
@@ -269,11 +271,17 @@ class SettlementService:
     @rpc
     def sponsor_dashboard(self, sponsor_id):
         """The sponsor's anonymised use of its coupons (no cell under 5 beneficiaries)."""
-        return DashboardOut().dump(api.sponsor_dashboard(self.store, sponsor_id))
+        return DashboardOut().dump(
+            api.sponsor_dashboard(self.store, sponsor_id, tz=self.settings.zone)
+        )
 
     @rpc
     def expiry_alerts(self, sponsor_id, query):
-        """What expires within 30 days of ``as_of`` (default today) for the sponsor."""
+        """What expires within 30 days of ``as_of`` (default today) for the sponsor.
+
+        Days of the operator's timezone."""
         data = AlertsQuery().load_or_raise(query)
-        as_of = data["as_of"] or times.now().date()
-        return AlertsOut().dump(api.expiry_alerts(self.store, sponsor_id, as_of))
+        as_of = data["as_of"] or periods.today(self.settings.zone)
+        return AlertsOut().dump(
+            api.expiry_alerts(self.store, sponsor_id, as_of, tz=self.settings.zone)
+        )

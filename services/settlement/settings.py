@@ -1,10 +1,13 @@
 """The settlement service's settings: the operator as printed on statements and credit notes and
-as the debtor of transfers, the State as a funder, batch sizes. Config keys
-(``services/settlement/config.yml``) are the field names in upper case."""
+as the debtor of transfers, its timezone (cut-offs and dates on documents), the State as a
+funder, batch sizes. Config keys (``services/settlement/config.yml``) are the field names in
+upper case."""
 
 from dataclasses import dataclass, fields
 
 from nameko.extensions import DependencyProvider
+
+from services.settlement import periods
 
 
 @dataclass(frozen=True)
@@ -16,11 +19,21 @@ class Settings:
     operator_iban: str = "FR7630006000011234567890189"
     operator_bic: str = "AGRIFRPP"
     operator_email: str = "reglements@aptic.fr"
+    # cut-offs, as_of days and the dates printed on documents are days of this timezone
+    operator_timezone: str = periods.DEFAULT_TIMEZONE
     # the State (ANCT) as a co-funder: its share of unused coupons is refunded here
     state_name: str = "État - Agence nationale de la cohésion des territoires"
     state_iban: str = "FR5210071750000000100002937"
     state_bic: str = "TRPUFRP1"
     event_batch_size: int = 1000  # redemption ids / coupon serials per event
+
+    def __post_init__(self):
+        periods.zone(self.operator_timezone)  # an unknown timezone stops the service at start
+
+    @property
+    def zone(self):
+        """The operator's timezone (``ZoneInfo``)."""
+        return periods.zone(self.operator_timezone)
 
     @classmethod
     def from_config(cls, config):

@@ -6,7 +6,8 @@ the ledger's balance proves every cent. Nothing is injected: every event comes f
 import io
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from pypdf import PdfReader
@@ -18,6 +19,12 @@ from tests.factories import IBANS, service_payload, venue_payload
 
 pytestmark = pytest.mark.e2e
 SECRET = TEST_SECRETS["OPERATOR_SECRET"]
+PARIS = ZoneInfo("Europe/Paris")  # the operator's timezone (OPERATOR_TIMEZONE's default)
+
+
+def paris_today():
+    """Today for the operator: cut-offs and as_of days are days in Paris."""
+    return datetime.now(PARIS).date()
 
 
 def wait_for(check, seconds=30):
@@ -148,7 +155,7 @@ def test_month_end_settlement_and_refund_of_a_lost_booklet(api, operator_key, ma
     assert body["liabilities"]["coupon_liability_cents"] == 12_000
     assert account(body, "cooperation_fund", "33") == -150
 
-    today = datetime.now(UTC).date()
+    today = paris_today()
     answer = api.post("/settlement-runs", json={"period_end": today.isoformat()}, key=operator_key)
     assert answer.status_code == 200, answer.text
     run = answer.json()
@@ -315,7 +322,7 @@ def test_sponsor_blocks_booklets_not_handed_out_then_they_are_refunded(
     redeem(api, scheme, scheme["coupons"][first][:1])
 
     # refunded at face value by the expiry run, with a credit note
-    today = datetime.now(UTC).date().isoformat()
+    today = paris_today().isoformat()
 
     def heard():  # settlement has heard of both blocks and of the redemption
         body = balance(api, operator_key)
@@ -337,7 +344,7 @@ def test_sponsor_blocks_booklets_not_handed_out_then_they_are_refunded(
 def _expire_preview(api, key, scheme):
     """Settlement knows of both blocked booklets when the sponsor's alerts count only the one
     handed out."""
-    in_a_year = (datetime.now(UTC).date() + timedelta(days=355)).isoformat()
+    in_a_year = (paris_today() + timedelta(days=355)).isoformat()
     answer = api.get(
         f"/sponsors/{scheme['sponsor']['id']}/expiry-alerts", params={"as_of": in_a_year}, key=key
     )
@@ -398,7 +405,7 @@ def test_cancelled_order_refunds_what_was_paid_with_a_credit_note(api, operator_
 
 
 def test_hostile_and_bad_input(api, operator_key, make_key):
-    tomorrow = (datetime.now(UTC).date() + timedelta(days=1)).isoformat()
+    tomorrow = (paris_today() + timedelta(days=1)).isoformat()
     assert error(api.post("/settlement-runs", json={"period_end": tomorrow}, key=operator_key)) == (
         400,
         "invalid_period",

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.settlement import api
+from services.settlement import api, periods
 from shared.money import percent_of
 from shared.mongo import get_client
 from shared.validity import add_month
@@ -193,7 +193,8 @@ class World:
         self.last_as_of = as_of
         for c in self.coupons.values():
             b = self.booklets[c["booklet"]]
-            grace_over = datetime.combine(as_of, datetime.min.time(), UTC) >= add_month(b["until"])
+            # expired when its grace month ended before as_of began, in the operator's timezone
+            grace_over = periods.start_of(as_of, S.zone) >= add_month(b["until"])
             if c["status"] == "outstanding" and (b["cancelled"] or grace_over):
                 c["status"] = "expired"
 

@@ -8,8 +8,11 @@ import pytest
 from pypdf import PdfReader
 
 from services.settlement.documents import (
+    render_credit_note_html,
     render_credit_note_pdf,
+    render_run_summary_html,
     render_run_summary_pdf,
+    render_statement_html,
     render_statement_pdf,
     serial_range,
 )
@@ -180,6 +183,55 @@ def test_run_summary_shows_totals_refunds_fund_and_balance():
     assert "coordonnées bancaires manquantes" in text
     unbalanced, _ = text_of(render_run_summary_pdf({**summary, "ledger_balanced": False}))
     assert "DÉSÉQUILIBRÉ" in unbalanced
+
+
+def test_dates_are_printed_in_the_operators_timezone():
+    # issued at 00:30 on 3 November in Paris (UTC+1); a line redeemed at 00:30 on 15 October
+    # (UTC+2): local dates; a snapshot without a timezone (issued before it was recorded) as it
+    # was printed then, in UTC
+    paris = statement(issued_at="2026-11-02T23:30:00Z", timezone="Europe/Paris")
+    redeemed = {**line(1), "redeemed_at": "2026-10-14T22:30:00Z"}
+    html = render_statement_html(paris, [redeemed])
+    assert "03/11/2026" in html and "15/10/2026" in html
+    assert "02/11/2026" not in html and "14/10/2026" not in html
+    old = render_statement_html({**paris, "timezone": None}, [redeemed])
+    assert "02/11/2026" in old and "14/10/2026" in old
+    for render, snapshot in (
+        (render_credit_note_html, {"issued_at": "2026-12-31T23:30:00Z", "as_of": "2026-12-29"}),
+        (render_run_summary_html, {"issued_at": "2026-12-31T23:30:00Z"}),
+    ):
+        local = render(_minimal(render, snapshot, "Europe/Paris"))
+        assert "01/01/2027" in local and "31/12/2026" not in local
+        in_utc = render(_minimal(render, snapshot, "UTC"))
+        assert "31/12/2026" in in_utc and "01/01/2027" not in in_utc
+
+
+def _minimal(render, fields, timezone):
+    common = {"reference": "X-2027-000001", "issuer": ISSUER, "timezone": timezone, **fields}
+    if render is render_credit_note_html:
+        return {
+            **common,
+            "reason": "order_cancelled",
+            "expiry_run_id": None,
+            "funder": {"funder_id": "state", "name": "État", "kind": "state", "iban": None},
+            "lines": [],
+            "total_cents": 0,
+            "cancelled_coupon_count": 0,
+            "expired_coupon_count": 0,
+        }
+    return {
+        **common,
+        "run_id": "SR-2026-12-29",
+        "period_end": "2026-12-29",
+        "payouts": [],
+        "totals": {"gross_cents": 0, "fee_cents": 0, "net_cents": 0},
+        "refunds": [],
+        "refunds_total_cents": 0,
+        "fund_by_territory": [],
+        "fee_income_cents": 0,
+        "carried_forward": [],
+        "ledger_balanced": True,
+    }
 
 
 def test_serial_range_is_compact():
