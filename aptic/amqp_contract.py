@@ -6,7 +6,8 @@ their consumers from the contract (``aptic.catalogue.EVENTS``) and the services'
 error codes from ``shared/contracts/registry.py``. A unit test (tests/unit/test_amqp_docs.py)
 fails when docs/amqp.md, or the pika client's constants and error table, say otherwise.
 
-``python -m aptic.amqp_contract`` rewrites the generated part of docs/amqp.md in place.
+``python -m aptic.amqp_contract`` rewrites the generated part of docs/amqp.md, and the error table
+of the pika client (``ERROR_KINDS`` in shared/amqp_client.py), in place.
 """
 
 import ast
@@ -424,16 +425,40 @@ def render():
     return "\n".join(out) + "\n"
 
 
+CLIENT = Path(__file__).resolve().parent.parent / "shared" / "amqp_client.py"
+TABLE_BEGIN, TABLE_END = "# -- generated: ERROR_KINDS --", "# -- end of ERROR_KINDS --"
+
+
+def render_error_kinds():
+    """``ERROR_KINDS = {...}`` as Python source, laid out as ruff formats it (one item a line)."""
+    out = [TABLE_BEGIN, "ERROR_KINDS = {"]
+    for kind, codes in error_kinds().items():
+        if len(codes) == 1:
+            out.append(f'    "{kind}": ("{codes[0]}",),')
+            continue
+        out.append(f'    "{kind}": (')
+        out += [f'        "{code}",' for code in codes]
+        out.append("    ),")
+    out += ["}", TABLE_END]
+    return "\n".join(out) + "\n"
+
+
 def generated_part(text):
     """The generated part of a doc's text (from BEGIN to END, both included)."""
     start, end = text.index(BEGIN), text.index(END) + len(END)
     return text[start:end] + "\n"
 
 
-def write(path=DOC):
+def _replace(path, begin, end, rendered):
     text = path.read_text()
-    start, end = text.index(BEGIN), text.index(END) + len(END) + 1
-    path.write_text(text[:start] + render() + text[end:])
+    start, stop = text.index(begin), text.index(end) + len(end) + 1
+    path.write_text(text[:start] + rendered + text[stop:])
+
+
+def write(doc=DOC, client=CLIENT):
+    """Rewrite the generated part of docs/amqp.md and the client's ERROR_KINDS."""
+    _replace(doc, BEGIN, END, render())
+    _replace(client, TABLE_BEGIN, TABLE_END, render_error_kinds())
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -196,8 +196,9 @@ KINDS = {
     )
 }
 
-# Every code of the error contract by kind (shared/contracts/registry.py; a unit test checks this
-# table against it, and docs/amqp.md lists it: `python -m aptic.amqp_contract` rewrites both).
+# Every code of the error contract by kind (shared/contracts/registry.py): generated, like the end
+# of docs/amqp.md, by `python -m aptic.amqp_contract`; a unit test checks it against the registry.
+# -- generated: ERROR_KINDS --
 ERROR_KINDS = {
     "AppError": ("error",),
     "InvalidInput": (
@@ -209,7 +210,11 @@ ERROR_KINDS = {
         "validation_error",
     ),
     "Unauthenticated": ("unauthenticated",),
-    "Forbidden": ("forbidden", "not_yours"),
+    "Forbidden": (
+        "booklet_handed_out",
+        "forbidden",
+        "not_yours",
+    ),
     "NotFound": (
         "booklet_not_found",
         "coupon_not_found",
@@ -258,9 +263,13 @@ ERROR_KINDS = {
         "venue_not_accredited",
         "venue_revoked",
     ),
-    "TooManyAttempts": ("coupon_locked", "too_many_attempts"),
+    "TooManyAttempts": (
+        "coupon_locked",
+        "too_many_attempts",
+    ),
     "Unavailable": ("service_unavailable",),
 }
+# -- end of ERROR_KINDS --
 KIND_OF_CODE = {code: KINDS[kind] for kind, codes in ERROR_KINDS.items() for code in codes}
 
 _error_classes = {}
