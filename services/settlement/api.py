@@ -19,7 +19,6 @@ from services.settlement.domain import Account
 from services.settlement.exceptions import (
     DocumentNotFound,
     ExpiryRunNotFound,
-    InvalidPeriod,
     NotYours,
     RunInProgress,
     RunNotFound,
@@ -420,30 +419,35 @@ def run_id_for(period_end):
 
 
 def settlement_run(repo, settings, period_end, today=None, progress=None, actor=None):
+    """The run of ``period_end`` (see :func:`start_settlement_run`)."""
+    return start_settlement_run(repo, settings, period_end, today, progress, actor)[0]
+
+
+def start_settlement_run(repo, settings, period_end, today=None, progress=None, actor=None):
     """Pay venues for everything redeemed before the end of ``period_end`` (a day of the
-    operator's timezone: up to the next local midnight), and funders their open refunds. The
-    same cut-off again answers the same run, and resumes it if it was interrupted. The cut-off
-    may be today (``today``: the operator's date): what is redeemed after the run, even the
-    same day, goes to the next run."""
+    operator's timezone: up to the next local midnight), and funders their open refunds.
+    ``(run, created)``: the same cut-off again answers the same run (``created`` False), and
+    resumes it if it was interrupted. The cut-off may be today (``today``: the operator's date):
+    what is redeemed after the run, even the same day, goes to the next run.
+
+    A day outside the scheme's life is :class:`InvalidPeriod`; one still to come is
+    :class:`PeriodNotOver`."""
     tz = settings.zone
-    period_end = periods.to_day(period_end)
-    today = today or periods.today(tz)
-    if period_end > today:
-        raise InvalidPeriod(
-            "the cut-off cannot be in the future",
-            details={"period_end": period_end.isoformat(), "today": today.isoformat()},
-        )
+    period_end = periods.check_day(periods.to_day(period_end), "period_end")
+    periods.check_over(
+        period_end, "period_end", today or periods.today(tz), "the cut-off cannot be in the future"
+    )
     run_id = run_id_for(period_end)
     existing = repo.get_run("runs", run_id)
     if existing is not None and existing["status"] == "completed":
-        return existing
+        return existing, False
     return _with_lock(
         repo, run_id, lambda: _settlement_run(repo, settings, run_id, period_end, progress, actor)
     )
 
 
 def _settlement_run(repo, settings, run_id, period_end, progress, actor):
-    run = repo.create_run(
+    run, created = repo.create_run(
         "runs",
         {
             "id": run_id,
@@ -469,7 +473,7 @@ def _settlement_run(repo, settings, run_id, period_end, progress, actor):
         )
     if run["status"] == "computing":
         run = _compute_run(repo, settings, run, progress)
-    return run
+    return run, created
 
 
 def venue_totals(lines: Iterable[dict]):
@@ -734,29 +738,34 @@ def expiry_run_id_for(as_of):
 
 
 def expiry_run(repo, settings, as_of, today=None, progress=None, actor=None):
+    """The expiry run of ``as_of`` (see :func:`start_expiry_run`)."""
+    return start_expiry_run(repo, settings, as_of, today, progress, actor)[0]
+
+
+def start_expiry_run(repo, settings, as_of, today=None, progress=None, actor=None):
     """Expire coupons whose validity (and grace month) ended before ``as_of`` (the local
     midnight it begins at, in the operator's timezone) and coupons of cancelled booklets;
-    refund their face value to the funders pro rata; one credit note per funder. The same
-    ``as_of`` again answers the same run."""
+    refund their face value to the funders pro rata; one credit note per funder.
+    ``(run, created)``: the same ``as_of`` again answers the same run (``created`` False).
+
+    A day outside the scheme's life is :class:`InvalidPeriod`; one still to come is
+    :class:`PeriodNotOver`."""
     tz = settings.zone
-    as_of = periods.to_day(as_of)
-    today = today or periods.today(tz)
-    if as_of > today:
-        raise InvalidPeriod(
-            "coupons cannot be expired in advance",
-            details={"as_of": as_of.isoformat(), "today": today.isoformat()},
-        )
+    as_of = periods.check_day(periods.to_day(as_of), "as_of")
+    periods.check_over(
+        as_of, "as_of", today or periods.today(tz), "coupons cannot be expired in advance"
+    )
     run_id = expiry_run_id_for(as_of)
     existing = repo.get_run("expiry_runs", run_id)
     if existing is not None and existing["status"] == "completed":
-        return existing
+        return existing, False
     return _with_lock(
         repo, run_id, lambda: _expiry_run(repo, settings, run_id, as_of, progress, actor)
     )
 
 
 def _expiry_run(repo, settings, run_id, as_of, progress_callback, actor):
-    run = repo.create_run(
+    run, created = repo.create_run(
         "expiry_runs",
         {
             "id": run_id,
@@ -786,7 +795,7 @@ def _expiry_run(repo, settings, run_id, as_of, progress_callback, actor):
         run = repo.update_run("expiry_runs", run_id, {"status": "refunding"})
     if run["status"] == "refunding":
         run = _refund_expired(repo, settings, run)
-    return run
+    return run, created
 
 
 def _refund_expired(repo, settings, run):
@@ -936,9 +945,10 @@ def expiry_events(run, serials, batch_size):
 def expiry_alerts(repo, sponsor_id, as_of, tz=None):
     """What expires in the 30 days from ``as_of`` (days of the operator's timezone ``tz``), for
     the sponsor's dashboard: booklets issued, handed out, not yet handed out, started (at least
-    one coupon redeemed), per local end date."""
+    one coupon redeemed), per local end date. ``as_of`` outside the scheme's life:
+    :class:`InvalidPeriod`."""
     tz = tz or periods.zone(periods.DEFAULT_TIMEZONE)
-    day = periods.to_day(as_of)
+    day = periods.check_day(periods.to_day(as_of), "as_of")
     until = day + timedelta(days=ALERT_DAYS)
     by_date = {}
     for booklet in repo.sponsor_booklets(

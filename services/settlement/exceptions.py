@@ -7,12 +7,14 @@ from shared.contracts.errors_settlement import (
     ExpiryRunNotFound,
     InvalidPeriod,
     NotYours,
+    PeriodNotOver,
     RunInProgress,
     RunNotFound,
 )
 
 __all__ = [
     "InvalidPeriod",
+    "PeriodNotOver",
     "RunNotFound",
     "ExpiryRunNotFound",
     "DocumentNotFound",

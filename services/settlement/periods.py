@@ -7,16 +7,23 @@ next. A settlement run "up to 2026-03-31" takes what was redeemed before 2026-04
 is April's.
 
 "Today" is the operator's date too: at 2026-03-31T22:30:00Z it is already 1 April in Paris.
+
+Days are bounded to the scheme's life: from :data:`FIRST_DAY` (the scheme's first calls for
+projects) to :data:`LAST_DAY` (the last day whose computations, the next midnight and 30 days of
+alerts, fit in a ``datetime``); outside, :class:`InvalidPeriod` (400). A day not over yet (later
+than today, locally) is :class:`PeriodNotOver` (422).
 """
 
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from services.settlement.exceptions import InvalidPeriod
+from services.settlement.exceptions import InvalidPeriod, PeriodNotOver
 from shared import times
 
 DEFAULT_TIMEZONE = "Europe/Paris"
+FIRST_DAY = date(2020, 1, 1)
+LAST_DAY = date(9999, 11, 30)
 
 
 @lru_cache(maxsize=16)
@@ -62,3 +69,24 @@ def to_day(value):
         return date.fromisoformat(value)
     except (TypeError, ValueError):
         raise InvalidPeriod("not a date", details={"value": str(value)}) from None
+
+
+def check_day(day, field):
+    """``day`` if it is within the scheme's life, else :class:`InvalidPeriod` (400)."""
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise InvalidPeriod(
+            f"{field} must be between {FIRST_DAY.isoformat()} and {LAST_DAY.isoformat()}",
+            details={
+                field: day.isoformat(),
+                "earliest": FIRST_DAY.isoformat(),
+                "latest": LAST_DAY.isoformat(),
+            },
+        )
+    return day
+
+
+def check_over(day, field, today_, message):
+    """``day`` if it is today or before (locally), else :class:`PeriodNotOver` (422)."""
+    if day > today_:
+        raise PeriodNotOver(message, details={field: day.isoformat(), "today": today_.isoformat()})
+    return day

@@ -10,7 +10,8 @@ class RunInput(StrictSchema):
         required=True,
         metadata={
             "description": "last day paid, in the operator's timezone (Europe/Paris): "
-            "redemptions before the next local midnight are settled; not after today"
+            "redemptions before the next local midnight are settled; 2020-01-01 to "
+            "9999-11-30 (else 400 invalid_period), not after today (else 422 period_not_over)"
         },
     )
 
@@ -20,7 +21,8 @@ class ExpiryRunInput(StrictSchema):
         required=True,
         metadata={
             "description": "expire coupons whose validity and grace month ended before this "
-            "day began (local midnight, operator's timezone); not after today"
+            "day began (local midnight, operator's timezone); 2020-01-01 to 9999-11-30 (else "
+            "400 invalid_period), not after today (else 422 period_not_over)"
         },
     )
 
@@ -28,7 +30,10 @@ class ExpiryRunInput(StrictSchema):
 class AlertsQuery(StrictSchema):
     as_of = fields.Date(
         load_default=None,
-        metadata={"description": "first day of the 30 (operator's timezone; default today)"},
+        metadata={
+            "description": "first day of the 30 (operator's timezone; default today); "
+            "2020-01-01 to 9999-11-30 (else 400 invalid_period)"
+        },
     )
 
 
@@ -101,6 +106,17 @@ class RunOut(EventSchema):
     progress = fields.Nested(ProgressOut)
 
 
+class RunStartedOut(RunOut):
+    """The answer to asking for a run: the run, and whether this request created it."""
+
+    created = fields.Boolean(
+        metadata={
+            "description": "true: this request created the run (201); false: the same "
+            "cut-off was asked before, the run is answered (or resumed) as it is (200)"
+        }
+    )
+
+
 class CreditNoteRefOut(EventSchema):
     funder_id = fields.String()
     name = fields.String()
@@ -120,6 +136,17 @@ class ExpiryRunOut(EventSchema):
     refunded_cents = fields.Integer()
     credit_notes = fields.List(fields.Nested(CreditNoteRefOut))
     progress = fields.Nested(ProgressOut)
+
+
+class ExpiryRunStartedOut(ExpiryRunOut):
+    """The answer to asking for an expiry run: the run, and whether this request created it."""
+
+    created = fields.Boolean(
+        metadata={
+            "description": "true: this request created the run (201); false: the same "
+            "as_of was asked before (200)"
+        }
+    )
 
 
 class AccountOut(EventSchema):

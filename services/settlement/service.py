@@ -32,9 +32,11 @@ from services.settlement.schemas import (
     DashboardOut,
     ExpiryRunInput,
     ExpiryRunOut,
+    ExpiryRunStartedOut,
     RunInput,
     RunOut,
     RunRef,
+    RunStartedOut,
     StatementRef,
 )
 from services.settlement.sepa import credit_transfer_xml
@@ -161,13 +163,17 @@ class SettlementService:
         """Pay venues for what they redeemed up to ``period_end`` (and funders their refunds).
 
         ``period_end`` is a day of the operator's timezone: redemptions before the next local
-        midnight. Idempotent: the same cut-off answers the same run; an interrupted run is
-        resumed. ``actor``: who asks (recorded on the run)."""
+        midnight. Idempotent: the same cut-off answers the same run (``created`` false, else
+        true); an interrupted run is resumed. ``actor``: who asks (recorded on the run)."""
         data = RunInput().load_or_raise(payload)
-        run = api.settlement_run(self.store, self.settings, data["period_end"], actor=_actor(actor))
+        run, created = api.start_settlement_run(
+            self.store, self.settings, data["period_end"], actor=_actor(actor)
+        )
         if not run.get("events_published"):
             self._publish_run(run)
-        return self._run_out(run)
+        return RunStartedOut().dump(
+            {**_times(run, "created_at", "completed_at"), "created": created}
+        )
 
     @rpc
     def get_settlement_run(self, run_id):
@@ -225,13 +231,17 @@ class SettlementService:
     def run_expiry(self, payload, actor=None):
         """Expire coupons past validity and grace month (and of cancelled booklets) as of
         ``as_of``; refund their funders; one credit note each. ``as_of`` is a day of the
-        operator's timezone. Idempotent per ``as_of``. ``actor``: who asks (recorded on the
-        run)."""
+        operator's timezone. Idempotent per ``as_of`` (``created`` false for the same day
+        again). ``actor``: who asks (recorded on the run)."""
         data = ExpiryRunInput().load_or_raise(payload)
-        run = api.expiry_run(self.store, self.settings, data["as_of"], actor=_actor(actor))
+        run, created = api.start_expiry_run(
+            self.store, self.settings, data["as_of"], actor=_actor(actor)
+        )
         if not run.get("events_published"):
             self._publish_expiry(run)
-        return self._expiry_out(run)
+        return ExpiryRunStartedOut().dump(
+            {**_times(run, "created_at", "completed_at"), "created": created}
+        )
 
     @rpc
     def get_expiry_run(self, run_id):

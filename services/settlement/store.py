@@ -461,13 +461,16 @@ class SettlementRepository(Repository):
 
     # -- runs -----------------------------------------------------------------------------------
     def create_run(self, collection, run):
-        """The run with ``run['id']``, created from ``run`` if new."""
+        """``(the run with run['id'], whether this call created it)``: created from ``run`` if
+        new. One upsert that only inserts, then a read by id."""
         try:
-            return update_and_get(
-                self.db[collection], {"id": run["id"]}, {"$setOnInsert": run}, upsert=True
+            result = self.db[collection].update_one(
+                {"id": run["id"]}, {"$setOnInsert": run}, upsert=True
             )
-        except DuplicateKeyError:
-            return self.get_run(collection, run["id"])
+            created = result.upserted_id is not None
+        except DuplicateKeyError:  # a concurrent upsert of the same run won
+            created = False
+        return self.get_run(collection, run["id"]), created
 
     def get_run(self, collection, run_id):
         return self.db[collection].find_one({"id": run_id}, _NO_ID)

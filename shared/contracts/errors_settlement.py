@@ -5,10 +5,11 @@ the settlement service, the gateway first, knows these classes whatever else it 
 ``services/settlement/exceptions.py`` re-exports them.
 """
 
-from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
+from shared.errors import Conflict, Forbidden, InvalidInput, NotFound, Refused
 
 __all__ = [
     "InvalidPeriod",
+    "PeriodNotOver",
     "RunNotFound",
     "ExpiryRunNotFound",
     "DocumentNotFound",
@@ -18,9 +19,15 @@ __all__ = [
 
 
 class InvalidPeriod(InvalidInput):
-    """The cut-off or the as-of date is not acceptable."""
+    """The cut-off or the as-of date is outside the scheme's life (2020-01-01 to 9999-11-30)."""
 
     code = "invalid_period"
+
+
+class PeriodNotOver(Refused):
+    """The cut-off or the as-of date is still to come in the operator's timezone."""
+
+    code = "period_not_over"
 
 
 class RunNotFound(NotFound):

@@ -157,14 +157,16 @@ def test_month_end_settlement_and_refund_of_a_lost_booklet(api, operator_key, ma
 
     today = paris_today()
     answer = api.post("/settlement-runs", json={"period_end": today.isoformat()}, key=operator_key)
-    assert answer.status_code == 200, answer.text
+    assert answer.status_code == 201, answer.text  # created
     run = answer.json()
     assert run["status"] == "completed" and run["created_by"]["role"] == "operator"
+    assert run["created"] is True
     assert run["created_by"]["key_id"].startswith("key_")
     assert run["totals"] == {"gross_cents": 3000, "fee_cents": 120, "net_cents": 2880}
     (payout,) = run["payouts"]
     assert (payout["venue_id"], payout["coupon_count"]) == (venue_id, 3)
     again = api.post("/settlement-runs", json={"period_end": today.isoformat()}, key=operator_key)
+    assert again.status_code == 200 and again.json()["created"] is False  # the same run
     assert again.json()["id"] == run["id"] and again.json()["payouts"] == run["payouts"]
     assert (
         api.get(f"/settlement-runs/{run['id']}", key=operator_key).json()["totals"] == run["totals"]
@@ -238,7 +240,7 @@ def test_month_end_settlement_and_refund_of_a_lost_booklet(api, operator_key, ma
     alerts = wait_for(lambda: alerted(2))
     assert alerts["totals"] == {"issued": 2, "handed_out": 0, "not_handed_out": 2, "started": 1}
     expiry = api.post("/expiry-runs", json={"as_of": today.isoformat()}, key=operator_key)
-    assert expiry.status_code == 200, expiry.text
+    assert expiry.status_code == 201, expiry.text
     expiry = expiry.json()
     assert (expiry["coupon_count"], expiry["refunded_cents"]) == (5, 5000)
     (note,) = expiry["credit_notes"]
@@ -268,7 +270,10 @@ def test_month_end_settlement_and_refund_of_a_lost_booklet(api, operator_key, ma
     assert body["fee_income_cents"] == 600 - 150 + 120
     assert body["balanced"]
     rerun = api.post("/settlement-runs", json={"period_end": today.isoformat()}, key=operator_key)
+    assert rerun.status_code == 200
     assert rerun.json()["refunds"] == [] and rerun.json()["id"] == run["id"]
+    same = api.post("/expiry-runs", json={"as_of": today.isoformat()}, key=operator_key)
+    assert same.status_code == 200 and same.json()["id"] == expiry["id"]
 
 
 def test_sponsor_blocks_booklets_not_handed_out_then_they_are_refunded(
@@ -406,10 +411,13 @@ def test_cancelled_order_refunds_what_was_paid_with_a_credit_note(api, operator_
 
 def test_hostile_and_bad_input(api, operator_key, make_key):
     tomorrow = (paris_today() + timedelta(days=1)).isoformat()
-    assert error(api.post("/settlement-runs", json={"period_end": tomorrow}, key=operator_key)) == (
-        400,
-        "invalid_period",
-    )
+    # a well-formed day still to come: refused by a business rule
+    answer = api.post("/settlement-runs", json={"period_end": tomorrow}, key=operator_key)
+    assert error(answer) == (422, "period_not_over")
+    assert answer.json()["error"]["details"] == {
+        "period_end": tomorrow,
+        "today": paris_today().isoformat(),
+    }
     assert (
         error(api.post("/settlement-runs", json={"period_end": "31/10/2026"}, key=operator_key))[0]
         == 400
@@ -423,8 +431,8 @@ def test_hostile_and_bad_input(api, operator_key, make_key):
         == 400
     )
     assert error(api.post("/expiry-runs", json={"as_of": tomorrow}, key=operator_key)) == (
-        400,
-        "invalid_period",
+        422,
+        "period_not_over",
     )
     venue_key = make_key("venue", "ven_00000000000000000009")
     sponsor_key = make_key("sponsor", "spo_00000000000000000009")
@@ -450,3 +458,25 @@ def test_hostile_and_bad_input(api, operator_key, make_key):
     assert alerts.status_code == 200 and alerts.json()["totals"]["issued"] == 0
     huge = api.post("/settlement-runs", data="x" * 2_000_000, key=operator_key)
     assert huge.status_code == 413
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "2019-12-31", "9999-12-31"])
+def test_days_outside_the_schemes_life_are_invalid_periods(api, operator_key, make_key, day):
+    """Year 1, before the scheme, or past what a date can hold: 400 invalid_period (the alerts'
+    as_of too: 9999-12-31 was a 500, an OverflowError)."""
+    for path, field in (("/settlement-runs", "period_end"), ("/expiry-runs", "as_of")):
+        answer = api.post(path, json={field: day}, key=operator_key)
+        assert error(answer) == (400, "invalid_period"), answer.text
+        assert answer.json()["error"]["details"] == {
+            field: day,
+            "earliest": "2020-01-01",
+            "latest": "9999-11-30",
+        }
+    sponsor_key = make_key("sponsor", "spo_00000000000000000009")
+    alerts = api.get(
+        "/sponsors/spo_00000000000000000009/expiry-alerts",
+        params={"as_of": day},
+        key=sponsor_key,
+    )
+    assert error(alerts) == (400, "invalid_period"), alerts.text
+    assert api.get(f"/settlement-runs/SR-{day}", key=operator_key).status_code == 404

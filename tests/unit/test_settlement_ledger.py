@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from services.settlement import api
-from services.settlement.exceptions import InvalidPeriod, RunInProgress
+from services.settlement.exceptions import PeriodNotOver, RunInProgress
 from shared import times
 from tests import settlement_support as ev
 
@@ -286,9 +286,9 @@ def test_cancellation_arriving_before_confirmation_books_nothing_twice(repo):
 
 # -- guards ---------------------------------------------------------------------------------------
 def test_a_cut_off_in_the_future_is_refused(repo):
-    with pytest.raises(InvalidPeriod):
+    with pytest.raises(PeriodNotOver):
         api.settlement_run(repo, S, date(2026, 4, 1), today=date(2026, 3, 31))
-    with pytest.raises(InvalidPeriod):
+    with pytest.raises(PeriodNotOver):
         api.expiry_run(repo, S, date(2026, 4, 1), today=date(2026, 3, 31))
 
 

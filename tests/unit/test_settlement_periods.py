@@ -1,6 +1,7 @@
 """Settlement's days are the operator's (OPERATOR_TIMEZONE, Europe/Paris by default): cut-offs,
 expiry ``as_of``, alerts, the dashboard's months and the dates printed on documents; times are
-aware UTC instants (shared.times)."""
+aware UTC instants (shared.times). Days are bounded to the scheme's life (400 invalid_period)
+and may not be still to come (422 period_not_over); asking for a run says whether it made it."""
 
 from datetime import UTC, date, datetime, timedelta
 
@@ -8,9 +9,10 @@ import pytest
 
 from services.settlement import api, periods
 from services.settlement.documents import render_statement_html
-from services.settlement.exceptions import InvalidPeriod
+from services.settlement.exceptions import InvalidPeriod, PeriodNotOver
 from services.settlement.settings import Settings
 from shared import times
+from shared.errors import InvalidInput, Refused
 from tests import settlement_support as ev
 
 PARIS = Settings()  # the default: Europe/Paris
@@ -115,7 +117,7 @@ def test_an_operator_in_utc_cuts_at_midnight_utc(repo):
 def test_a_cut_off_may_be_today_in_paris_when_it_is_tomorrow_in_utc(repo, monkeypatch):
     monkeypatch.setattr(times, "now", lambda: at("2026-03-31T22:30:00Z"))  # 1 April in Paris
     assert api.settlement_run(repo, PARIS, date(2026, 4, 1))["status"] == "completed"
-    with pytest.raises(InvalidPeriod):
+    with pytest.raises(PeriodNotOver):
         api.settlement_run(repo, UTC_OPERATOR, date(2026, 4, 1))
 
 
@@ -176,6 +178,76 @@ def test_statement_snapshot_names_its_timezone_and_prints_local_dates(repo):
     # a snapshot made before the timezone was recorded prints as it did, in UTC
     old = {k: v for k, v in snapshot.items() if k != "timezone"}
     assert "14/03/2026" in render_statement_html(old, lines)
+
+
+# -- bounds: the scheme's life, and nothing still to come ----------------------------------------
+@pytest.mark.parametrize(
+    "day", [date(1, 1, 1), date(2019, 12, 31), date(9999, 12, 1), date(9999, 12, 31)]
+)
+def test_days_outside_the_schemes_life_are_invalid(repo, day):
+    for start, field in ((api.settlement_run, "period_end"), (api.expiry_run, "as_of")):
+        with pytest.raises(InvalidPeriod) as caught:
+            start(repo, PARIS, day, today=date(9999, 12, 31))
+        assert isinstance(caught.value, InvalidInput) and caught.value.code == "invalid_period"
+        assert caught.value.details == {
+            field: day.isoformat(),
+            "earliest": "2020-01-01",
+            "latest": "9999-11-30",
+        }
+    with pytest.raises(InvalidPeriod):
+        api.expiry_alerts(repo, "spo_00000000000000000001", day, PARIS.zone)
+    assert repo.get_run("runs", api.run_id_for(day)) is None
+
+
+def test_the_schemes_first_and_last_days_are_valid(repo):
+    assert api.settlement_run(repo, PARIS, date(2020, 1, 1), today=TODAY)["status"] == "completed"
+    assert api.expiry_run(repo, PARIS, date(2020, 1, 1), today=TODAY)["status"] == "completed"
+    last = api.expiry_alerts(repo, "spo_00000000000000000001", date(9999, 11, 30), PARIS.zone)
+    assert last["until"] == "9999-12-30" and last["expiring"] == []
+
+
+def test_a_day_still_to_come_is_refused_by_a_business_rule(repo):
+    for start, field in ((api.settlement_run, "period_end"), (api.expiry_run, "as_of")):
+        with pytest.raises(PeriodNotOver) as caught:
+            start(repo, PARIS, date(2026, 4, 1), today=date(2026, 3, 31))
+        assert isinstance(caught.value, Refused) and caught.value.code == "period_not_over"
+        assert caught.value.details == {field: "2026-04-01", "today": "2026-03-31"}
+
+
+# -- asking for a run says whether it made it ------------------------------------------------------
+def test_a_run_is_created_once_then_answered(repo):
+    run, created = api.start_settlement_run(repo, PARIS, date(2026, 3, 31), today=TODAY)
+    assert created and run["status"] == "completed"
+    again, created = api.start_settlement_run(repo, PARIS, date(2026, 3, 31), today=TODAY)
+    assert not created and again["id"] == run["id"]
+    expiry, created = api.start_expiry_run(repo, PARIS, date(2027, 3, 1), today=TODAY)
+    assert created and expiry["status"] == "completed"
+    assert not api.start_expiry_run(repo, PARIS, date(2027, 3, 1), today=TODAY)[1]
+
+
+def test_an_interrupted_run_resumed_is_not_created_again(repo):
+    _, issued = scheme(repo)
+    redeem_at(repo, issued, 0, "2026-03-05T10:00:00Z")
+    run, created = repo.create_run(
+        "runs",
+        {
+            "id": api.run_id_for(date(2026, 3, 31)),
+            "period_end": "2026-03-31",
+            "cutoff": periods.end_of(date(2026, 3, 31), PARIS.zone),
+            "status": "claiming",
+            "created_at": times.now(),
+            "created_by": None,
+            "completed_at": None,
+            "events_published": False,
+            "payouts": [],
+            "carried_forward": [],
+            "refunds": [],
+        },
+    )
+    assert created  # as if the service had stopped here
+    resumed, created = api.start_settlement_run(repo, PARIS, date(2026, 3, 31), today=TODAY)
+    assert not created and resumed["status"] == "completed"
+    assert resumed["totals"]["gross_cents"] == 1000
 
 
 # -- one convention for time -------------------------------------------------------------------------

@@ -14,19 +14,20 @@ class SettlementRoutes:
     @route(
         "POST",
         "/settlement-runs",
-        summary="Pay venues for everything redeemed up to period_end (and funders their "
-        "refunds); idempotent: the same period_end answers the same run",
+        summary="Pay venues for everything redeemed up to the end of period_end (a day in the "
+        "operator's timezone) and funders their refunds (201); idempotent: the same period_end "
+        "answers the same run (200); a day still to come is 422 period_not_over",
         tag=TAG,
         roles=("operator",),
         body=settlement.RunInput,
-        response=settlement.RunOut,
+        response=settlement.RunStartedOut,
+        status=201,
     )
     def settlement_start_run(self, request):
         caller = self.auth.require(request, "operator")
         body = read_json(request)
-        return json_response(
-            call(self.settlement_rpc.run_settlement, body, caller.actor(), timeout=RUN_TIMEOUT)
-        )
+        answer = call(self.settlement_rpc.run_settlement, body, caller.actor(), timeout=RUN_TIMEOUT)
+        return json_response(answer, 201 if answer.get("created") else 200)
 
     @route(
         "GET",
@@ -98,18 +99,19 @@ class SettlementRoutes:
         "POST",
         "/expiry-runs",
         summary="Expire coupons past validity and grace month (and of cancelled booklets) as "
-        "of as_of; refund funders pro rata; idempotent per as_of",
+        "of as_of (a day in the operator's timezone); refund funders pro rata (201); idempotent "
+        "per as_of (200); a day still to come is 422 period_not_over",
         tag=TAG,
         roles=("operator",),
         body=settlement.ExpiryRunInput,
-        response=settlement.ExpiryRunOut,
+        response=settlement.ExpiryRunStartedOut,
+        status=201,
     )
     def settlement_start_expiry(self, request):
         caller = self.auth.require(request, "operator")
         body = read_json(request)
-        return json_response(
-            call(self.settlement_rpc.run_expiry, body, caller.actor(), timeout=RUN_TIMEOUT)
-        )
+        answer = call(self.settlement_rpc.run_expiry, body, caller.actor(), timeout=RUN_TIMEOUT)
+        return json_response(answer, 201 if answer.get("created") else 200)
 
     @route(
         "GET",
