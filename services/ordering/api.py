@@ -93,9 +93,16 @@ def current_campaign(repo, settings, year=None):
     """The campaign of ``year`` (default: this year), made from the settings if nobody set it."""
     year = year or now().year  # the year in UTC
     default = domain.default_campaign(
-        year, settings.cofunding_rate_bp, settings.cofunding_envelope_cents
+        year,
+        settings.cofunding_rate_bp,
+        settings.cofunding_envelope_cents,
+        settings.cofunding_min_face_value_cents,
     )
-    return repo.ensure_campaign(default)
+    campaign = repo.ensure_campaign(default)
+    return {
+        **campaign,
+        **domain.campaign_minimum(campaign, settings.cofunding_min_face_value_cents),
+    }
 
 
 def set_campaign(repo, settings, data, actor):
@@ -107,14 +114,24 @@ def set_campaign(repo, settings, data, actor):
             raise EnvelopeBelowReserved(
                 details={"reserved_cents": reserved, "envelope_cents": data["envelope_cents"]}
             )
+        minimum = {
+            key: data.get(key, campaign[key])
+            for key in ("minimum_order_cents", "minimum_order_kinds")
+        }
         entry = {
             "rate_bp": data["rate_bp"],
             "envelope_cents": data["envelope_cents"],
+            **minimum,
             "by": actor,
             "at": now(),
         }
         updated = repo.set_campaign(
-            data["year"], data["rate_bp"], data["envelope_cents"], campaign["envelope_cents"], entry
+            data["year"],
+            data["rate_bp"],
+            data["envelope_cents"],
+            campaign["envelope_cents"],
+            entry,
+            minimum,
         )
         if updated is not None:
             return updated
@@ -146,10 +163,8 @@ def create_order(repo, settings, data, actor):
     application = data.get("state_cofunding")
     rate_bp, year = 0, None
     if application:
-        domain.check_cofunding_eligible(
-            sponsor, quote(lines).face_value_cents, settings.cofunding_min_face_value_cents
-        )
         campaign = current_campaign(repo, settings)
+        domain.check_cofunding_eligible(sponsor, quote(lines).face_value_cents, campaign)
         rate_bp, year = campaign["rate_bp"], campaign["year"]
     amounts = quote(lines, rate_bp)
     at = now()

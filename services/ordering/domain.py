@@ -21,7 +21,7 @@ MAX_FACE_VALUE_CENTS = 10_000  # 100 EUR: the scheme's coupons are 10 EUR; more 
 MAX_BOOKLETS_PER_LINE = 100_000  # 1 M coupons: ten times the largest order seen
 MAX_LINES = 20
 MAX_COUPONS_PER_ORDER = 1_000_000  # 10 M EUR of 10 EUR coupons: a third of the yearly ambition
-COFUNDING_MIN_FACE_VALUE_CENTS = 1_000_000  # rule 2: 10,000 EUR face value at least
+COFUNDING_MIN_FACE_VALUE_CENTS = 1_000_000  # rule 2: 10,000 EUR face value at least...
 DEFAULT_ENVELOPE_CENTS = 1_500_000_000  # rule 2: 15 M EUR (2020), configurable per campaign
 
 # why co-funding was refused, recorded on the order (``cofunding.reason_code``): not errors
@@ -51,6 +51,11 @@ COFUNDABLE_KINDS = {
     SponsorKind.TOWN,
     SponsorKind.TOWN_GROUP,
 }
+
+
+# ...for the kinds the sources tie it to: towns ordering as a group ("towns only when they order as
+# a group of at least 2, with a minimum order of 10,000 EUR"). Each campaign may say otherwise.
+MINIMUM_ORDER_KINDS = frozenset({SponsorKind.TOWN, SponsorKind.TOWN_GROUP})
 
 
 class OrderStatus(StrEnum):
@@ -150,8 +155,14 @@ def group_size(sponsor):
     return len(towns)
 
 
-def cofunding_refusal(sponsor, face_value_cents, min_face_cents=COFUNDING_MIN_FACE_VALUE_CENTS):
-    """Why this sponsor's order cannot be co-funded (a :class:`CofundingNotEligible`), or None."""
+def cofunding_refusal(
+    sponsor,
+    face_value_cents,
+    min_face_cents=COFUNDING_MIN_FACE_VALUE_CENTS,
+    minimum_kinds=MINIMUM_ORDER_KINDS,
+):
+    """Why this sponsor's order cannot be co-funded (a :class:`CofundingNotEligible`), or None.
+    The minimum order applies to the sponsor kinds of ``minimum_kinds`` only (a campaign's)."""
     kind = SponsorKind(sponsor["kind"])
     details = {"kind": kind.value, "face_value_cents": face_value_cents}
     if kind not in COFUNDABLE_KINDS:
@@ -164,7 +175,7 @@ def cofunding_refusal(sponsor, face_value_cents, min_face_cents=COFUNDING_MIN_FA
             "a town is co-funded only when it orders for a group of at least 2 towns",
             details={**details, "rule": "town_group", "towns": group_size(sponsor)},
         )
-    if face_value_cents < min_face_cents:
+    if kind in minimum_kinds and face_value_cents < min_face_cents:
         return CofundingNotEligible(
             "a co-funded order is of at least the minimum face value",
             details={**details, "rule": "minimum_order", "minimum_cents": min_face_cents},
@@ -172,18 +183,41 @@ def cofunding_refusal(sponsor, face_value_cents, min_face_cents=COFUNDING_MIN_FA
     return None
 
 
-def check_cofunding_eligible(sponsor, face_value_cents, min_face_cents):
-    refusal = cofunding_refusal(sponsor, face_value_cents, min_face_cents)
+def check_cofunding_eligible(sponsor, face_value_cents, campaign):
+    refusal = cofunding_refusal(
+        sponsor,
+        face_value_cents,
+        campaign["minimum_order_cents"],
+        {SponsorKind(kind) for kind in campaign["minimum_order_kinds"]},
+    )
     if refusal is not None:
         raise refusal
 
 
-def default_campaign(year, rate_bp=STATE_COFUNDING_BP, envelope_cents=DEFAULT_ENVELOPE_CENTS):
+def default_campaign(
+    year,
+    rate_bp=STATE_COFUNDING_BP,
+    envelope_cents=DEFAULT_ENVELOPE_CENTS,
+    minimum_order_cents=COFUNDING_MIN_FACE_VALUE_CENTS,
+):
     return {
         "year": year,
         "rate_bp": rate_bp,
         "envelope_cents": envelope_cents,
         "remaining_cents": envelope_cents,
+        "minimum_order_cents": minimum_order_cents,
+        "minimum_order_kinds": sorted(kind.value for kind in MINIMUM_ORDER_KINDS),
+    }
+
+
+def campaign_minimum(campaign, settings_minimum_cents):
+    """A campaign's minimum order and the kinds it applies to (a campaign stored before these
+    were settings: the configured minimum, for the sources' kinds)."""
+    return {
+        "minimum_order_cents": campaign.get("minimum_order_cents", settings_minimum_cents),
+        "minimum_order_kinds": campaign.get(
+            "minimum_order_kinds", sorted(kind.value for kind in MINIMUM_ORDER_KINDS)
+        ),
     }
 
 

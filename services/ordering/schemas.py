@@ -243,6 +243,13 @@ class CampaignInput(StrictSchema):
     envelope_cents = fields.Integer(
         required=True, strict=True, validate=validate.Range(min=0, max=10**13)
     )
+    # the minimum co-funded order, and the sponsor kinds it applies to (default: towns ordering as
+    # a group, as the sources say); absent: unchanged
+    minimum_order_cents = fields.Integer(strict=True, validate=validate.Range(min=0, max=10**13))
+    minimum_order_kinds = fields.List(
+        fields.String(validate=validate.OneOf([kind.value for kind in SponsorKind])),
+        validate=validate.Length(max=len(SponsorKind)),
+    )
 
 
 class CampaignYear(StrictSchema):
@@ -254,6 +261,8 @@ class CampaignOut(EventSchema):
     rate_bp = fields.Integer()
     envelope_cents = fields.Integer()
     remaining_cents = fields.Integer()  # envelope minus the shares reserved by orders
+    minimum_order_cents = fields.Integer()
+    minimum_order_kinds = fields.List(fields.String())
     updated_at = UtcDateTime(allow_none=True)
 
 

@@ -142,7 +142,9 @@ class OrderingRepository(Repository):
         )
         return self.get_campaign(campaign["year"])
 
-    def set_campaign(self, year, rate_bp, envelope_cents, previous_envelope_cents, entry):
+    def set_campaign(
+        self, year, rate_bp, envelope_cents, previous_envelope_cents, entry, minimum=None
+    ):
         """Set rate and envelope; what is left moves by the envelope's change, in one update that
         fails (None) if the envelope changed meanwhile or if it would leave less than reserved."""
         delta = envelope_cents - previous_envelope_cents
@@ -157,6 +159,7 @@ class OrderingRepository(Repository):
                 "$set": {
                     "rate_bp": rate_bp,
                     "envelope_cents": envelope_cents,
+                    **(minimum or {}),
                     "updated_at": entry["at"],
                 },
                 "$inc": {"remaining_cents": delta},

@@ -164,6 +164,21 @@ def test_envelope_exhausted_and_campaign_settings(api, operator_key, make_key):
     smaller = {"year": year, "rate_bp": 5000, "envelope_cents": 100}
     assert api.post("/cofunding-campaigns", json=smaller, key=operator_key).status_code == 200
 
+    # the minimum co-funded order and the kinds it applies to are the campaign's settings
+    assert campaign["minimum_order_cents"] == 1_000_000
+    assert campaign["minimum_order_kinds"] == ["town", "town_group"]
+    stricter = {**smaller, "minimum_order_cents": 2_000_000, "minimum_order_kinds": ["department"]}
+    answer = api.post("/cofunding-campaigns", json=stricter, key=operator_key)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["minimum_order_kinds"] == ["department"]
+    department, department_key = register_sponsor(api, operator_key, make_key, "department", "24")
+    small = order_payload(department, quantity=100)  # 10,000 EUR: under this campaign's minimum
+    answer = api.post("/orders", json=small, key=department_key)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"]["details"]["rule"] == "minimum_order"
+    bad = {**smaller, "minimum_order_kinds": ["kingdom"]}
+    assert api.post("/cofunding-campaigns", json=bad, key=operator_key).status_code == 400
+
 
 def test_errors(api, operator_key, make_key):
     sponsor, key = register_sponsor(api, operator_key, make_key)

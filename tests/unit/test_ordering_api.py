@@ -175,11 +175,13 @@ def test_ineligible_cofunding_is_refused_at_creation(repo, settings):
     with pytest.raises(CofundingNotEligible) as caught:
         make_order(repo, settings, lone_town, cofunded=True)
     assert caught.value.details["rule"] == "town_group"
-    small = make_sponsor(repo, kind="region", territory="33")
+    small = make_sponsor(repo, kind="town_group", territory="33063", members=["33063", "33318"])
     with pytest.raises(CofundingNotEligible) as caught:
         make_order(repo, settings, small, quantity=99, cofunded=True)  # 9,900 EUR
     assert caught.value.details["rule"] == "minimum_order"
     assert repo.list_orders()[1] == 0
+    region = make_sponsor(repo, kind="region", territory="33")  # no minimum for a region
+    assert make_order(repo, settings, region, quantity=99, cofunded=True)["quote"]["state_share_cents"]
 
 
 def test_envelope_exhausted_refuses_cofunding_and_the_order_goes_on(repo, settings):

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from services.ordering import domain
 from services.ordering.domain import OrderStatus, quote
 from services.ordering.exceptions import (
+    CofundingNotEligible,
     InvalidOrderTransition,
     NotYours,
     Overpayment,
@@ -108,16 +109,31 @@ def test_other_sponsors_are_not_eligible(kind):
     assert refusal.details["rule"] == "local_authority"
 
 
-def test_minimum_order_of_10000_eur_face_value():
-    department = sponsor("department")
-    assert domain.cofunding_refusal(department, 1_000_000) is None  # exactly 10,000.00 EUR
-    refusal = domain.cofunding_refusal(department, 999_999)
+def test_minimum_order_of_10000_eur_face_value_for_towns_ordering_as_a_group():
+    """The sources tie the 10,000 EUR minimum to towns applying as a group of at least 2."""
+    group = sponsor("town_group", "33063", members=["33063", "33318"])
+    assert domain.cofunding_refusal(group, 1_000_000) is None  # exactly 10,000.00 EUR
+    refusal = domain.cofunding_refusal(group, 999_999)
     assert refusal.details == {
-        "kind": "department",
+        "kind": "town_group",
         "face_value_cents": 999_999,
         "rule": "minimum_order",
         "minimum_cents": 1_000_000,
     }
+    town = sponsor("town", "33063", members=["33318"])
+    assert domain.cofunding_refusal(town, 999_999).details["rule"] == "minimum_order"
+    # a department, a region, a metropolis: no minimum by default
+    for kind in ("department", "region", "metropolis"):
+        assert domain.cofunding_refusal(sponsor(kind), 100_000) is None
+
+
+def test_a_campaign_says_which_kinds_the_minimum_applies_to():
+    everyone = {"minimum_order_cents": 500_000, "minimum_order_kinds": ["department", "town"]}
+    with pytest.raises(CofundingNotEligible) as caught:
+        domain.check_cofunding_eligible(sponsor("department"), 499_999, everyone)
+    assert caught.value.details["minimum_cents"] == 500_000
+    domain.check_cofunding_eligible(sponsor("department"), 500_000, everyone)
+    domain.check_cofunding_eligible(sponsor("region"), 1, everyone)
 
 
 # -- lifecycle -------------------------------------------------------------------------------------
