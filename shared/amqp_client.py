@@ -237,6 +237,7 @@ ERROR_KINDS = {
         "invalid_order_transition",
         "invalid_venue_transition",
         "invoice_not_issued",
+        "issue_in_progress",
         "payment_reference_conflict",
         "redemption_not_voidable",
         "request_in_progress",

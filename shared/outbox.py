@@ -74,14 +74,32 @@ class OutboxHandle:
         return published
 
     def _publish(self, dispatch, collection, doc):
+        """Publish each entry this worker claims first: two workers looking at one document (a
+        request and a replay of it, or the timer) never both publish the same event while the
+        first is alive. The claim lapses after ``grace_seconds``, so an event whose publisher
+        died is published by the timer (at least once, never lost)."""
         count = 0
         for entry in doc.get(OUTBOX_FIELD, []):
+            if not self._claim(collection, doc["_id"], entry["event_id"]):
+                continue  # another worker publishes it
             dispatch(entry["event_type"], entry["payload"])
             self.db[collection].update_one(
                 {"_id": doc["_id"]}, {"$pull": {OUTBOX_FIELD: {"event_id": entry["event_id"]}}}
             )
             count += 1
         return count
+
+    def _claim(self, collection, doc_id, event_id):
+        at = times.now()
+        query = {
+            "_id": doc_id,
+            OUTBOX_FIELD: {
+                "$elemMatch": {"event_id": event_id, "claimed_until": {"$not": {"$gt": at}}}
+            },
+        }
+        until = at + timedelta(seconds=self.grace_seconds)
+        change = {"$set": {f"{OUTBOX_FIELD}.$.claimed_until": until}}
+        return self.db[collection].update_one(query, change).modified_count == 1
 
 
 class Outbox(DependencyProvider):

@@ -24,6 +24,7 @@ from services.issuance.exceptions import (
     DistributorOfAnotherSponsor,
     InvalidBookletTransition,
     InvalidSerial,
+    IssueInProgress,
     OrderNotIssued,
 )
 from shared import serials
@@ -430,7 +431,7 @@ def booklets_to_print(repo, order_id, actor):
     domain.require_operator(actor)
     issue = issue_of(repo, order_id, actor)
     if issue["status"] not in (IssueStatus.CREATED, IssueStatus.PUBLISHED):
-        raise OrderNotIssued("this order's booklets are not all created yet")
+        raise IssueInProgress(details={"order_id": order_id, "status": issue["status"]})
     booklets = repo.booklets_of_order(order_id, history=False)
     _record_prints(repo, booklets, actor)
     return booklets

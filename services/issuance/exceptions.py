@@ -10,11 +10,13 @@ from shared.contracts.errors_issuance import (
     DistributorOfAnotherSponsor,
     InvalidBookletTransition,
     InvalidSerial,
+    IssueInProgress,
     NotYours,
     OrderNotIssued,
 )
 
 __all__ = [
+    "IssueInProgress",
     "BookletHandedOut",
     "InvalidSerial",
     "BookletNotFound",

@@ -17,6 +17,7 @@ __all__ = [
     "DistributorOfAnotherSponsor",
     "BookletExpired",
     "BookletHandedOut",
+    "IssueInProgress",
 ]
 
 
@@ -72,3 +73,9 @@ class BookletHandedOut(Forbidden):
     """This booklet has left the sponsor's hands: its codes are printed again by the operator only."""
 
     code = "booklet_handed_out"
+
+
+class IssueInProgress(Conflict):
+    """This order's booklets are being issued: its print file is ready once they all exist."""
+
+    code = "issue_in_progress"

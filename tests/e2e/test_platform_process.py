@@ -76,7 +76,7 @@ def test_run_create_first_operator_key_use_it_and_stop(platform):
     future = subprocess.run(
         [APTIC, "settle", "--period-end", "2999-01-01"], env=env, capture_output=True, text=True
     )
-    assert future.returncode == 1 and "invalid_period" in future.stderr
+    assert future.returncode == 1 and "period_not_over" in future.stderr
 
     assert running.stop(signal.SIGINT, timeout=60) == 0, running.tail()
     output = running.output()

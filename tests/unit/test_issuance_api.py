@@ -3,7 +3,7 @@ order once, resuming after a crash, the events' content, the booklet lifecycle."
 
 import json
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -16,6 +16,7 @@ from services.issuance.exceptions import (
     DistributorOfAnotherSponsor,
     InvalidBookletTransition,
     InvalidSerial,
+    IssueInProgress,
     NotYours,
     OrderNotIssued,
 )
@@ -285,7 +286,7 @@ def test_times_are_stored_as_dates_and_answered_as_iso_text(repo, mongo_config):
         *(entry["at"] for entry in stored["history"]),
     ]
     assert all(type(value) is datetime for value in dates)
-    assert issue["confirmed_at"] == datetime(2026, 11, 22, 10)  # from the event's text
+    assert issue["confirmed_at"] == datetime(2026, 11, 22, 10, tzinfo=UTC)  # from the event's text
     assert booklet["valid_until"].tzinfo is not None  # the store's reads are aware (UTC)
 
     # answers: ISO 8601 text with a Z, as iso() writes it (what the store held before)
@@ -333,3 +334,12 @@ def test_an_expired_booklet_cannot_be_activated(repo):
     with pytest.raises(BookletExpired) as caught:
         api.activate(repo, serial, None, DISTRIBUTOR)
     assert caught.value.details == {"valid_until": "2020-01-01T00:00:00Z"}
+
+
+def test_the_print_file_of_an_order_being_issued_is_a_conflict_not_a_404(repo):
+    repo.insert_issue(api.new_issue(confirmed("ord_9"), ISSUED))  # received, nothing created yet
+    with pytest.raises(IssueInProgress) as caught:
+        api.booklets_to_print(repo, "ord_9", OPERATOR)
+    assert caught.value.details == {"order_id": "ord_9", "status": "received"}
+    with pytest.raises(OrderNotIssued):  # an order never confirmed is still unknown here
+        api.booklets_to_print(repo, "ord_unknown", OPERATOR)

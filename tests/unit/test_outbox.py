@@ -2,6 +2,7 @@
 
 import pytest
 
+from shared import times
 from shared.mongo import get_client
 from shared.outbox import OutboxHandle, outbox_entry
 
@@ -52,3 +53,28 @@ def test_flush_waits_for_the_grace_period(db):
     db.venues.insert_one({"id": "ven_1", "outbox": [outbox_entry("venue_updated", {"v": 1})]})
     assert OutboxHandle(db, ["venues"], grace_seconds=60).flush(broker.dispatch) == 0
     assert OutboxHandle(db, ["venues"], grace_seconds=0).flush(broker.dispatch) == 1
+
+
+def test_two_workers_on_one_document_publish_its_event_once(db):
+    """A request and a replay of it (or the timer) look at the same order at the same moment."""
+    broker = Broker()
+    entry = outbox_entry("order_confirmed", {"order_id": "ord_2"})
+    db.orders.insert_one({"id": "ord_2", "outbox": [entry]})
+    first, second = OutboxHandle(db, ["orders"], 60), OutboxHandle(db, ["orders"], 60)
+    seen = db.orders.find_one({"id": "ord_2"})  # both read the entry before either publishes
+    assert first._publish(broker.dispatch, "orders", seen) == 1
+    assert second._publish(broker.dispatch, "orders", seen) == 0
+    assert broker.accepted == [("order_confirmed", {"order_id": "ord_2"})]
+
+
+def test_a_claim_whose_publisher_died_lapses_and_the_flush_publishes(db):
+    broker = Broker()
+    entry = outbox_entry("order_confirmed", {"order_id": "ord_3"})
+    db.orders.insert_one({"id": "ord_3", "outbox": [entry]})
+    dying = OutboxHandle(db, ["orders"], 60)
+    assert dying._claim("orders", db.orders.find_one({"id": "ord_3"})["_id"], entry["event_id"])
+    # ...and the process dies before dispatching: while the claim holds, nobody publishes
+    assert OutboxHandle(db, ["orders"], 60).publish_pending(broker.dispatch, "orders", {}) == 0
+    db.orders.update_one({"id": "ord_3"}, {"$set": {"outbox.0.claimed_until": times.now()}})
+    assert OutboxHandle(db, ["orders"], 0).flush(broker.dispatch) == 1  # lapsed: published
+    assert broker.accepted == [("order_confirmed", {"order_id": "ord_3"})]
