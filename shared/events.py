@@ -214,3 +214,29 @@ class CouponsExpired(EventSchema):
     coupon_serials = fields.List(fields.String(), required=True)
     batch = Count(required=True, minimum=1)
     batch_count = Count(required=True, minimum=1)
+
+
+# -- catalog ----------------------------------------------------------------------------------
+class VenueServiceSnapshot(EventSchema):
+    service_id = fields.String(required=True)
+    category = fields.String(required=True)
+    price_coupons = fields.Integer(required=True)
+
+
+class VenueChanged(EventSchema):
+    """Payload of ``catalog.venue_accredited``, ``catalog.venue_suspended``, ``catalog.venue_updated``.
+
+    ``version`` grows with every change of the venue: a consumer keeps the highest it has seen and
+    ignores older or repeated events. ``status`` of ``venue_suspended`` is suspended or revoked.
+    """
+
+    venue_id = fields.String(required=True)
+    version = fields.Integer(required=True)
+    status = fields.String(required=True)
+    name = fields.String(required=True)
+    venue_type = fields.String(required=True)
+    department = fields.String(required=True)
+    town_code = fields.String(required=True)
+    iban = fields.String(required=True)
+    categories = fields.List(fields.String(), required=True)
+    services = fields.List(fields.Nested(VenueServiceSnapshot), required=True)

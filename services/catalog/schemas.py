@@ -6,6 +6,7 @@ from stdnum.fr import siret as siret_number
 
 from services.catalog.domain import MAX_RADIUS_KM, Decision, VenueStatus
 from services.catalog.taxonomy import SERVICE_CATEGORIES, VENUE_TYPES
+from shared.events import VenueChanged, VenueServiceSnapshot  # noqa: F401  (re-exported)
 from shared.schemas import EventSchema, HistoryEntry, StrictSchema, UtcDateTime, whole
 
 DEPARTMENT = r"0[1-9]|[1-8][0-9]|9[0-5]|2[AB]|97[1-6]"
@@ -135,26 +136,4 @@ class VenueDetailOut(VenueOut):
     version = fields.Integer()
 
 
-class VenueServiceSnapshot(EventSchema):
-    service_id = fields.String(required=True)
-    category = fields.String(required=True)
-    price_coupons = fields.Integer(required=True)
-
-
-class VenueChanged(EventSchema):
-    """Payload of ``catalog.venue_accredited``, ``catalog.venue_suspended``, ``catalog.venue_updated``.
-
-    ``version`` grows with every change of the venue: a consumer keeps the highest it has seen and
-    ignores older or repeated events. ``status`` of ``venue_suspended`` is suspended or revoked.
-    """
-
-    venue_id = fields.String(required=True)
-    version = fields.Integer(required=True)
-    status = fields.String(required=True)
-    name = fields.String(required=True)
-    venue_type = fields.String(required=True)
-    department = fields.String(required=True)
-    town_code = fields.String(required=True)
-    iban = fields.String(required=True)
-    categories = fields.List(fields.String(), required=True)
-    services = fields.List(fields.Nested(VenueServiceSnapshot), required=True)
+# The venue events' payload is part of the contract between services: shared/events.py.

@@ -9,7 +9,6 @@ from nameko.dependency_providers import Config
 from nameko.events import EventDispatcher
 from nameko.timer import timer
 
-from services.catalog.schemas import VenueChanged
 from services.redemption import api
 from services.redemption.domain import RECOVERY_INTERVAL_SECONDS
 from services.redemption.schemas import (
@@ -29,6 +28,7 @@ from shared.events import (
     BookletsIssued,
     CouponsExpired,
     RunCompleted,
+    VenueChanged,
 )
 from shared.logs import Correlation
 from shared.mongo import Store

@@ -14,7 +14,6 @@ from nameko.dependency_providers import Config
 from nameko.events import EventDispatcher
 from nameko.timer import timer
 
-from services.catalog.schemas import VenueChanged
 from services.settlement import api, periods
 from services.settlement.documents import (
     render_credit_note_pdf,
@@ -53,6 +52,7 @@ from shared.events import (
     OrderConfirmed,
     RedemptionVoided,
     RunCompleted,
+    VenueChanged,
 )
 from shared.logs import Correlation
 from shared.mongo import Store
