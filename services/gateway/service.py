@@ -2,13 +2,14 @@
 
 from nameko.rpc import RpcProxy
 
-from services.gateway.auth import ApiKeys, KeyInput, key_out
+from services.gateway.auth import ApiKeys, key_out
 from services.gateway.routes.catalog import CatalogRoutes
 from services.gateway.routes.issuance import IssuanceRoutes
 from services.gateway.routes.ordering import OrderingRoutes
 from services.gateway.routes.redemption import RedemptionRoutes
 from services.gateway.routes.settlement import SettlementRoutes
 from services.gateway.routes.system import SystemRoutes
+from services.gateway.subjects import create_bound_key
 from shared.entrypoints import rpc
 from shared.logs import Correlation
 
@@ -33,9 +34,12 @@ class GatewayService(
 
     @rpc
     def create_api_key(self, role, subject_id=None, label=None):
-        """Create an API key; the key itself is in the answer and nowhere else, ever."""
-        data = KeyInput().load_or_raise({"role": role, "subject_id": subject_id, "label": label})
-        key, record = self.auth.keys.create(data["role"], data["subject_id"], data["label"])
+        """Create an API key; the key itself is in the answer and nowhere else, ever.
+
+        A sponsor, distributor or venue key is bound to one that exists: else the owning
+        service's NotFound (``sponsor_not_found``, ...), or Unavailable when it does not answer."""
+        payload = {"role": role, "subject_id": subject_id, "label": label}
+        key, record = create_bound_key(self, payload)
         return key_out(record, key)
 
     @rpc

@@ -113,7 +113,9 @@ def test_errors_bad_input_no_key_wrong_role_unknown_id(api, operator_key, make_k
         api.post("/venues", json=venue_payload(), key="ak_forged").json()["error"]["code"]
         == "invalid_api_key"
     )
-    venue_key = make_key("venue", "ven_00000000000000000000")
+    venue_key = make_key(
+        "venue", api.post("/venues", json=venue_payload(), key=operator_key).json()["id"]
+    )
     answer = api.post("/venues", json=venue_payload(), key=venue_key)
     assert answer.status_code == 403 and answer.json()["error"]["code"] == "wrong_role"
 
@@ -126,7 +128,8 @@ def test_errors_bad_input_no_key_wrong_role_unknown_id(api, operator_key, make_k
     assert api.get("/venues/../../etc/passwd").status_code == 404
 
     venue = api.post("/venues", json=venue_payload(), key=operator_key).json()
-    other_venue_key = make_key("venue", "ven_ffffffffffffffffffff")
+    other_venue = api.post("/venues", json=venue_payload(), key=operator_key).json()
+    other_venue_key = make_key("venue", other_venue["id"])
     answer = api.post(
         f"/venues/{venue['id']}/services", json=service_payload(), key=other_venue_key
     )

@@ -24,9 +24,10 @@ def test_key_lifecycle_over_http(api, operator_key, stack_config):
     assert answer.status_code == 400
     assert "subject_id" in answer.json()["error"]["details"]["fields"]
 
+    venue = api.post("/venues", json=venue_payload(), key=operator_key).json()  # a real one
     answer = api.post(
         "/api-keys",
-        json={"role": "venue", "subject_id": "ven_0123456789abcdef0123", "label": "desk"},
+        json={"role": "venue", "subject_id": venue["id"], "label": "desk"},
         key=operator_key,
     )
     assert answer.status_code == 201

@@ -216,10 +216,10 @@ def test_from_paid_order_to_printed_activated_and_cancelled_booklets(api, operat
 
 def test_order_confirmed_by_event_and_hostile_input(api, operator_key, make_key, stack_config):
     """``order_confirmed`` dispatched into the stack as ordering would, delivered twice."""
-    sponsor_key = make_key("sponsor", "spo_00000000000000000001")
+    sponsor, sponsor_key = register_sponsor(api, operator_key, make_key, "Commune de Pessac")
     event = {
         "order_id": "ord_00000000000000000001",
-        "sponsor_id": "spo_00000000000000000001",
+        "sponsor_id": sponsor["id"],
         "sponsor_name": "Commune de Pessac",
         "sponsor_kind": "town",
         "territory": "33318",

@@ -202,7 +202,9 @@ def test_errors(api, operator_key, make_key):
     assert api.get(f"/orders/{oid}", key="ak_forged").status_code == 401
 
     # 403: wrong role, not yours
-    distributor_key = make_key("distributor", "dis_00000000000000000000")
+    counter = {"name": "CCAS de Pessac", "sponsor_id": sponsor["id"], "town_code": "33318"}
+    counter = api.post("/distributors", json=counter, key=key).json()  # a real one
+    distributor_key = make_key("distributor", counter["id"])
     for path in ("/orders", "/sponsors"):
         answer = api.post(path, json=order_payload(sponsor), key=distributor_key)
         assert answer.status_code == 403 and answer.json()["error"]["code"] == "wrong_role"
@@ -234,7 +236,10 @@ def test_errors(api, operator_key, make_key):
     assert answer.json()["error"]["code"] == "order_not_found"
     ghost = {**order_payload(sponsor), "sponsor_id": "spo_ffffffffffffffffffff"}
     assert api.post("/sponsors/spo_ffffffffffffffffffff", key=operator_key).status_code == 405
-    answer = api.post("/orders", json=ghost, key=make_key("sponsor", ghost["sponsor_id"]))
+    # no key can be bound to a sponsor that does not exist (no order can name one either)
+    answer = api.post(
+        "/api-keys", json={"role": "sponsor", "subject_id": ghost["sponsor_id"]}, key=operator_key
+    )
     assert answer.status_code == 404 and answer.json()["error"]["code"] == "sponsor_not_found"
 
     # 409: wrong state

@@ -11,16 +11,29 @@ from nameko.standalone.events import event_dispatcher
 
 from shared import serials
 from shared.mongo import get_database
+from tests.factories import venue_payload
 from tests.redemption_support import iso, issued, venue_event, wrong
 
 pytestmark = pytest.mark.e2e
 
-VENUE = "ven_00000000000000000001"
 SERVICE = "svc_00000000000000000001"
 
 
+def registered_venue(api, operator_key):
+    """A venue the catalog knows (a key is bound to a venue that exists), registered but not
+    accredited: redemption learns of it only from the events each test publishes."""
+    answer = api.post("/venues", json=venue_payload(), key=operator_key)
+    assert answer.status_code == 201, answer.text
+    return answer.json()["id"]
+
+
 @pytest.fixture
-def world(api, stack_config, make_key):
+def venue_id(api, operator_key):
+    return registered_venue(api, operator_key)
+
+
+@pytest.fixture
+def world(api, stack_config, make_key, venue_id):
     """A venue known to redemption, a venue key, and a function to publish upstream events."""
     dispatch = event_dispatcher(stack_config)
 
@@ -31,8 +44,8 @@ def world(api, stack_config, make_key):
                 while not wait_for():
                     eventlet.sleep(0.05)
 
-    key = make_key("venue", VENUE)
-    publish("catalog", "venue_accredited", venue_event(VENUE))
+    key = make_key("venue", venue_id)
+    publish("catalog", "venue_accredited", venue_event(venue_id))
     # redemption's store, read to wait for events (asking with the venue's key would count
     # each "coupon_not_found" as a guess against the venue)
     store = get_database(stack_config, "redemption")
@@ -69,7 +82,7 @@ def error(answer):
     return answer.status_code, answer.json()["error"]["code"]
 
 
-def test_redeem_once_then_refused_void_and_redeem_again(api, world, operator_key):
+def test_redeem_once_then_refused_void_and_redeem_again(api, world, operator_key, venue_id):
     publish, key, issue = world
     _, codes = issue()
     (s1, c1), (s2, c2) = list(codes.items())[:2]
@@ -106,7 +119,7 @@ def test_redeem_once_then_refused_void_and_redeem_again(api, world, operator_key
     assert [r["status"] for r in listed] == ["voided", "accepted"]
     assert (
         len(
-            api.get("/redemptions", params={"venue_id": VENUE}, key=operator_key).json()[
+            api.get("/redemptions", params={"venue_id": venue_id}, key=operator_key).json()[
                 "redemptions"
             ]
         )
@@ -126,7 +139,7 @@ def test_all_or_none(api, world):
     assert redeem(api, key, [(s1, c1), (s3, c3)]).status_code == 201
 
 
-def test_every_refusal_reason(api, world, make_key):
+def test_every_refusal_reason(api, world, make_key, operator_key, venue_id):
     publish, key, issue = world
     _, codes = issue()
     serial, code = next(iter(codes.items()))
@@ -193,25 +206,25 @@ def test_every_refusal_reason(api, world, make_key):
     assert error(redeem(api, key, [(s, c)])) == (422, "booklet_cancelled")
 
     # suspended venue; an unknown venue's key
-    publish("catalog", "venue_suspended", venue_event(VENUE, version=3, status="suspended"))
+    publish("catalog", "venue_suspended", venue_event(venue_id, version=3, status="suspended"))
     with eventlet.Timeout(10):
         while check(api, key, serial, code).status_code == 200:
             eventlet.sleep(0.05)
     assert error(redeem(api, key, [(serial, code)])) == (422, "venue_not_accredited")
-    stranger = make_key("venue", "ven_eeeeeeeeeeeeeeeeeeee")
+    stranger = make_key("venue", registered_venue(api, operator_key))
     assert error(redeem(api, stranger, [(serial, code)])) == (422, "venue_not_accredited")
 
 
-def test_roles_and_forged_ids(api, world, make_key, operator_key):
+def test_roles_and_forged_ids(api, world, make_key, operator_key, venue_id):
     _, key, issue = world
     _, codes = issue()
     serial, code = next(iter(codes.items()))
     assert redeem(api, None, [(serial, code)]).status_code == 401
     assert error(redeem(api, operator_key, [(serial, code)])) == (403, "wrong_role")
     done = redeem(api, key, [(serial, code)]).json()
-    other = make_key("venue", "ven_dddddddddddddddddddd")
+    other = make_key("venue", registered_venue(api, operator_key))
     assert error(api.post(f"/redemptions/{done['id']}/void", key=other)) == (403, "not_yours")
-    assert error(api.get("/redemptions", params={"venue_id": VENUE}, key=other)) == (
+    assert error(api.get("/redemptions", params={"venue_id": venue_id}, key=other)) == (
         403,
         "not_yours",
     )
@@ -225,7 +238,7 @@ def test_roles_and_forged_ids(api, world, make_key, operator_key):
     assert error(redeem(api, key, too_many)) == (400, "validation_error")
 
 
-def test_brute_force_lock(api, world, operator_key):
+def test_brute_force_lock(api, world, operator_key, venue_id):
     """10 failed guesses from a venue (wrong codes, unknown serials) lock the venue."""
     _, key, issue = world
     _, codes = issue(per_booklet=10)
@@ -244,7 +257,7 @@ def test_brute_force_lock(api, world, operator_key):
     assert [
         (lock["kind"], lock["venue_id"], lock["wrong_codes"], lock["unknown_serials"])
         for lock in locks
-    ] == [("venue", VENUE, 8, 2)]
+    ] == [("venue", venue_id, 8, 2)]
 
 
 def test_a_coupon_guessed_from_several_venues_locks(
@@ -254,7 +267,7 @@ def test_a_coupon_guessed_from_several_venues_locks(
     publish, key, issue = world
     _, codes = issue()
     (serial, code), (other, other_code) = list(codes.items())[:2]
-    guessers = [f"ven_{n:020x}" for n in range(11, 14)]
+    guessers = sorted(registered_venue(api, operator_key) for _ in range(3))
     venues = get_database(stack_config, "redemption").venues
     for guesser in guessers:
         publish(

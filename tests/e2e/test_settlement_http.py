@@ -124,6 +124,19 @@ def scheme(api, operator_key, make_key):
     }
 
 
+def another_sponsor(api, operator_key, make_key):
+    """A second sponsor, real (a key is bound to a sponsor that exists), and its key."""
+    payload = {"name": "CCAS de Talence", "kind": "ccas", "territory": "33", "iban": IBANS[2]}
+    sponsor = api.post("/sponsors", json=payload, key=operator_key).json()
+    return sponsor, make_key("sponsor", sponsor["id"])
+
+
+def another_venue_key(api, operator_key, make_key):
+    """The key of a second venue, real (registered, not accredited)."""
+    venue = api.post("/venues", json=venue_payload("pessac"), key=operator_key).json()
+    return make_key("venue", venue["id"])
+
+
 def redeem(api, scheme, serials):
     body = {
         "service_id": scheme["service"]["id"],
@@ -188,7 +201,7 @@ def test_month_end_settlement_and_refund_of_a_lost_booklet(api, operator_key, ma
     assert (board["totals"]["coupons_redeemed"], board["totals"]["booklets_issued"]) == (3, 3)
     assert board["by_venue"] == [{"venue": "other", "suppressed": True}]  # one beneficiary
     assert venue_id not in str(board)
-    stranger = make_key("sponsor", "spo_ffffffffffffffffffff")
+    stranger = another_sponsor(api, operator_key, make_key)[1]
     assert (
         api.get(f"/sponsors/{scheme['sponsor']['id']}/dashboard", key=stranger).status_code == 403
     )
@@ -202,7 +215,7 @@ def test_month_end_settlement_and_refund_of_a_lost_booklet(api, operator_key, ma
         )
     )
     assert payout["statement_reference"] in text and "28,80" in text and "1,20" in text
-    other_venue = make_key("venue", "ven_ffffffffffffffffffff")
+    other_venue = another_venue_key(api, operator_key, make_key)
     assert (
         api.get(
             f"/settlement-runs/{run['id']}/statements/{venue_id}.pdf", key=other_venue
@@ -303,7 +316,7 @@ def test_sponsor_blocks_booklets_not_handed_out_then_they_are_refunded(
         409,
         "invalid_booklet_transition",
     )
-    stranger = make_key("sponsor", "spo_ffffffffffffffffffff")
+    stranger = another_sponsor(api, operator_key, make_key)[1]
     assert error(api.post(f"/booklets/{second}/block", key=stranger)) == (403, "not_yours")
     assert error(api.post(f"/orders/{oid}/booklets/block", key=stranger)) == (403, "not_yours")
     blocked = api.post(f"/booklets/{second}/block", key=key)
@@ -394,7 +407,7 @@ def test_cancelled_order_refunds_what_was_paid_with_a_credit_note(api, operator_
     )
     text = plain(pdf_text(api.get(f"/credit-notes/{note['reference']}.pdf", key=key)))
     assert note["reference"] in text and "100,00" in text and "frais de gestion compris" in text
-    other = make_key("sponsor", "spo_ffffffffffffffffffff")
+    other = another_sponsor(api, operator_key, make_key)[1]
     assert api.get("/credit-notes", key=other).json()["credit_notes"] == []
     assert error(api.get(f"/credit-notes/{note['reference']}.pdf", key=other)) == (
         403,
@@ -434,8 +447,8 @@ def test_hostile_and_bad_input(api, operator_key, make_key):
         422,
         "period_not_over",
     )
-    venue_key = make_key("venue", "ven_00000000000000000009")
-    sponsor_key = make_key("sponsor", "spo_00000000000000000009")
+    venue_key = another_venue_key(api, operator_key, make_key)
+    sponsor, sponsor_key = another_sponsor(api, operator_key, make_key)
     assert (
         api.post("/settlement-runs", json={"period_end": "2026-10-31"}, key=venue_key).status_code
         == 403
@@ -454,7 +467,7 @@ def test_hostile_and_bad_input(api, operator_key, make_key):
         api.get("/sponsors/spo_00000000000000000001/expiry-alerts", key=sponsor_key).status_code
         == 403
     )
-    alerts = api.get("/sponsors/spo_00000000000000000009/expiry-alerts", key=sponsor_key)
+    alerts = api.get(f"/sponsors/{sponsor['id']}/expiry-alerts", key=sponsor_key)
     assert alerts.status_code == 200 and alerts.json()["totals"]["issued"] == 0
     huge = api.post("/settlement-runs", data="x" * 2_000_000, key=operator_key)
     assert huge.status_code == 413
@@ -472,9 +485,9 @@ def test_days_outside_the_schemes_life_are_invalid_periods(api, operator_key, ma
             "earliest": "2020-01-01",
             "latest": "9999-11-30",
         }
-    sponsor_key = make_key("sponsor", "spo_00000000000000000009")
+    sponsor, sponsor_key = another_sponsor(api, operator_key, make_key)
     alerts = api.get(
-        "/sponsors/spo_00000000000000000009/expiry-alerts",
+        f"/sponsors/{sponsor['id']}/expiry-alerts",
         params={"as_of": day},
         key=sponsor_key,
     )

@@ -3,6 +3,7 @@ sponsors' expiry alerts (see API.md)."""
 
 from services.gateway.http import file_response, json_response, query_args, read_json, route
 from services.gateway.rpc import call, decode_file
+from services.gateway.subjects import require_subject
 from services.settlement import schemas as settlement
 
 TAG = "settlement"
@@ -196,7 +197,8 @@ class SettlementRoutes:
         "GET",
         "/sponsors/<sponsor_id>/dashboard",
         summary="Anonymised use of the sponsor's coupons: distributed, redeemed, expired, by "
-        "month, venue, category, territory; no cell under 5 beneficiaries",
+        "month, venue, category, territory; no cell under 5 beneficiaries; a sponsor that does "
+        "not exist is 404 sponsor_not_found",
         tag=TAG,
         roles=("sponsor", "operator"),
         response=settlement.DashboardOut,
@@ -204,13 +206,14 @@ class SettlementRoutes:
     def settlement_dashboard(self, request, sponsor_id):
         caller = self.auth.require(request, "sponsor", "operator")
         caller.require_owner("sponsor", sponsor_id)
+        require_subject(self, "sponsor", sponsor_id, caller.actor())  # 404 sponsor_not_found
         return json_response(call(self.settlement_rpc.sponsor_dashboard, sponsor_id, timeout=60))
 
     @route(
         "GET",
         "/sponsors/<sponsor_id>/expiry-alerts",
         summary="Booklets whose validity ends within 30 days of as_of: issued, handed out, "
-        "not yet handed out, started",
+        "not yet handed out, started; a sponsor that does not exist is 404 sponsor_not_found",
         tag=TAG,
         roles=("sponsor", "operator"),
         query=settlement.AlertsQuery,
@@ -219,6 +222,7 @@ class SettlementRoutes:
     def settlement_expiry_alerts(self, request, sponsor_id):
         caller = self.auth.require(request, "sponsor", "operator")
         caller.require_owner("sponsor", sponsor_id)
+        require_subject(self, "sponsor", sponsor_id, caller.actor())  # 404 sponsor_not_found
         return json_response(
             call(self.settlement_rpc.expiry_alerts, sponsor_id, query_args(request, "as_of"))
         )

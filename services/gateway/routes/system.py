@@ -5,6 +5,7 @@ import eventlet
 from services.gateway.auth import KeyInput, KeyOut, key_out
 from services.gateway.http import json_response, read_json, route
 from services.gateway.openapi import openapi_spec
+from services.gateway.subjects import create_bound_key
 
 TAG = "platform"
 HEALTH_TIMEOUT = 3
@@ -45,7 +46,8 @@ class SystemRoutes:
     @route(
         "POST",
         "/api-keys",
-        summary="Create an API key (shown once)",
+        summary="Create an API key (shown once); a sponsor, distributor or venue key is bound to "
+        "one that exists (else 404 sponsor_not_found, distributor_not_found, venue_not_found)",
         tag=TAG,
         roles=("operator",),
         body=KeyInput,
@@ -53,9 +55,8 @@ class SystemRoutes:
         status=201,
     )
     def create_api_key_http(self, request):
-        self.auth.require(request, "operator")
-        data = KeyInput().load_or_raise(read_json(request))
-        key, record = self.auth.keys.create(data["role"], data["subject_id"], data["label"])
+        caller = self.auth.require(request, "operator")
+        key, record = create_bound_key(self, read_json(request), caller.actor())
         # the key itself is in this answer only: no cache, no proxy, no browser may keep it
         return json_response(key_out(record, key), 201, headers={"Cache-Control": "no-store"})
 
