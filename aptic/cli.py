@@ -205,6 +205,24 @@ def catalogue():
     click.echo(render(), nl=False)
 
 
+@main.command("repair-text")
+@click.option("--dry-run", is_flag=True, help="Count what would change; write nothing.")
+@click.pass_context
+def repair_text(ctx, dry_run):
+    """Replace lone surrogates and control characters in stored text by U+FFFD, in every
+    service's database (MONGO_URI, MONGO_DB_PREFIX); keys holding some are reported, not renamed."""
+    from aptic.repair import run as repair
+
+    config = ctx.obj["config"]
+    uri = config.get("MONGO_URI")
+    if not uri:
+        raise click.UsageError("MONGO_URI names no server: set it to the platform's storage server")
+    try:
+        repair(uri, config.get("MONGO_DB_PREFIX"), dry_run, echo=click.echo)
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @main.group()
 def keys():
     """API keys (stored hashed; a key is shown once, when created)."""
