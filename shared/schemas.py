@@ -81,6 +81,10 @@ def money(required=True, **kwargs):
     return fields.Integer(required=required, strict=True, validate=validate.Range(min=0), **kwargs)
 
 
+# The largest page offset a list takes (MongoDB's skip is a 64-bit integer: 2**63 was a 500).
+MAX_OFFSET = 10_000_000
+
+
 def whole(pattern, error=None):
     """A validator: the WHOLE text matches ``pattern``, in ASCII (``\\d`` is 0-9 only, and no
     final newline slips through as it does with ``$``)."""

@@ -7,7 +7,7 @@ from stdnum.fr import siret as siret_number
 from services.catalog.domain import MAX_RADIUS_KM, Decision, VenueStatus
 from services.catalog.taxonomy import SERVICE_CATEGORIES, VENUE_TYPES
 from shared.events import VenueChanged, VenueServiceSnapshot  # noqa: F401  (re-exported)
-from shared.schemas import EventSchema, HistoryEntry, StrictSchema, UtcDateTime, whole
+from shared.schemas import MAX_OFFSET, EventSchema, HistoryEntry, StrictSchema, UtcDateTime, whole
 
 DEPARTMENT = r"0[1-9]|[1-8][0-9]|9[0-5]|2[AB]|97[1-6]"
 TOWN_CODE = r"[0-9]{5}|2[AB][0-9]{3}"  # INSEE code of the commune
@@ -80,7 +80,7 @@ class SearchQuery(StrictSchema):
     department = department_field(load_default=None)
     venue_type = fields.String(load_default=None, validate=validate.OneOf(sorted(VENUE_TYPES)))
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
 
     @validates("near")
     def check_near(self, value, **kwargs):

@@ -2,7 +2,7 @@
 
 from marshmallow import fields, validate
 
-from shared.schemas import EventSchema, StrictSchema, UtcDateTime, whole
+from shared.schemas import MAX_OFFSET, EventSchema, StrictSchema, UtcDateTime, whole
 from shared.schemas import HistoryEntry as BaseHistoryEntry
 
 AGE_BANDS = ["under_18", "18_25", "26_35", "36_45", "46_55", "56_65", "66_75", "over_75"]
@@ -46,7 +46,7 @@ class CancellationInput(StrictSchema):
 
 class ListQuery(StrictSchema):
     limit = fields.Integer(load_default=1000, validate=validate.Range(min=1, max=5000))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
 
 
 class BookletHistoryEntry(BaseHistoryEntry):
