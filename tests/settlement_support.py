@@ -105,7 +105,10 @@ def order_confirmed(
     )
 
 
-def order_cancelled(confirmed, at=None):
+def order_cancelled(confirmed, at=None, payments=None):
+    """``ordering.order_cancelled`` for the order of ``confirmed`` (an ``order_confirmed``
+    payload, sent or not), listing its payments (``payments``: others). Ordering sends it only
+    for an order never confirmed: sent after the confirmation, it is late, replayed or forged."""
     return OrderCancelled().load(
         {
             "order_id": confirmed["order_id"],
@@ -113,9 +116,25 @@ def order_cancelled(confirmed, at=None):
             "reason": "mistake",
             "cancelled_at": iso(at or datetime(2026, 1, 11, tzinfo=UTC)),
             "invoice_reference": "INV-2026-000001",
-            "payments": confirmed["payments"],
+            "payments": confirmed["payments"] if payments is None else payments,
         }
     )
+
+
+def partial_payments(confirmed, **paid):
+    """Payments of the order of ``confirmed`` received before its cancellation, e.g.
+    ``partial_payments(c, sponsor=5000)``: ``[{payer, amount_cents, …}]``."""
+    template = confirmed["payments"][0]
+    return [
+        {
+            **template,
+            "payment_id": f"pay_{next(_sequence):020x}",
+            "payer": payer,
+            "amount_cents": amount,
+            "reference": f"VIR-{payer}-{confirmed['order_id']}",
+        }
+        for payer, amount in paid.items()
+    ]
 
 
 def booklets_issued(confirmed, per_booklet=5, issued_at=None, valid_days=365):

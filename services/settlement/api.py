@@ -12,6 +12,7 @@ documents, the dashboard's months) are days of the operator's timezone (``period
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from services.settlement import dashboard, domain, periods
@@ -45,12 +46,23 @@ def sponsor_funder_id(sponsor_id):
 
 
 # -- ordering -----------------------------------------------------------------------------------
+# No cancellation once confirmed (docs/ordering.md, docs/settlement.md): confirmation starts
+# issuance, and from then on the order's coupons may be printed, handed out and redeemed. So
+# settlement moves money for an order either as confirmed (money in, coupons a liability, fund
+# and fees) or as cancelled before its confirmation (what was paid goes back): whichever of the
+# two events it honoured first, never both. Events can arrive late, twice or out of order.
 def on_order_confirmed(repo, event):
-    """Money in: the sponsor's and the State's payments; the coupons are now a liability."""
+    """Money in: the sponsor's and the State's payments; the coupons are now a liability; 1 %
+    of the face value is the territory's cooperation fund's.
+
+    An order whose cancellation was honoured first (it reached settlement before this
+    confirmation: a reordered or forged stream) is not booked: what it paid was refunded, so
+    its coupons must never be paid. Logged at ERROR and recorded (``confirm_refused_at``)."""
     sponsor_share = event["face_value_cents"] - event["state_share_cents"]
     funders = {sponsor_funder_id(event["sponsor_id"]): sponsor_share}
     if event["state_share_cents"]:
         funders[state_id()] = event["state_share_cents"]
+    confirmed_at = times.parse(event["confirmed_at"])
     order = repo.confirm_order(
         {
             "order_id": event["order_id"],
@@ -65,14 +77,20 @@ def on_order_confirmed(repo, event):
             "state_share_cents": event["state_share_cents"],
             "cofunded": event["cofunded"],
             "funders": funders,
-            "confirmed_at": times.parse(event["confirmed_at"]),
+            "confirmed_at": confirmed_at,
         }
     )
-    if order["status"] != "confirmed" or "face_value_cents" not in order:
-        log.warning("order %s was cancelled before its confirmation arrived", event["order_id"])
+    if order.get("status") != "confirmed":
+        log.error(
+            "order %s: confirmation refused, the order was cancelled and refunded before it "
+            "arrived; no money booked, its coupons will not be paid",
+            event["order_id"],
+        )
+        repo.record_anomaly(event["order_id"], "confirm_refused_at", confirmed_at)
         return
+    order_id = event["order_id"]
     repo.post(
-        f"order_confirmed:{event['order_id']}",
+        f"order_confirmed:{order_id}",
         "order_confirmed",
         domain.order_confirmed_postings(
             event["face_value_cents"],
@@ -84,50 +102,46 @@ def on_order_confirmed(repo, event):
                 + event["fee_cents"],
                 state_id(): event["state_share_cents"],
             },
+            order_id=order_id,
         ),
-        times.parse(event["confirmed_at"]),
-        {"order_id": event["order_id"], "sponsor_id": event["sponsor_id"]},
+        confirmed_at,
+        {"order_id": order_id, "sponsor_id": event["sponsor_id"]},
     )
 
 
 def on_order_cancelled(repo, settings, event):
-    """Every cent received for a cancelled order goes back to whom paid it (fee included: no
-    service was rendered). A confirmed order's entry is reversed; money received for an order
-    never confirmed is booked in and straight out to refunds."""
+    """An order cancelled before its confirmation: every cent received goes back to whom paid
+    it (fee included: no service was rendered), booked in and straight out to refunds, with a
+    credit note per payer.
+
+    An order settlement knows as confirmed, or whose booklets or coupons it has heard of (only
+    a confirmed order is issued), is not cancelled: ordering refuses that since confirmation
+    starts issuance, so such an event is late, replayed or forged. It moves no money, is
+    logged at ERROR and recorded on the order (``cancel_refused_at``) for the operator."""
     at = times.parse(event["cancelled_at"])
     local_day = periods.local_date(at, settings.zone)
-    before = repo.cancel_order(event["order_id"], {"cancelled_at": at})
+    outcome, before = repo.cancel_order(event["order_id"], {"cancelled_at": at})
+    if outcome == "refused":
+        log.error(
+            "order %s: cancellation refused, the order is %s; no money moved (no cancellation "
+            "once confirmed)",
+            event["order_id"],
+            "confirmed" if before.get("status") == "confirmed" else "issued",
+        )
+        return
     paid = {}
     for payment in event["payments"]:
         funder = (
             state_id() if payment["payer"] == "state" else sponsor_funder_id(event["sponsor_id"])
         )
         paid[funder] = paid.get(funder, 0) + payment["amount_cents"]
-    confirmed = before is not None and before.get("status") == "confirmed"
-    if confirmed:
-        fund = domain.percent_of(before["face_value_cents"], domain.FUND_BP)
-        postings = [
-            domain.Posting(Account.LIABILITY, before["face_value_cents"]),
-            domain.Posting(Account.FEE_INCOME, before["fee_cents"] - fund),
-            domain.Posting(Account.FUND, fund, before["territory"]),
-        ]
-        due = before["face_value_cents"] + before["fee_cents"]
-        if sum(paid.values()) != due:  # the event lists what was received; trust the ledger
-            paid = {
-                sponsor_funder_id(before["sponsor_id"]): due - before["state_share_cents"],
-            }
-            if before["state_share_cents"]:
-                paid[state_id()] = before["state_share_cents"]
-    else:
-        postings = [domain.Posting(Account.BANK, c, f) for f, c in sorted(paid.items()) if c]
     if not sum(paid.values()):
         return
-    postings += [domain.Posting(Account.REFUND_PAYABLE, -c, f) for f, c in sorted(paid.items())]
     key = f"order_cancelled:{event['order_id']}"
     repo.post(
         key,
         "order_cancelled",
-        domain.balanced(postings),
+        domain.cancelled_order_postings(paid, event["order_id"]),
         at,
         {"order_id": event["order_id"], "sponsor_id": event["sponsor_id"]},
     )
@@ -145,6 +159,7 @@ def on_order_cancelled(repo, settings, event):
             sponsor_iban=order.get("sponsor_iban"),
         )
         for funder, amount in sorted(paid.items())
+        if amount
     ]
     repo.add_refunds(items)
     # the invoice is corrected by a new document: a credit note per payer, for all it paid
@@ -213,7 +228,23 @@ def refund_item(settings, item_id, funder, amount, at, **info):
 
 
 # -- issuance -----------------------------------------------------------------------------------
+def _coupons_exist(repo, order_id, what):
+    """Booklets or coupons of the order exist: it was confirmed (a later cancellation is
+    refused). Of an order whose cancellation was honoured (refunded), they are recorded, never
+    paid (their redemptions are disputed, their expiry refunds nothing): logged at ERROR."""
+    order = repo.note_coupons_of(order_id)
+    if order is not None and order.get("status") == "cancelled":
+        log.error(
+            "order %s was cancelled and refunded, yet %s: its coupons will not be paid",
+            order_id,
+            what,
+        )
+        repo.record_anomaly(order_id, "issued_after_cancel_at", times.now())
+    return order
+
+
 def on_booklets_issued(repo, event):
+    _coupons_exist(repo, event["order_id"], "booklets of it were issued")
     valid_until = times.parse(event["valid_until"])
     booklets, coupons = [], []
     for booklet in event["booklets"]:
@@ -244,6 +275,7 @@ def on_booklets_issued(repo, event):
 
 
 def on_booklet_activated(repo, event):
+    _coupons_exist(repo, event["order_id"], "a booklet of it was handed out")
     repo.activate_booklet(
         event["booklet_serial"],
         {
@@ -256,6 +288,7 @@ def on_booklet_activated(repo, event):
 
 
 def on_booklet_cancelled(repo, event):
+    _coupons_exist(repo, event["order_id"], "a booklet of it was cancelled")
     repo.cancel_booklet(
         event["booklet_serial"],
         {
@@ -286,9 +319,29 @@ def on_coupons_redeemed(repo, event):
     repo.in_transaction(lambda tx: _book_redemption(tx, event))
 
 
+def face_by_order(coupons):
+    """``{order_id: face value}`` of an event's coupons."""
+    by_order = {}
+    for coupon in coupons:
+        by_order[coupon["order_id"]] = (
+            by_order.get(coupon["order_id"], 0) + coupon["face_value_cents"]
+        )
+    return by_order
+
+
+def _order_lines(by_order, sign=1):
+    """A payable line's ``orders``: ``[{order_id, amount_cents}]`` (what the run pays per
+    order)."""
+    return [
+        {"order_id": order_id, "amount_cents": sign * cents}
+        for order_id, cents in sorted(by_order.items())
+    ]
+
+
 def _book_redemption(repo, event):
     rid = event["redemption_id"]
     by_serial = {c["serial"]: c for c in event["coupons"]}
+    by_order = face_by_order(event["coupons"])
     known = repo.get_payable(rid)
     item = {
         "id": rid,
@@ -300,17 +353,41 @@ def _book_redemption(repo, event):
         "serials": sorted(by_serial),
         "coupon_count": len(by_serial),
         "amount_cents": event["total_cents"],
+        "orders": _order_lines(by_order),
         "redeemed_at": times.parse(event["redeemed_at"]),
         "status": "open",
         "run_id": None,
     }
     if known is not None and known["status"] == "disputed":
         return
+    # the coupons' orders were confirmed (a cancellation arriving from now on is refused); an
+    # order whose cancellation was honoured was refunded: its coupons are never paid. Written
+    # in this transaction, so that a cancellation at the same time cannot pass unseen.
+    cancelled = sorted(
+        order_id
+        for order_id in by_order
+        if (repo.note_coupons_of(order_id) or {}).get("status") == "cancelled"
+    )
     if known is not None and known["status"] == "voided":
         # voided already (the void overtook it, or this is a redelivery): its coupons stay
         # usable; the entry is still written, so that the void's entry has its counterpart
         repo.add_payable(item)
-        _post_redemption(repo, event, item)
+        _post_redemption(repo, event, item, by_order)
+        return
+    if cancelled:
+        log.error(
+            "redemption %s holds coupons of orders cancelled and refunded %s: not paid",
+            rid,
+            cancelled,
+        )
+        repo.add_payable(
+            {
+                **item,
+                "status": "disputed",
+                "disputed_reason": "order_cancelled",
+                "disputed_orders": cancelled,
+            }
+        )
         return
     refused = repo.mark_redeemed(list(by_serial), rid, by_serial)
     if refused:
@@ -318,19 +395,30 @@ def _book_redemption(repo, event):
         # coupon twice. The redemption is kept aside for the operator; no money moves.
         log.error("redemption %s holds coupons no longer outstanding: %s", rid, refused)
         repo.release_coupons(rid)
-        repo.add_payable({**item, "status": "disputed", "disputed_serials": refused})
+        repo.add_payable(
+            {
+                **item,
+                "status": "disputed",
+                "disputed_reason": "not_outstanding",
+                "disputed_serials": refused,
+            }
+        )
         return
     repo.add_payable(item)
-    _post_redemption(repo, event, item)
+    _post_redemption(repo, event, item, by_order)
 
 
-def _post_redemption(repo, event, item):
+def _post_redemption(repo, event, item, by_order):
     repo.post(
         f"redeemed:{event['redemption_id']}",
         "coupons_redeemed",
-        domain.redemption_postings(event["total_cents"], event["venue_id"]),
+        domain.redemption_postings(event["total_cents"], event["venue_id"], by_order),
         item["redeemed_at"],
-        {"redemption_id": event["redemption_id"], "venue_id": event["venue_id"]},
+        {
+            "redemption_id": event["redemption_id"],
+            "venue_id": event["venue_id"],
+            "serials": item["serials"],
+        },
     )
 
 
@@ -345,10 +433,13 @@ def on_redemption_voided(repo, event):
 def _book_void(repo, event):
     rid = event["redemption_id"]
     at = times.parse(event["voided_at"])
+    by_order = face_by_order(event["coupons"])
+    serials = sorted(c["serial"] for c in event["coupons"])
     before = repo.void_payable(rid, {"voided_at": at, "venue_id": event["venue_id"]})
     if before is not None and before.get("status") == "disputed":
         return  # no money moved for it
-    if before is not None and before.get("status") == "settled":
+    paid = before is not None and before.get("status") == "settled"
+    if paid:
         repo.add_payable(
             {
                 "id": f"clawback:{rid}",
@@ -357,9 +448,10 @@ def _book_void(repo, event):
                 "venue_id": event["venue_id"],
                 "service_id": before.get("service_id", ""),
                 "category": before.get("category", ""),
-                "serials": sorted(c["serial"] for c in event["coupons"]),
+                "serials": serials,
                 "coupon_count": len(event["coupons"]),
                 "amount_cents": -event["total_cents"],
+                "orders": _order_lines(by_order, sign=-1),
                 "redeemed_at": at,
                 "status": "open",
                 "run_id": None,
@@ -369,12 +461,9 @@ def _book_void(repo, event):
     repo.post(
         f"voided:{rid}",
         "redemption_voided",
-        [
-            domain.Posting(Account.LIABILITY, -event["total_cents"]),
-            domain.Posting(Account.VENUE_PAYABLE, event["total_cents"], event["venue_id"]),
-        ],
+        domain.void_postings(event["total_cents"], event["venue_id"], by_order, paid=paid),
         at,
-        {"redemption_id": rid, "venue_id": event["venue_id"]},
+        {"redemption_id": rid, "venue_id": event["venue_id"], "serials": serials},
     )
 
 
@@ -479,17 +568,45 @@ def _settlement_run(repo, settings, run_id, period_end, progress, actor):
 def venue_totals(lines: Iterable[dict]):
     """Stream ``(venue_id, gross_cents, line_count, coupon_count)`` from lines sorted by venue:
     memory is one venue's sums, whatever the number of lines."""
-    current, gross, count, coupons = None, 0, 0, 0
+    for venue in venue_sums(lines):
+        yield venue.venue_id, venue.gross_cents, venue.line_count, venue.coupon_count
+
+
+@dataclass
+class VenueSums:
+    """One venue's lines of a run: gross, counts, and per order the face value of its
+    redemption lines (``redeemed``) and of its clawbacks (``clawed``, positive)."""
+
+    venue_id: str
+    gross_cents: int = 0
+    line_count: int = 0
+    coupon_count: int = 0
+    redeemed: dict = field(default_factory=dict)
+    clawed: dict = field(default_factory=dict)
+
+    def add(self, line):
+        self.gross_cents += line["amount_cents"]
+        self.line_count += 1
+        self.coupon_count += line["coupon_count"]
+        target = self.clawed if line["amount_cents"] < 0 else self.redeemed
+        # a line made before lines named their orders counts for no order
+        parts = line.get("orders") or [{"order_id": "", "amount_cents": line["amount_cents"]}]
+        for part in parts:
+            target[part["order_id"]] = target.get(part["order_id"], 0) + abs(part["amount_cents"])
+
+
+def venue_sums(lines: Iterable[dict]):
+    """Stream :class:`VenueSums` from lines sorted by venue: memory is one venue's sums (and its
+    orders'), whatever the number of lines."""
+    current = None
     for line in lines:
-        if line["venue_id"] != current:
+        if current is None or line["venue_id"] != current.venue_id:
             if current is not None:
-                yield current, gross, count, coupons
-            current, gross, count, coupons = line["venue_id"], 0, 0, 0
-        gross += line["amount_cents"]
-        count += 1
-        coupons += line["coupon_count"]
+                yield current
+            current = VenueSums(line["venue_id"])
+        current.add(line)
     if current is not None:
-        yield current, gross, count, coupons
+        yield current
 
 
 def _compute_run(repo, settings, run, progress_callback):
@@ -498,9 +615,9 @@ def _compute_run(repo, settings, run, progress_callback):
     issued_at = iso(run["created_at"])
     payouts, carried = [], []
     progress = Progress(repo, "runs", run_id, "payouts", run.get("claimed"), progress_callback)
-    for venue_id, gross, count, coupons in venue_totals(
-        _counted(repo.run_payables(run_id), progress)
-    ):
+    for sums in venue_sums(_counted(repo.run_payables(run_id), progress)):
+        venue_id, gross = sums.venue_id, sums.gross_cents
+        count, coupons = sums.line_count, sums.coupon_count
         venue = repo.get_venue(venue_id)
         reason = None
         if gross <= 0:
@@ -522,7 +639,7 @@ def _compute_run(repo, settings, run, progress_callback):
         repo.post(
             f"payout:{run_id}:{venue_id}",
             "payout",
-            domain.payout_postings(payout),
+            domain.payout_postings(payout, sums.redeemed, sums.clawed),
             run["created_at"],
             {"run_id": run_id, "venue_id": venue_id},
         )
@@ -595,6 +712,11 @@ def _compute_run(repo, settings, run, progress_callback):
             "fee_income_cents": balance["fee_income_cents"],
             "carried_forward": carried,
             "ledger_balanced": balance["balanced"],
+            "ledger_violations": [
+                {"name": i["name"], "violation_count": len(i["violations"])}
+                for i in balance["invariants"]
+                if not i["holds"]
+            ],
         },
     )
     return repo.update_run(
@@ -642,18 +764,20 @@ def _unpaid(repo):
 
 
 def _pay_refunds(repo, run):
-    """One transfer per funder for the refunds the run took."""
-    per_funder = {}
+    """One transfer per funder for the refunds the run took (cleared order by order in the
+    ledger)."""
+    per_funder, per_order = {}, defaultdict(lambda: defaultdict(int))
     for refund in repo.run_refunds(run["id"]):
         row = per_funder.setdefault(
             refund["funder_id"], _refund_row({**refund, "amount_cents": 0}, paid=True)
         )
         row["amount_cents"] += refund["amount_cents"]
+        per_order[refund["funder_id"]][refund.get("order_id") or ""] += refund["amount_cents"]
     for funder, row in per_funder.items():
         repo.post(
             f"refund_paid:{run['id']}:{funder}",
             "refund_paid",
-            domain.refund_paid_postings(funder, row["amount_cents"]),
+            domain.refund_paid_postings(funder, row["amount_cents"], dict(per_order[funder])),
             run["created_at"],
             {"run_id": run["id"], "funder_id": funder},
         )
@@ -805,6 +929,13 @@ def _refund_expired(repo, settings, run):
     totals = {"coupons": 0, "face_value_cents": 0, "cancelled": 0}
     for row in repo.expired_by_order(run_id):
         order = repo.get_order(row["order_id"])
+        if order is not None and order.get("status") == "cancelled":
+            # its cancellation was honoured: everything paid for it was refunded then
+            log.error(
+                "expired coupons of order %s, cancelled and refunded before: not refunded again",
+                row["order_id"],
+            )
+            continue
         if order is None or "funders" not in order:
             log.error("expired coupons of unknown order %s: not refunded", row["order_id"])
             continue
@@ -812,9 +943,13 @@ def _refund_expired(repo, settings, run):
         repo.post(
             f"expired:{run_id}:{row['order_id']}",
             "coupons_expired",
-            domain.refund_postings(row["face_value_cents"], order["funders"]),
+            domain.refund_postings(row["face_value_cents"], order["funders"], row["order_id"]),
             at,
-            {"expiry_run_id": run_id, "order_id": row["order_id"]},
+            {
+                "expiry_run_id": run_id,
+                "order_id": row["order_id"],
+                "serials": repo.expired_serials_of_order(run_id, row["order_id"]),
+            },
         )
         items = [
             refund_item(
@@ -1053,12 +1188,37 @@ def sponsor_dashboard(repo, sponsor_id, threshold=dashboard.MIN_BENEFICIARIES, t
 
 
 # -- the balance ----------------------------------------------------------------------------------
-def ledger_balance(repo):
-    """Money in, money out, what is held and for whom: conservation (rule 6) as numbers.
+VIOLATIONS_SHOWN = 100  # per invariant, at most
 
-    money_in (bank debits) = money_out (bank credits) + coupon liability + venues payable +
-    refunds payable + cooperation fund + operator's fee income. Every entry sums to zero, so
-    the equality holds by construction; ``balanced`` checks it on the stored journal."""
+INVARIANTS = (
+    "journal_balanced",
+    "no_negative_liability",
+    "order_money_out_within_money_in",
+    "coupon_paid_out_once",
+)
+
+
+def ledger_balance(repo):
+    """Money in, money out, what is held and for whom: conservation (rule 6) as numbers, and
+    the ledger's invariants.
+
+    money_in (bank debits) + what venues owe back (clawbacks) = money_out (bank credits) +
+    coupon liability + venues payable + refunds payable + cooperation fund + operator's fee
+    income. ``balanced`` is true only if every invariant holds:
+
+    - ``journal_balanced``: every entry sums to zero, and so the equality above;
+    - ``no_negative_liability``: no liability or payable account (coupon liability, a venue's
+      or a funder's payable, a department's fund) has a debit balance, no venue a credit
+      balance of what it owes back;
+    - ``order_money_out_within_money_in``: per order, refunds + what venues are paid or owed
+      for its coupons never exceed what was received for it;
+    - ``coupon_paid_out_once``: each coupon's face value goes out at most once, to one venue or
+      back to its funders, never both.
+
+    A violated invariant lists (up to 100) violations naming the entries, accounts, orders or
+    coupons. ``anomalies`` lists what settlement refused to book (a cancellation of a confirmed
+    order, a confirmation of a cancelled one, coupons of a cancelled order, disputed
+    redemptions): money did not move for them, the operator looks at them."""
     rows = repo.account_balances()
     accounts = []
     by_account = {}
@@ -1081,21 +1241,76 @@ def ledger_balance(repo):
             ("cooperation_fund_cents", Account.FUND),
         )
     }
+    receivable = by_account.get(Account.VENUE_RECEIVABLE.value, 0)
     fee_income = -by_account.get(Account.FEE_INCOME.value, 0)
     fund = [
         {"territory": sub, "balance_cents": -balance}
         for (account, sub), (balance, _) in sorted(rows.items())
         if account == Account.FUND.value
     ]
+    invariants = _invariants(repo, rows, by_account, money_in, money_out, held, fee_income)
     return {
         "money_in_cents": money_in,
         "money_out_cents": money_out,
         "money_in_by_payer": by_payer,
         "liabilities": held,
+        "venue_receivable_cents": receivable,
         "fee_income_cents": fee_income,
         "cooperation_fund": fund,
         "accounts": accounts,
         "entry_count": repo.entry_count(),
-        "balanced": sum(by_account.values()) == 0
-        and money_in == money_out + sum(held.values()) + fee_income,
+        "balanced": all(i["holds"] for i in invariants),
+        "invariants": invariants,
+        "anomalies": _anomalies(repo),
     }
+
+
+def _invariant(name, violations):
+    shown = violations[:VIOLATIONS_SHOWN]
+    return {"name": name, "holds": not violations, "violations": shown}
+
+
+def _invariants(repo, rows, by_account, money_in, money_out, held, fee_income):
+    receivable = by_account.get(Account.VENUE_RECEIVABLE.value, 0)
+    journal = repo.unbalanced_entries(VIOLATIONS_SHOWN)
+    # every entry sums to zero, so the whole journal does and money in = out + held + income
+    gap = money_in + receivable - (money_out + sum(held.values()) + fee_income)
+    if (gap or sum(by_account.values())) and not journal:
+        journal.append({"account": "*", "amount_cents": gap or sum(by_account.values())})
+    negative = []
+    for (account, sub), (balance, _) in sorted(rows.items()):
+        if account in domain.OWED_ACCOUNTS and balance > 0:
+            negative.append({"account": account, "sub": sub, "amount_cents": -balance})
+        if account in domain.OWING_ACCOUNTS and balance < 0:
+            negative.append({"account": account, "sub": sub, "amount_cents": balance})
+    return [
+        _invariant("journal_balanced", journal),
+        _invariant("no_negative_liability", negative),
+        _invariant("order_money_out_within_money_in", repo.money_by_order(VIOLATIONS_SHOWN)),
+        _invariant("coupon_paid_out_once", repo.coupons_paid_more_than_once(VIOLATIONS_SHOWN)),
+    ]
+
+
+def _anomalies(repo):
+    found = []
+    for order in repo.anomalous_orders(VIOLATIONS_SHOWN):
+        for kind, field_ in (
+            ("cancellation_refused", "cancel_refused_at"),
+            ("confirmation_refused", "confirm_refused_at"),
+            ("coupons_of_cancelled_order", "issued_after_cancel_at"),
+        ):
+            if order.get(field_) is not None:
+                found.append({"kind": kind, "order_id": order["order_id"], "at": order[field_]})
+    for line in repo.disputed_payables(VIOLATIONS_SHOWN):
+        found.append(
+            {
+                "kind": "redemption_disputed",
+                "redemption_id": line["redemption_id"],
+                "venue_id": line.get("venue_id"),
+                "at": line.get("redeemed_at"),
+                "reason": line.get("disputed_reason", "not_outstanding"),
+                "order_ids": line.get("disputed_orders")
+                or sorted({o["order_id"] for o in line.get("orders", [])}),
+            }
+        )
+    return found

@@ -2,7 +2,7 @@
 
 from marshmallow import fields, validate
 
-from shared.schemas import EventSchema, StrictSchema
+from shared.schemas import EventSchema, StrictSchema, UtcDateTime
 
 
 class RunInput(StrictSchema):
@@ -167,6 +167,51 @@ class FundOut(EventSchema):
     balance_cents = fields.Integer()
 
 
+class ViolationOut(EventSchema):
+    """What breaks an invariant: the fields that apply."""
+
+    entry_key = fields.String()
+    account = fields.String()
+    sub = fields.String()
+    order_id = fields.String()
+    serial = fields.String()
+    amount_cents = fields.Integer()
+    money_in_cents = fields.Integer()
+    money_out_cents = fields.Integer()
+    refunds_cents = fields.Integer()
+    venues_cents = fields.Integer()
+    to_venues = fields.Integer(metadata={"description": "times paid or owed to a venue"})
+    refunded = fields.Integer(metadata={"description": "times refunded to its funders"})
+
+
+class InvariantOut(EventSchema):
+    name = fields.String(
+        metadata={
+            "description": "journal_balanced, no_negative_liability, "
+            "order_money_out_within_money_in or coupon_paid_out_once (docs/settlement.md)"
+        }
+    )
+    holds = fields.Boolean()
+    violations = fields.List(fields.Nested(ViolationOut), metadata={"description": "up to 100"})
+
+
+class AnomalyOut(EventSchema):
+    """Something settlement refused to book: no money moved; the operator looks at it."""
+
+    kind = fields.String(
+        metadata={
+            "description": "cancellation_refused, confirmation_refused, "
+            "coupons_of_cancelled_order or redemption_disputed"
+        }
+    )
+    order_id = fields.String()
+    order_ids = fields.List(fields.String())
+    redemption_id = fields.String()
+    venue_id = fields.String(allow_none=True)
+    reason = fields.String()
+    at = UtcDateTime(allow_none=True)
+
+
 class PayerOut(EventSchema):
     payer = fields.String(metadata={"description": "sponsor:<id> or state"})
     paid_cents = fields.Integer()
@@ -179,14 +224,20 @@ class BalanceOut(EventSchema):
     liabilities = fields.Nested(Liabilities)
     fee_income_cents = fields.Integer()
     cooperation_fund = fields.List(fields.Nested(FundOut))
+    venue_receivable_cents = fields.Integer(
+        metadata={"description": "what venues owe back: paid lines voided after their run"}
+    )
     accounts = fields.List(fields.Nested(AccountOut))
     entry_count = fields.Integer()
     balanced = fields.Boolean(
         metadata={
-            "description": "money in = money out + liabilities + fee income, and every "
-            "entry sums to zero"
+            "description": "every invariant holds: every entry sums to zero (money in + "
+            "receivable = money out + liabilities + fee income), no liability negative, per "
+            "order money out within money in, each coupon paid out once"
         }
     )
+    invariants = fields.List(fields.Nested(InvariantOut))
+    anomalies = fields.List(fields.Nested(AnomalyOut))
 
 
 class AlertRow(EventSchema):

@@ -275,7 +275,10 @@ class SettlementService:
 
     @rpc
     def ledger_balance(self):
-        """Money in, money out, liabilities by account: conservation as numbers."""
+        """Money in, money out, liabilities by account, and the ledger's invariants.
+
+        Conservation as numbers; ``balanced`` only if every invariant holds; the events
+        settlement refused to book (``anomalies``)."""
         return BalanceOut().dump(api.ledger_balance(self.store))
 
     @rpc

@@ -10,6 +10,12 @@
   references and the snapshot of every document (never rewritten).
 - ``locks``: one run at a time.
 
+An order's document also says what settlement knows that bears on its money: ``status``
+(``confirmed`` or ``cancelled``, the first that arrived wins), ``coupons_known`` (a booklet,
+coupon or redemption of it was heard of: it was confirmed, whatever arrives later), and the
+events it refused (``cancel_refused_at``, ``confirm_refused_at``, ``issued_after_cancel_at``,
+with ``anomaly: true`` for the operator).
+
 Dates are BSON dates, read back aware in UTC (``TZ_AWARE``, ``shared.times``).
 
 The writes of ``redemption.coupons_redeemed`` and ``redemption_voided`` (``mark_redeemed``,
@@ -22,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from services.settlement.domain import Account
 from shared.mongo import ASCENDING, DESCENDING, Repository, update_and_get
 
 _NO_ID = {"_id": 0}
@@ -33,8 +40,15 @@ class SettlementRepository(Repository):
     TZ_AWARE = True
 
     INDEXES = {
-        "entries": [([("key", ASCENDING)], {"unique": True})],
-        "orders": [([("order_id", ASCENDING)], {"unique": True})],
+        "entries": [
+            ([("key", ASCENDING)], {"unique": True}),
+            ([("kind", ASCENDING)], {}),
+            ([("postings.order_id", ASCENDING)], {"sparse": True}),
+        ],
+        "orders": [
+            ([("order_id", ASCENDING)], {"unique": True}),
+            ([("anomaly", ASCENDING)], {"sparse": True}),
+        ],
         "booklets": [
             ([("serial", ASCENDING)], {"unique": True}),
             ([("expiry_run_id", ASCENDING), ("valid_until", ASCENDING)], {}),
@@ -85,6 +99,7 @@ class SettlementRepository(Repository):
             "ref": ref or {},
             "postings": [
                 {"account": str(p.account), "sub": p.sub, "amount_cents": p.amount_cents}
+                | ({"order_id": p.order_id} if p.order_id else {})
                 for p in postings
                 if p.amount_cents
             ],
@@ -133,23 +148,40 @@ class SettlementRepository(Repository):
         return self.db.orders.find_one({"order_id": order_id}, _NO_ID)
 
     def confirm_order(self, order):
-        """Record a confirmed order unless it is known as cancelled; the stored order."""
-        try:
-            return update_and_get(
-                self.db.orders,
-                {"order_id": order["order_id"]},
-                {"$setOnInsert": {**order, "status": "confirmed"}},
-                upsert=True,
-            )
-        except DuplicateKeyError:
-            return self.get_order(order["order_id"])
+        """Record a confirmed order unless it is known as cancelled; the stored order (its
+        ``status`` says which won: ``confirmed``, or ``cancelled`` when the cancellation was
+        honoured first). A document made before (``coupons_known`` only) is completed."""
+        while True:
+            known = self.get_order(order["order_id"])
+            if known is None:
+                try:
+                    inserted = self.db.orders.update_one(
+                        {"order_id": order["order_id"]},
+                        {"$setOnInsert": {**order, "status": "confirmed"}},
+                        upsert=True,
+                    )
+                except DuplicateKeyError:
+                    continue  # created meanwhile: read it again
+                if inserted.upserted_id is not None:
+                    return self.get_order(order["order_id"])
+                continue
+            if known.get("status") is not None:
+                return known
+            if self.db.orders.update_one(
+                {"order_id": order["order_id"], "status": {"$exists": False}},
+                {"$set": {**order, "status": "confirmed"}},
+            ).matched_count:
+                return self.get_order(order["order_id"])
 
     def cancel_order(self, order_id, fields_):
-        """Mark an order cancelled (creating it if unknown); the order as it was before.
+        """Honour an order's cancellation unless settlement knows it was confirmed.
 
-        Read, then update on condition that the order is still as read (its status), so that the
-        answer is the state this update replaced; a lost race reads again."""
-        changes = {"$set": {"status": "cancelled", **fields_}}
+        ``(outcome, order)``: ``"cancelled"`` (honoured now; ``order`` as it was before, None if
+        unknown), ``"again"`` (honoured before: a redelivery) or ``"refused"`` (the order is
+        known confirmed, or coupons of it were heard of: only a confirmed order is issued; the
+        refusal is recorded once on the order, ``cancel_refused_at``). One conditional update on
+        the order's status and ``coupons_known``, so that a redemption booked at the same time
+        (which sets ``coupons_known`` in its transaction) and a cancellation never both pass."""
         while True:
             before = self.get_order(order_id)
             if before is None:
@@ -157,12 +189,71 @@ class SettlementRepository(Repository):
                     self.db.orders.insert_one(
                         {"order_id": order_id, "status": "cancelled", **fields_}
                     )
-                    return None
+                    return "cancelled", None
                 except DuplicateKeyError:
                     continue  # created meanwhile: read it again
-            guard = {"order_id": order_id, "status": before.get("status")}
-            if self.db.orders.update_one(guard, changes).matched_count:
-                return before
+            if before.get("status") == "cancelled":
+                return "again", before
+            if before.get("status") == "confirmed" or before.get("coupons_known"):
+                reason = "confirmed" if before.get("status") == "confirmed" else "coupons_known"
+                self.record_anomaly(
+                    order_id,
+                    "cancel_refused_at",
+                    fields_.get("cancelled_at"),
+                    {"cancel_refused_reason": reason},
+                )
+                return "refused", self.get_order(order_id)
+            guard = {
+                "order_id": order_id,
+                "status": {"$exists": False},
+                "coupons_known": {"$ne": True},
+            }
+            if self.db.orders.update_one(
+                guard, {"$set": {"status": "cancelled", **fields_}}
+            ).matched_count:
+                return "cancelled", before
+
+    def note_coupons_of(self, order_id):
+        """Say that coupons of the order exist (a booklet issued, handed out or cancelled, a
+        redemption): the order was confirmed, so a cancellation is refused from now on. The
+        order (None if unknown until now). Writes only when the flag is not set yet (one
+        upsert that only inserts, or one conditional update): safe in a transaction, and two
+        redemptions of a known order do not conflict."""
+        known = self.get_order(order_id)
+        if known is None:
+            try:
+                self.db.orders.update_one(
+                    {"order_id": order_id},
+                    {"$setOnInsert": {"coupons_known": True}},
+                    upsert=True,
+                )
+            except DuplicateKeyError:  # outside a transaction, a concurrent upsert won
+                pass
+            return self.get_order(order_id)
+        if not known.get("coupons_known"):
+            self.db.orders.update_one(
+                {"order_id": order_id, "coupons_known": {"$ne": True}},
+                {"$set": {"coupons_known": True}},
+            )
+        return known
+
+    def record_anomaly(self, order_id, field, at, extra=None):
+        """Record once on the order that an event was refused (``field``: when), for the
+        operator (``anomaly: true`` lists it)."""
+        self.db.orders.update_one(
+            {"order_id": order_id, field: {"$exists": False}},
+            {"$set": {field: at, "anomaly": True, **(extra or {})}},
+        )
+
+    def anomalous_orders(self, limit=100):
+        return list(self.db.orders.find({"anomaly": True}, _NO_ID).limit(limit))
+
+    def disputed_payables(self, limit=100):
+        return list(
+            self.db.payables.find({"status": "disputed"}, _NO_ID)
+            .sort([("status", ASCENDING), ("redeemed_at", ASCENDING)])
+            .limit(limit)
+        )
 
     def add_booklets(self, booklets, coupons):
         """Insert or complete booklets and coupons (a coupon already redeemed keeps its status,
@@ -405,6 +496,15 @@ class SettlementRepository(Repository):
             key=lambda r: r["order_id"],
         )
 
+    def expired_serials_of_order(self, run_id, order_id):
+        """The serials of an order's coupons an expiry run expired, sorted."""
+        return sorted(
+            doc["serial"]
+            for doc in self.db.coupons.find(
+                {"expiry_run_id": run_id, "order_id": order_id}, {"_id": 0, "serial": 1}
+            )
+        )
+
     def expired_serials(self, run_id):
         for doc in self.db.coupons.find({"expiry_run_id": run_id}, {"_id": 0, "serial": 1}).sort(
             [("expiry_run_id", ASCENDING), ("order_id", ASCENDING)]
@@ -458,6 +558,182 @@ class SettlementRepository(Repository):
 
     def booklet_redeemed_count(self, serial):
         return self.db.coupons.count_documents({"booklet_serial": serial, "status": "redeemed"})
+
+    # -- the ledger's invariants ----------------------------------------------------------------
+    def unbalanced_entries(self, limit=100):
+        """Entries whose postings do not sum to zero: ``[{key, amount_cents}]``. Every entry
+        is read (no index can say which entries sum to zero)."""
+        return [
+            {"entry_key": row["key"], "amount_cents": row["total"]}
+            for row in self.db.entries.aggregate(
+                [
+                    {
+                        "$project": {
+                            "_id": 0,
+                            "key": 1,
+                            # $reduce, not $sum of "$postings.amount_cents": SecantusDB does
+                            # not read a path through an array of documents in $project
+                            "total": {
+                                "$reduce": {
+                                    "input": "$postings",
+                                    "initialValue": 0,
+                                    "in": {"$add": ["$$value", "$$this.amount_cents"]},
+                                }
+                            },
+                        }
+                    },
+                    {"$match": {"total": {"$ne": 0}}},
+                    {"$limit": limit},
+                ]
+            )
+        ]
+
+    def money_by_order(self, limit=100):
+        """Orders whose money out exceeds money in, from the postings that name an order
+        (``entries`` on ``postings.order_id``): ``[{order_id, money_in_cents,
+        money_out_cents, refunds_cents, venues_cents}]``.
+
+        Money in: bank debits. Refunds: owed or paid, whichever is more (refund payable credits
+        when owed, debits when paid: a refund paid twice counts twice). Venues: the face value
+        of the order's coupons that venues are owed (redemptions less voids) or were paid
+        (payouts less clawbacks owed back), whichever is more. A payout counts at face value
+        (gross), the venue's net plus the 4 % the operator keeps: a bound stricter than the
+        net, which is rounded once per statement over many orders' coupons.
+
+        Two groupings: the postings per (order, account, kind of entry), plain sums (the one
+        pass over the journal); then those few rows per order."""
+
+        def when(condition):
+            return {"$sum": {"$cond": [condition, "$amount", 0]}}
+
+        def account_is(account):
+            return {"$eq": ["$_id.account", str(account)]}
+
+        def kind_in(*kinds):
+            return {"$in": ["$_id.kind", list(kinds)]}
+
+        negated = {"$multiply": [-1, "$amount"]}
+        venues = {"$or": [account_is(Account.VENUE_PAYABLE), account_is(Account.VENUE_RECEIVABLE)]}
+        pipeline = [
+            {"$match": {"postings.order_id": {"$exists": True}}},
+            {"$unwind": "$postings"},
+            {
+                "$group": {
+                    "_id": {
+                        "order_id": "$postings.order_id",
+                        "account": "$postings.account",
+                        "kind": "$kind",
+                    },
+                    "amount": {"$sum": "$postings.amount_cents"},
+                }
+            },
+            {"$match": {"_id.order_id": {"$nin": [None, ""]}}},
+            {
+                "$group": {
+                    "_id": "$_id.order_id",
+                    "in": when({"$and": [account_is(Account.BANK), {"$gt": ["$amount", 0]}]}),
+                    "refunds_owed": {
+                        "$sum": {
+                            "$cond": [
+                                {
+                                    "$and": [
+                                        account_is(Account.REFUND_PAYABLE),
+                                        {"$not": [kind_in("refund_paid")]},
+                                    ]
+                                },
+                                negated,
+                                0,
+                            ]
+                        }
+                    },
+                    "refunds_paid": when(
+                        {"$and": [account_is(Account.REFUND_PAYABLE), kind_in("refund_paid")]}
+                    ),
+                    # redemptions (payable credited) less voids (payable or receivable debited)
+                    "venues_owed": {
+                        "$sum": {
+                            "$cond": [
+                                {
+                                    "$and": [
+                                        venues,
+                                        kind_in("coupons_redeemed", "redemption_voided"),
+                                    ]
+                                },
+                                negated,
+                                0,
+                            ]
+                        }
+                    },
+                    # payouts (payable debited)...
+                    "venues_paid": when(
+                        {"$and": [account_is(Account.VENUE_PAYABLE), kind_in("payout")]}
+                    ),
+                    # ...less clawbacks owed back (receivable debited by a void after a run)
+                    "venues_owed_back": when(
+                        {
+                            "$and": [
+                                account_is(Account.VENUE_RECEIVABLE),
+                                kind_in("redemption_voided"),
+                            ]
+                        }
+                    ),
+                }
+            },
+            {
+                "$project": {
+                    "in": 1,
+                    "refunds": {"$max": ["$refunds_owed", "$refunds_paid"]},
+                    "venues": {
+                        "$max": [
+                            "$venues_owed",
+                            {"$subtract": ["$venues_paid", "$venues_owed_back"]},
+                        ]
+                    },
+                }
+            },
+            {"$match": {"$expr": {"$gt": [{"$add": ["$refunds", "$venues"]}, "$in"]}}},
+            {"$sort": {"_id": 1}},
+            {"$limit": limit},
+        ]
+        return [
+            {
+                "order_id": row["_id"],
+                "money_in_cents": row["in"],
+                "money_out_cents": row["refunds"] + row["venues"],
+                "refunds_cents": row["refunds"],
+                "venues_cents": row["venues"],
+            }
+            for row in self.db.entries.aggregate(pipeline, allowDiskUse=True)
+        ]
+
+    def coupons_paid_more_than_once(self, limit=100):
+        """Coupons whose face value the journal pays out more than once: to venues (redemption
+        entries less void entries) and back to funders (expiry entries), from the serials the
+        entries name (``entries`` on ``kind``): ``[{serial, to_venues, refunded}]``.
+
+        The store groups the entries by serial and keeps the serials named by two entries or
+        more (a coupon named once cannot be paid twice); their kinds are counted here."""
+        pipeline = [
+            {
+                "$match": {
+                    "kind": {"$in": ["coupons_redeemed", "redemption_voided", "coupons_expired"]}
+                }
+            },
+            {"$unwind": "$ref.serials"},
+            {"$group": {"_id": "$ref.serials", "kinds": {"$push": "$kind"}}},
+            {"$match": {"kinds.1": {"$exists": True}}},
+            {"$sort": {"_id": 1}},
+        ]
+        found = []
+        for row in self.db.entries.aggregate(pipeline, allowDiskUse=True):
+            kinds = row["kinds"]
+            to_venues = kinds.count("coupons_redeemed") - kinds.count("redemption_voided")
+            refunded = kinds.count("coupons_expired")
+            if to_venues > 1 or refunded > 1 or (to_venues > 0 and refunded > 0):
+                found.append({"serial": row["_id"], "to_venues": to_venues, "refunded": refunded})
+                if len(found) >= limit:
+                    break
+        return found
 
     # -- runs -----------------------------------------------------------------------------------
     def create_run(self, collection, run):

@@ -165,6 +165,13 @@ def test_month_end_settlement_and_refund_of_a_lost_booklet(api, operator_key, ma
 
     body = wait_for(settled_in)
     assert body["money_in_cents"] == 15_600 and body["balanced"]
+    # no cancellation once confirmed: the money stays where it is
+    cancel = api.post(
+        f"/orders/{scheme['order']['id']}/cancel",
+        json={"reason": "budget"},
+        key=scheme["sponsor_key"],
+    )
+    assert error(cancel) == (409, "invalid_order_transition")
     assert body["liabilities"]["coupon_liability_cents"] == 12_000
     assert account(body, "cooperation_fund", "33") == -150
 
@@ -282,6 +289,13 @@ def test_month_end_settlement_and_refund_of_a_lost_booklet(api, operator_key, ma
     assert body["money_in_cents"] == 15_600 and body["money_out_cents"] == 2880
     assert body["fee_income_cents"] == 600 - 150 + 120
     assert body["balanced"]
+    assert [(i["name"], i["holds"]) for i in body["invariants"]] == [
+        ("journal_balanced", True),
+        ("no_negative_liability", True),
+        ("order_money_out_within_money_in", True),
+        ("coupon_paid_out_once", True),
+    ]
+    assert body["anomalies"] == []
     rerun = api.post("/settlement-runs", json={"period_end": today.isoformat()}, key=operator_key)
     assert rerun.status_code == 200
     assert rerun.json()["refunds"] == [] and rerun.json()["id"] == run["id"]

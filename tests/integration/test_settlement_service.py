@@ -37,8 +37,9 @@ class Redemption:
 
 def wait_until(check, seconds=10):
     with eventlet.Timeout(seconds):
-        while not check():
+        while not (answer := check()):
             eventlet.sleep(0.05)
+        return answer
 
 
 def test_events_in_runs_out_in_batches(container_factory, service_config):
@@ -75,6 +76,25 @@ def test_events_in_runs_out_in_batches(container_factory, service_config):
         balance = cluster.settlement.ledger_balance()
         assert balance["money_in_cents"] == 10_400 and balance["balanced"]
         assert balance["liabilities"]["venue_payable_cents"] == 4000
+        assert [i["name"] for i in balance["invariants"] if i["holds"]] == [
+            "journal_balanced",
+            "no_negative_liability",
+            "order_money_out_within_money_in",
+            "coupon_paid_out_once",
+        ]
+
+        # a late (or forged) cancellation of the confirmed order: refused, nothing moves
+        dispatch("ordering", "order_cancelled", ev.order_cancelled(confirmed))
+
+        def refused():
+            found = cluster.settlement.ledger_balance()
+            return found["anomalies"] and found
+
+        late = wait_until(refused)
+        assert [(a["kind"], a["order_id"]) for a in late["anomalies"]] == [
+            ("cancellation_refused", confirmed["order_id"])
+        ]
+        assert late["accounts"] == balance["accounts"] and late["balanced"]
 
         run = cluster.settlement.run_settlement({"period_end": "2026-03-31"})
         assert run["totals"] == {"gross_cents": 4000, "fee_cents": 160, "net_cents": 3840}

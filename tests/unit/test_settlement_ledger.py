@@ -250,38 +250,110 @@ def test_redemption_of_an_expired_coupon_is_disputed_not_paid(repo):
     assert api.ledger_balance(repo)["liabilities"]["coupon_liability_cents"] == 0
 
 
-# -- orders cancelled: everything paid goes back, fee included ---------------------------------
-def test_cancelled_confirmed_order_refunds_what_each_payer_paid(repo):
-    confirmed = ev.order_confirmed(coupons=10, state_rate_bp=5000)
-    api.on_order_confirmed(repo, confirmed)
-    api.on_order_cancelled(repo, S, ev.order_cancelled(confirmed))
-    api.on_order_cancelled(repo, S, ev.order_cancelled(confirmed))  # redelivered
+# -- orders cancelled: before confirmation only ------------------------------------------------
+def test_order_cancelled_before_confirmation_refunds_what_each_payer_paid(repo):
+    confirmed = ev.order_confirmed(coupons=10, state_rate_bp=5000)  # never confirmed
+    paid = ev.partial_payments(confirmed, sponsor=5_400, state=2_000)
+    cancelled = ev.order_cancelled(confirmed, payments=paid)
+    api.on_order_cancelled(repo, S, cancelled)
+    api.on_order_cancelled(repo, S, cancelled)  # redelivered
     balance = api.ledger_balance(repo)
-    assert balance["liabilities"]["refund_payable_cents"] == 10_400
-    assert (
-        balance["fee_income_cents"] == 0 and balance["liabilities"]["cooperation_fund_cents"] == 0
-    )
-    paid = run(repo)
-    assert sorted((r["funder_id"], r["amount_cents"]) for r in paid["refunds"]) == [
-        ("sponsor:spo_00000000000000000001", 5_400),
-        ("state", 5_000),
+    assert balance["money_in_cents"] == 7_400
+    assert balance["liabilities"]["refund_payable_cents"] == 7_400
+    assert balance["fee_income_cents"] == 0
+    assert balance["liabilities"]["cooperation_fund_cents"] == 0
+    assert balance["balanced"] and balance["anomalies"] == []
+    done = run(repo)
+    # the State is paid back; the sponsor's refund waits for its bank details (an order never
+    # confirmed: settlement never heard of them), shown in the run
+    assert [(r["funder_id"], r["amount_cents"]) for r in done["refunds"]] == [("state", 2_000)]
+    assert [(r["funder_id"], r["amount_cents"]) for r in repo.open_refunds()] == [
+        ("sponsor:spo_00000000000000000001", 5_400)
     ]
     notes = api.credit_notes(repo)  # the invoice corrected: one credit note per payer, once
     assert sorted((n["funder"]["funder_id"], n["total_cents"], n["reason"]) for n in notes) == [
         ("sponsor:spo_00000000000000000001", 5_400, "order_cancelled"),
-        ("state", 5_000, "order_cancelled"),
+        ("state", 2_000, "order_cancelled"),
     ]
     assert notes[0]["lines"][0]["invoice_reference"] == "INV-2026-000001"
+    assert api.ledger_balance(repo)["balanced"]
 
 
-def test_cancellation_arriving_before_confirmation_books_nothing_twice(repo):
+def test_a_confirmed_order_is_not_cancelled_no_money_moves(repo, caplog):
+    """No cancellation once confirmed: a late, replayed or forged ``order_cancelled`` for an
+    order settlement knows as confirmed moves no money; logged at ERROR, recorded, listed."""
+    confirmed = ev.order_confirmed(coupons=10, state_rate_bp=5000)
+    api.on_order_confirmed(repo, confirmed)
+    before = api.ledger_balance(repo)
+    entries = repo.entry_count()
+    for _ in range(2):  # and redelivered
+        api.on_order_cancelled(repo, S, ev.order_cancelled(confirmed))
+    assert repo.entry_count() == entries
+    balance = api.ledger_balance(repo)
+    assert balance["accounts"] == before["accounts"] and balance["balanced"]
+    assert balance["liabilities"]["refund_payable_cents"] == 0
+    assert balance["liabilities"]["coupon_liability_cents"] == 10_000
+    assert api.credit_notes(repo) == [] and repo.open_refunds() == []
+    order = repo.get_order(confirmed["order_id"])
+    assert order["status"] == "confirmed"
+    assert order["cancel_refused_at"] == datetime(2026, 1, 11, tzinfo=UTC)
+    assert order["cancel_refused_reason"] == "confirmed"
+    assert [(a["kind"], a["order_id"]) for a in balance["anomalies"]] == [
+        ("cancellation_refused", confirmed["order_id"])
+    ]
+    refused = [r for r in caplog.records if "cancellation refused" in r.getMessage()]
+    assert refused and all(r.levelname == "ERROR" for r in refused)
+
+
+def test_a_cancellation_after_the_booklets_is_refused_even_before_the_confirmation(repo):
+    """Only a confirmed order is issued: booklets (or a redemption) heard of before its
+    confirmation make a cancellation arriving then late too."""
+    confirmed = ev.order_confirmed(coupons=5)
+    issued = ev.booklets_issued(confirmed)
+    api.on_booklets_issued(repo, issued)  # its confirmation is still on its way
+    api.on_order_cancelled(repo, S, ev.order_cancelled(confirmed))
+    assert repo.get_order(confirmed["order_id"])["cancel_refused_reason"] == "coupons_known"
+    api.on_order_confirmed(repo, confirmed)
+    balance = api.ledger_balance(repo)
+    assert balance["money_in_cents"] == 5_200 and balance["balanced"]
+    assert balance["liabilities"]["refund_payable_cents"] == 0
+    assert balance["liabilities"]["coupon_liability_cents"] == 5_000
+
+
+def test_cancellation_arriving_before_confirmation_books_nothing_twice(repo, caplog):
+    """A stream where ``order_cancelled`` comes first (ordering no longer sends it after a
+    confirmation; a reordered or forged stream could): the cancellation is honoured, what was
+    paid is refunded; the later confirmation is refused (ERROR, recorded); the order's coupons,
+    if any appear, are never paid nor refunded again."""
+    api.on_venue_changed(repo, ev.venue())
     confirmed = ev.order_confirmed(coupons=10)
     api.on_order_cancelled(repo, S, ev.order_cancelled(confirmed))
     api.on_order_confirmed(repo, confirmed)
+    api.on_order_confirmed(repo, confirmed)  # redelivered
     balance = api.ledger_balance(repo)
     assert balance["money_in_cents"] == 10_400
     assert balance["liabilities"]["refund_payable_cents"] == 10_400
     assert balance["liabilities"]["coupon_liability_cents"] == 0
+    assert balance["liabilities"]["cooperation_fund_cents"] == 0
+    assert repo.get_order(confirmed["order_id"])["confirm_refused_at"] is not None
+    assert any(
+        r.levelname == "ERROR" and "confirmation refused" in r.getMessage() for r in caplog.records
+    )
+    # booklets printed anyway, a coupon redeemed, the rest expired: nothing more moves
+    issued = ev.booklets_issued(confirmed)
+    api.on_booklets_issued(repo, issued)
+    redemption = ev.redeemed(issued, ev.all_coupons(issued)[:3])
+    api.on_coupons_redeemed(repo, redemption)
+    assert repo.get_payable(redemption["redemption_id"])["status"] == "disputed"
+    assert run(repo)["payouts"] == []
+    assert expire(repo)["refunded_cents"] == 0
+    balance = api.ledger_balance(repo)
+    assert balance["money_out_cents"] == 0  # nothing paid to the venue, nothing refunded twice
+    assert balance["liabilities"]["refund_payable_cents"] == 10_400  # the refund, once
+    assert balance["liabilities"]["coupon_liability_cents"] == 0
+    assert balance["balanced"], balance["invariants"]
+    kinds = sorted(a["kind"] for a in balance["anomalies"])
+    assert kinds == ["confirmation_refused", "coupons_of_cancelled_order", "redemption_disputed"]
 
 
 # -- guards ---------------------------------------------------------------------------------------

@@ -155,10 +155,12 @@ def test_expiry_alerts_and_dashboard_months_are_local(repo):
 
 # -- documents print local dates -------------------------------------------------------------------
 def test_a_credit_note_is_dated_and_numbered_in_paris(repo):
-    confirmed = ev.order_confirmed(coupons=5)
-    api.on_order_confirmed(repo, confirmed)
+    confirmed = ev.order_confirmed(coupons=5)  # never sent: cancelled before its confirmation
     # cancelled at 00:30 on 1 January 2027 in Paris, still 2026 in UTC
-    api.on_order_cancelled(repo, PARIS, ev.order_cancelled(confirmed, at("2026-12-31T23:30:00Z")))
+    paid = ev.partial_payments(confirmed, sponsor=2000)
+    api.on_order_cancelled(
+        repo, PARIS, ev.order_cancelled(confirmed, at("2026-12-31T23:30:00Z"), payments=paid)
+    )
     (note,) = api.credit_notes(repo)
     assert note["as_of"] == "2027-01-01" and note["reference"].startswith("AV-2027-")
     assert note["issued_at"] == "2026-12-31T23:30:00Z"  # the instant stays ISO UTC text

@@ -278,7 +278,9 @@ def test_a_failed_void_after_the_run_writes_no_clawback_then_redelivery_claws_ba
     assert repo.get_payable(f"clawback:{rid}")["status"] == "open"
     assert coupons_state(repo, serials) == dict.fromkeys(serials, ("outstanding", None))
     assert repo.db.entries.count_documents({"key": f"voided:{rid}"}) == 1
-    assert balance_of(repo, "venue_payable", VENUE) == 1000  # paid, now owed back
+    # paid, now owed back by the venue (a receivable, deducted from its next payout)
+    assert balance_of(repo, "venue_payable", VENUE) == 0
+    assert balance_of(repo, "venue_receivable", VENUE) == 1000
     assert api.ledger_balance(repo)["balanced"]
 
 

@@ -184,7 +184,8 @@ class SettlementRoutes:
     @route(
         "GET",
         "/ledger/balance",
-        summary="Money in, money out, liabilities by account: proves conservation",
+        summary="Money in, money out, liabilities by account: proves conservation; the ledger's "
+        "invariants (balanced only if all hold, violations named) and refused events",
         tag=TAG,
         roles=("operator",),
         response=settlement.BalanceOut,
