@@ -53,7 +53,7 @@ def sponsor_funder_id(sponsor_id):
 # two events it honoured first, never both. Events can arrive late, twice or out of order.
 def on_order_confirmed(repo, event):
     """Money in: the sponsor's and the State's payments; the coupons are now a liability; 1 %
-    of the face value is the territory's cooperation fund's.
+    of the face value is the cooperation fund's (of the territory's department).
 
     An order whose cancellation was honoured first (it reached settlement before this
     confirmation: a reordered or forged stream) is not booked: what it paid was refunded, so
@@ -71,6 +71,7 @@ def on_order_confirmed(repo, event):
             "sponsor_iban": event.get("sponsor_iban"),
             "invoice_reference": event.get("invoice_reference"),
             "territory": event["territory"],
+            "department": domain.department_of(event["territory"]),
             "face_value_cents": event["face_value_cents"],
             "coupon_count": event["coupon_count"],
             "fee_cents": event["fee_cents"],
@@ -1244,7 +1245,7 @@ def ledger_balance(repo):
     receivable = by_account.get(Account.VENUE_RECEIVABLE.value, 0)
     fee_income = -by_account.get(Account.FEE_INCOME.value, 0)
     fund = [
-        {"territory": sub, "balance_cents": -balance}
+        {"territory": sub, "department": sub, "balance_cents": -balance}
         for (account, sub), (balance, _) in sorted(rows.items())
         if account == Account.FUND.value
     ]

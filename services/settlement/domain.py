@@ -17,14 +17,14 @@ from shared.money import percent_of, split_pro_rata
 
 ORDER_FEE_BP = 400  # rule 1: 4 % of the order's face value, paid by the sponsor
 ENCASHMENT_FEE_BP = 400  # rule 3: 4 % of a venue's gross, kept by the operator
-FUND_BP = 100  # rule 4: 1 % of face value to the territory's cooperation fund
+FUND_BP = 100  # rule 4: 1 % of face value to the department's cooperation fund
 
 
 class Account(StrEnum):
     BANK = "bank"  # cash received from sponsors and the State, less what was paid out
     LIABILITY = "coupon_liability"  # face value of coupons outstanding (not yet redeemed/refunded)
     FEE_INCOME = "fee_income"  # operator's fees, net of the cooperation fund
-    FUND = "cooperation_fund"  # per territory: 1 % of face value ordered
+    FUND = "cooperation_fund"  # per department: 1 % of face value ordered
     VENUE_PAYABLE = "venue_payable"  # per venue: redeemed face value not yet paid
     # per venue: face value of lines already paid and voided afterwards (a clawback), which the
     # venue owes back; deducted from its next payout. An asset: never a credit balance.
@@ -42,7 +42,7 @@ OWING_ACCOUNTS = (Account.VENUE_RECEIVABLE,)
 class Posting:
     account: Account
     amount_cents: int  # > 0 debit, < 0 credit
-    sub: str = ""  # venue id, territory code, funder id…
+    sub: str = ""  # venue id, department code, funder id…
     order_id: str = ""  # the order whose money this is, when there is one
 
 
@@ -55,6 +55,21 @@ def balanced(postings: list[Posting]) -> list[Posting]:
     if sum(p.amount_cents for p in postings) != 0:
         raise Unbalanced(postings)
     return postings
+
+
+# -- territories --------------------------------------------------------------------------------
+def department_of(code: str) -> str:
+    """The department of a territory code: a department code is its own department; an INSEE
+    town code belongs to the department of its first 2 characters (``33063`` -> ``33``,
+    ``2A004`` -> ``2A``), or 3 for overseas (``97411`` -> ``974``; the ``98x`` collectivities
+    alike). The cooperation fund is kept per department (DOMAIN.md rule 4: a town's order feeds
+    its department's fund)."""
+    code = (code or "").strip().upper()
+    if not code:
+        return ""
+    if code[:2] in ("97", "98"):
+        return code[:3]
+    return code[:2]
 
 
 # -- orders -------------------------------------------------------------------------------------
@@ -71,7 +86,8 @@ def order_confirmed_postings(
     order_id: str = "",
 ) -> list[Posting]:
     """Money in for a confirmed order: bank += face + fee (per payer when ``payers`` says who paid
-    what: the sponsor, the State); liability for face; fee split with the fund."""
+    what: the sponsor, the State); liability for face; fee split with the fund of the
+    territory's department."""
     fund = fund_share(face_value_cents)
     payers = payers or {"": face_value_cents + fee_cents}
     return balanced(
@@ -83,7 +99,7 @@ def order_confirmed_postings(
         + [
             Posting(Account.LIABILITY, -face_value_cents, "", order_id),
             Posting(Account.FEE_INCOME, -(fee_cents - fund), "", order_id),
-            Posting(Account.FUND, -fund, territory, order_id),
+            Posting(Account.FUND, -fund, department_of(territory), order_id),
         ]
     )
 

@@ -163,7 +163,8 @@ class Liabilities(EventSchema):
 
 
 class FundOut(EventSchema):
-    territory = fields.String()
+    territory = fields.String(metadata={"description": "the department (same as department)"})
+    department = fields.String()
     balance_cents = fields.Integer()
 
 

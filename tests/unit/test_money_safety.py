@@ -78,12 +78,14 @@ def test_a_confirmed_order_cancelled_anyway_pays_out_no_more_than_it_received(re
     ]
 
     # the refunds paid by the next run: 9,880 c out, 520 c kept (fees 400 + 120, of which the
-    # fund's 100 c for territory 33)
+    # fund's 100 c for department 33)
     api.settlement_run(repo, S, date(2027, 3, 1), today=TODAY)
     balance = api.ledger_balance(repo)
     assert balance["money_out_cents"] == 9_880
     assert balance["fee_income_cents"] + balance["liabilities"]["cooperation_fund_cents"] == 520
-    assert balance["cooperation_fund"] == [{"territory": "33", "balance_cents": 100}]
+    assert balance["cooperation_fund"] == [
+        {"territory": "33", "department": "33", "balance_cents": 100}
+    ]
     assert balance["balanced"]
 
 

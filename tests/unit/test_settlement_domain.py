@@ -8,6 +8,7 @@ from services.settlement.domain import (
     Unbalanced,
     balanced,
     balances,
+    department_of,
     order_confirmed_postings,
     payout,
     payout_postings,
@@ -31,6 +32,32 @@ def test_rule4_fund_is_1_percent_of_face_value():
     postings = order_confirmed_postings(2_000_000, 80_000, "69")
     assert Posting(Account.FUND, -20_000, "69") in postings
     assert Posting(Account.FEE_INCOME, -60_000) in postings
+
+
+def test_rule4_a_towns_order_feeds_its_departments_fund():
+    town = order_confirmed_postings(2_000_000, 80_000, "33063")  # Bordeaux
+    assert Posting(Account.FUND, -20_000, "33") in town
+
+
+@pytest.mark.parametrize(
+    "code, department",
+    [
+        ("33", "33"),  # a department is its own
+        ("33063", "33"),  # Bordeaux
+        ("01053", "01"),  # Bourg-en-Bresse: the leading zero kept
+        ("2A", "2A"),  # Corse-du-Sud
+        ("2A004", "2A"),  # Ajaccio
+        ("2B033", "2B"),  # Bastia
+        ("971", "971"),  # Guadeloupe
+        ("97411", "974"),  # Saint-Denis (La Réunion): overseas, 3 characters
+        ("97611", "976"),  # Mamoudzou (Mayotte)
+        ("98735", "987"),  # Papeete: a collectivity's 3 characters alike
+        (" 2a004 ", "2A"),  # as typed
+        ("", ""),
+    ],
+)
+def test_department_of_a_territory_code(code, department):
+    assert department_of(code) == department
 
 
 def test_rule5_refund_50_50_and_fee_kept():

@@ -356,6 +356,22 @@ def test_cancellation_arriving_before_confirmation_books_nothing_twice(repo, cap
     assert kinds == ["confirmation_refused", "coupons_of_cancelled_order", "redemption_disputed"]
 
 
+# -- rule 4: the cooperation fund, per department ----------------------------------------------
+def fund_orders(repo):
+    """Three orders: the department of Gironde (33), the town of Bordeaux (33063), the town
+    of Ajaccio (2A004): 100.00, 200.00 and 50.00 of face value."""
+    for coupons, territory in ((10, "33"), (20, "33063"), (5, "2A004")):
+        setup_order(repo, coupons=coupons, territory=territory)
+
+
+def test_the_fund_is_kept_per_department_a_town_feeds_its_department(repo):
+    fund_orders(repo)
+    assert api.ledger_balance(repo)["cooperation_fund"] == [
+        {"territory": "2A", "department": "2A", "balance_cents": 50},
+        {"territory": "33", "department": "33", "balance_cents": 300},
+    ]
+
+
 # -- guards ---------------------------------------------------------------------------------------
 def test_a_cut_off_in_the_future_is_refused(repo):
     with pytest.raises(PeriodNotOver):
