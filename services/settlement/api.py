@@ -108,6 +108,21 @@ def on_order_confirmed(repo, event):
         confirmed_at,
         {"order_id": order_id, "sponsor_id": event["sponsor_id"]},
     )
+    fund = domain.fund_share(event["face_value_cents"])
+    repo.add_fund_contribution(
+        {
+            "id": order_id,
+            "order_id": order_id,
+            "sponsor_id": event["sponsor_id"],
+            "sponsor_name": event["sponsor_name"],
+            "territory": event["territory"],
+            "department": domain.department_of(event["territory"]),
+            "face_value_cents": event["face_value_cents"],
+            "amount_cents": fund,
+            "order_fee_cents": event["fee_cents"] - fund,
+            "confirmed_at": confirmed_at,
+        }
+    )
 
 
 def on_order_cancelled(repo, settings, event):
@@ -552,12 +567,18 @@ def _settlement_run(repo, settings, run_id, period_end, progress, actor):
             "payouts": [],
             "carried_forward": [],
             "refunds": [],
+            # where the fund's contributions are transferred (None: not configured, they are
+            # stated and kept), fixed when the run is made
+            "fund_account": settings.fund_account(),
         },
     )
     if run["status"] == "claiming":
         # from here the run's lines are fixed: a late void makes a clawback, not a change
         claimed = repo.claim_payables(run_id, run["cutoff"])
         refunds = repo.claim_refunds(run_id)
+        repo.claim_fund_contributions(run_id)
+        if run.get("fund_account"):
+            repo.pay_fund_contributions(run_id)
         run = repo.update_run(
             "runs", run_id, {"status": "computing", "claimed": claimed, "claimed_refunds": refunds}
         )
@@ -685,8 +706,20 @@ def _compute_run(repo, settings, run, progress_callback):
             }
         )
     refunds = _pay_refunds(repo, run)
+    fund = _fund_statements(repo, settings, run, year, issued_at)
     totals = {
         key: sum(p[key] for p in payouts) for key in ("gross_cents", "fee_cents", "net_cents")
+    }
+    # the run's own fee income: the encashment fees of its payouts, and the order fees (net of
+    # the fund's 1 %) of the orders whose contributions it states
+    fee_income = {
+        "encashment_fees_cents": totals["fee_cents"],
+        "order_fees_cents": sum(d["order_fees_cents"] for d in fund),
+    }
+    fee_income["total_cents"] = fee_income["encashment_fees_cents"] + fee_income["order_fees_cents"]
+    fund_totals = {
+        "contributions_cents": sum(d["contributions_cents"] for d in fund),
+        "transferred_cents": sum(d["transferred_cents"] for d in fund),
     }
     balance = ledger_balance(repo)
     summary = repo.issue_document(
@@ -709,8 +742,14 @@ def _compute_run(repo, settings, run, progress_callback):
             "totals": totals,
             "refunds": refunds + [_refund_row(r, paid=False) for r in _unpaid(repo)],
             "refunds_total_cents": sum(r["amount_cents"] for r in refunds),
-            "fund_by_territory": balance["cooperation_fund"],
-            "fee_income_cents": balance["fee_income_cents"],
+            # the run's own: fee income, fund contributions per department, transfers
+            "fee_income": fee_income,
+            "fund_contributions": fund,
+            "fund_totals": fund_totals,
+            "fund_account": run.get("fund_account"),
+            # the ledger's running balances, for reference
+            "fund_balance_by_department": balance["cooperation_fund"],
+            "fee_income_balance_cents": balance["fee_income_cents"],
             "carried_forward": carried,
             "ledger_balanced": balance["balanced"],
             "ledger_violations": [
@@ -731,10 +770,97 @@ def _compute_run(repo, settings, run, progress_callback):
             "refunds": refunds,
             "totals": totals,
             "refunds_total_cents": sum(r["amount_cents"] for r in refunds),
+            "fee_income": fee_income,
+            "fund_contributions": fund,
+            "fund_contributions_total_cents": fund_totals["contributions_cents"],
+            "fund_transferred_cents": fund_totals["transferred_cents"],
             "summary_reference": summary["reference"],
             "progress": {"phase": "completed", "done": progress.done, "total": progress.done},
         },
     )
+
+
+def fund_statement_key(run_id, department):
+    return f"{run_id}:{department}"
+
+
+def _fund_statements(repo, settings, run, year, issued_at):
+    """Per department: the run's contributions (the orders confirmed since the last run), and,
+    when the fund's account is configured, the transfer of everything stated and not yet
+    transferred (this run's, and earlier runs' made while no account was configured), with its
+    ledger entry ``fund_paid:<run>:<department>``; a fund statement ``FDS-YYYY-NNNNNN`` each.
+    ``[{department, contributions_cents, order_count, face_value_cents, order_fees_cents,
+    transferred_cents, held_cents, statement_reference}]`` sorted by department."""
+    run_id = run["id"]
+    stated = repo.fund_sums("run_id", run_id)
+    transferred = repo.fund_sums("paid_run_id", run_id)
+    held = repo.fund_sums("status", "stated")  # stated by this run or before, not transferred
+    account = run.get("fund_account")
+    rows = []
+    for department in sorted(set(stated) | set(transferred)):
+        own = stated.get(department, {})
+        paid = transferred.get(department, {}).get("amount_cents", 0)
+        if paid:
+            repo.post(
+                f"fund_paid:{run_id}:{department}",
+                "fund_paid",
+                domain.fund_paid_postings(department, paid),
+                run["created_at"],
+                {"run_id": run_id, "department": department},
+            )
+        row = {
+            "department": department,
+            "contributions_cents": own.get("amount_cents", 0),
+            "order_count": own.get("orders", 0),
+            "face_value_cents": own.get("face_value_cents", 0),
+            "order_fees_cents": own.get("order_fee_cents", 0),
+            "transferred_cents": paid,
+            "earlier_transferred_cents": paid - (own.get("amount_cents", 0) if paid else 0),
+            "held_cents": held.get(department, {}).get("amount_cents", 0),
+        }
+        doc = repo.issue_document(
+            "fund_statement",
+            "FDS",
+            fund_statement_key(run_id, department),
+            year,
+            lambda reference, r=row: {
+                "reference": reference,
+                "run_id": run_id,
+                "period_end": run["period_end"],
+                "issued_at": issued_at,
+                "timezone": settings.operator_timezone,
+                "issuer": settings.issuer(),
+                **r,
+                "fund_bp": domain.FUND_BP,
+                "account": account if r["transferred_cents"] else None,
+                "account_configured": bool(account),
+            },
+        )
+        rows.append({**row, "statement_reference": doc["reference"]})
+    return rows
+
+
+def fund_statement(repo, run_id, department):
+    """A department's fund statement of a run and the run's contributions it lists (a
+    stream)."""
+    get_run(repo, run_id)
+    doc = repo.get_document("fund_statement", fund_statement_key(run_id, department))
+    if doc is None:
+        raise DocumentNotFound(details={"run_id": run_id, "department": department})
+    return doc["snapshot"], fund_statement_lines(repo.run_fund_contributions(run_id, department))
+
+
+def fund_statement_lines(contributions):
+    for c in contributions:
+        yield {
+            "order_id": c["order_id"],
+            "sponsor_id": c["sponsor_id"],
+            "sponsor_name": c.get("sponsor_name", ""),
+            "territory": c["territory"],
+            "confirmed_at": iso(c["confirmed_at"]),
+            "face_value_cents": c["face_value_cents"],
+            "amount_cents": c["amount_cents"],
+        }
 
 
 def _counted(lines, progress):
@@ -816,7 +942,8 @@ def statement_lines(payables):
 
 
 def sepa_transfers(run):
-    """The run's transfers: venues' net payouts and funders' refunds."""
+    """The run's transfers: venues' net payouts, funders' refunds, and the cooperation fund's
+    contributions per department (when its account is configured)."""
     transfers = [
         {
             "name": p["name"],
@@ -838,6 +965,19 @@ def sepa_transfers(run):
             "end_to_end_id": f"{run['id']}-{index:04d}",
         }
         for index, r in enumerate(run["refunds"], 1)
+    ]
+    account = run.get("fund_account")
+    transfers += [
+        {
+            "name": account["name"],
+            "iban": account["iban"],
+            "bic": account.get("bic") or None,
+            "amount_cents": f["transferred_cents"],
+            "description": f"Fonds de cooperation {f['department']} {f['statement_reference']}",
+            "end_to_end_id": f["statement_reference"],
+        }
+        for f in run.get("fund_contributions") or []
+        if account and f["transferred_cents"]
     ]
     return transfers
 

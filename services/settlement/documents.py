@@ -1,7 +1,8 @@
-"""Settlement's documents: a venue's payout statement, a funder's credit note, the operator's
-summary of a run. Each is rendered from the snapshot stored when it was issued (never from live
-data), so rendering it again months later gives the same document; a statement's lines are the
-run's own lines, fixed once the run took them. ``render_*_html`` are pure (testable as text).
+"""Settlement's documents: a venue's payout statement, a funder's credit note, a department's
+cooperation fund statement, the operator's summary of a run. Each is rendered from the snapshot
+stored when it was issued (never from live data), so rendering it again months later gives the
+same document; a statement's lines are the run's own lines (a fund statement's, the
+contributions the run stated), fixed once the run took them. ``render_*_html`` are pure (testable as text).
 
 Dates are printed as days of the operator's timezone that the snapshot names (``timezone``);
 a snapshot made before it was recorded is printed as it was, in UTC."""
@@ -74,6 +75,27 @@ def render_credit_note_pdf(note):
         render_credit_note_html(note),
         title=f"Avoir {note['reference']}",
         author=note["issuer"]["name"],
+    )
+
+
+def render_fund_statement_html(statement, lines):
+    """``lines``: any iterable (a store cursor), read once."""
+    tz = _zone(statement)
+    return (
+        environment()
+        .get_template("fund_statement.html")
+        .render(
+            s=_local(statement, tz, "issued_at"),
+            lines=(_local(line, tz, "confirmed_at") for line in lines),
+        )
+    )
+
+
+def render_fund_statement_pdf(statement, lines):
+    return html_to_pdf(
+        render_fund_statement_html(statement, lines),
+        title=f"Relevé du fonds de coopération {statement['reference']}",
+        author=statement["issuer"]["name"],
     )
 
 

@@ -24,7 +24,7 @@ class Account(StrEnum):
     BANK = "bank"  # cash received from sponsors and the State, less what was paid out
     LIABILITY = "coupon_liability"  # face value of coupons outstanding (not yet redeemed/refunded)
     FEE_INCOME = "fee_income"  # operator's fees, net of the cooperation fund
-    FUND = "cooperation_fund"  # per department: 1 % of face value ordered
+    FUND = "cooperation_fund"  # per department: 1 % of face value ordered, until paid to the fund
     VENUE_PAYABLE = "venue_payable"  # per venue: redeemed face value not yet paid
     # per venue: face value of lines already paid and voided afterwards (a clawback), which the
     # venue owes back; deducted from its next payout. An asset: never a credit balance.
@@ -236,6 +236,17 @@ def refund_paid_postings(
             if cents
         ]
         + [Posting(Account.BANK, -amount_cents)]
+    )
+
+
+# -- the cooperation fund -----------------------------------------------------------------------
+def fund_paid_postings(department: str, amount_cents: int) -> list[Posting]:
+    """A department's fund contributions transferred to the fund's account."""
+    return balanced(
+        [
+            Posting(Account.FUND, amount_cents, department),
+            Posting(Account.BANK, -amount_cents),
+        ]
     )
 
 

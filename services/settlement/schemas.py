@@ -46,6 +46,15 @@ class StatementRef(StrictSchema):
     venue_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
 
 
+class FundStatementRef(StrictSchema):
+    run_id = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    department = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^[0-9AB]{2,3}$"),
+        metadata={"description": "a department code: 33, 2A, 974"},
+    )
+
+
 class CreditNoteRef(StrictSchema):
     expiry_run_id = fields.String(required=True, validate=validate.Length(min=1, max=40))
     funder_id = fields.String(required=True, validate=validate.Length(min=1, max=80))
@@ -90,6 +99,38 @@ class ProgressOut(EventSchema):
     total = fields.Integer(allow_none=True)
 
 
+class FeeIncomeOut(EventSchema):
+    order_fees_cents = fields.Integer(
+        metadata={
+            "description": "4 % order fees, net of the fund's 1 %, of the orders whose fund "
+            "contributions the run states (confirmed since the previous run)"
+        }
+    )
+    encashment_fees_cents = fields.Integer(
+        metadata={"description": "4 % fees withheld from the run's payouts"}
+    )
+    total_cents = fields.Integer()
+
+
+class FundContributionOut(EventSchema):
+    department = fields.String()
+    contributions_cents = fields.Integer(
+        metadata={"description": "1 % of the face value of the orders confirmed since the last run"}
+    )
+    order_count = fields.Integer()
+    face_value_cents = fields.Integer()
+    transferred_cents = fields.Integer(
+        metadata={
+            "description": "transferred to the fund's account by this run (its contributions and "
+            "those of earlier runs not transferred yet); 0 when no account is configured"
+        }
+    )
+    held_cents = fields.Integer(
+        metadata={"description": "stated and not transferred yet (no fund account configured)"}
+    )
+    statement_reference = fields.String(metadata={"description": "FDS-YYYY-NNNNNN"})
+
+
 class RunOut(EventSchema):
     id = fields.String()
     period_end = fields.String()
@@ -104,6 +145,13 @@ class RunOut(EventSchema):
     carried_forward = fields.List(fields.Nested(CarriedOut))
     summary_reference = fields.String()
     progress = fields.Nested(ProgressOut)
+    fee_income = fields.Nested(FeeIncomeOut, metadata={"description": "the run's own fee income"})
+    fund_contributions = fields.List(
+        fields.Nested(FundContributionOut),
+        metadata={"description": "the run's cooperation fund contributions per department"},
+    )
+    fund_contributions_total_cents = fields.Integer()
+    fund_transferred_cents = fields.Integer()
 
 
 class RunStartedOut(RunOut):

@@ -17,6 +17,7 @@ from nameko.timer import timer
 from services.settlement import api, periods
 from services.settlement.documents import (
     render_credit_note_pdf,
+    render_fund_statement_pdf,
     render_run_summary_pdf,
     render_statement_pdf,
 )
@@ -32,6 +33,7 @@ from services.settlement.schemas import (
     ExpiryRunInput,
     ExpiryRunOut,
     ExpiryRunStartedOut,
+    FundStatementRef,
     RunInput,
     RunOut,
     RunRef,
@@ -190,7 +192,9 @@ class SettlementService:
 
     @rpc
     def sepa_file(self, run_id):
-        """The run's SEPA credit transfer file (pain.001.001.03): payouts and refunds."""
+        """The run's SEPA credit transfer file (pain.001.001.03): payouts, refunds, fund.
+
+        The cooperation fund's contributions are transferred when its account is configured."""
         RunRef().load_or_raise({"run_id": run_id})
         run = api.get_run(self.store, run_id)
         if run["status"] != "completed":
@@ -215,6 +219,17 @@ class SettlementService:
         snapshot, lines = api.statement(self.store, run_id, venue_id)
         reference = snapshot["reference"]
         return _file(reference, f"{reference}.pdf", render_statement_pdf(snapshot, lines))
+
+    @rpc
+    def fund_statement_pdf(self, run_id, department):
+        """A department's cooperation fund statement of a run (PDF).
+
+        The run's contributions (1 % of the face value of the orders confirmed since the last
+        run) and the transfer to the fund's account, if configured."""
+        FundStatementRef().load_or_raise({"run_id": run_id, "department": department})
+        snapshot, lines = api.fund_statement(self.store, run_id, department)
+        reference = snapshot["reference"]
+        return _file(reference, f"{reference}.pdf", render_fund_statement_pdf(snapshot, lines))
 
     @rpc
     def run_summary_pdf(self, run_id):

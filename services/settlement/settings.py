@@ -1,13 +1,16 @@
 """The settlement service's settings: the operator as printed on statements and credit notes and
 as the debtor of transfers, its timezone (cut-offs and dates on documents), the State as a
-funder, batch sizes. Config keys (``services/settlement/config.yml``) are the field names in
-upper case."""
+funder, the cooperation fund's account, batch sizes. Config keys
+(``services/settlement/config.yml``) are the field names in upper case."""
 
 from dataclasses import dataclass, fields
 
 from nameko.extensions import DependencyProvider
+from schwifty import IBAN
 
 from services.settlement import periods
+
+FUND_DEFAULT_NAME = "Fonds de coopération territoriale"
 
 
 @dataclass(frozen=True)
@@ -25,10 +28,20 @@ class Settings:
     state_name: str = "État - Agence nationale de la cohésion des territoires"
     state_iban: str = "FR5210071750000000100002937"
     state_bic: str = "TRPUFRP1"
+    # the cooperation fund's account: each settlement run transfers the fund's contributions
+    # there (one line per department); empty: no transfer, the contributions are stated and kept
+    cooperation_fund_iban: str = ""
+    cooperation_fund_bic: str = ""
+    cooperation_fund_name: str = ""
     event_batch_size: int = 1000  # redemption ids / coupon serials per event
 
     def __post_init__(self):
         periods.zone(self.operator_timezone)  # an unknown timezone stops the service at start
+        if self.cooperation_fund_iban:  # a bad IBAN stops the service at start, not at a run
+            try:
+                IBAN(self.cooperation_fund_iban)
+            except ValueError as exc:
+                raise ValueError(f"COOPERATION_FUND_IBAN: {exc}") from None
 
     @property
     def zone(self):
@@ -59,6 +72,16 @@ class Settings:
     def debtor(self):
         """The account every transfer of a run leaves from."""
         return {"name": self.operator_name, "iban": self.operator_iban, "bic": self.operator_bic}
+
+    def fund_account(self):
+        """The cooperation fund's account (``{name, iban, bic}``), or None if not configured."""
+        if not self.cooperation_fund_iban:
+            return None
+        return {
+            "name": self.cooperation_fund_name or FUND_DEFAULT_NAME,
+            "iban": IBAN(self.cooperation_fund_iban).compact,
+            "bic": self.cooperation_fund_bic or None,
+        }
 
     def state_funder(self):
         return {

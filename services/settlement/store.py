@@ -9,6 +9,9 @@
 - ``runs`` / ``expiry_runs``: the runs, resumable step by step; ``documents``: sequential yearly
   references and the snapshot of every document (never rewritten).
 - ``locks``: one run at a time.
+- ``fund_contributions``: 1 % of each confirmed order's face value, per department, until a
+  run states it (``stated``, ``run_id``) and, when the fund's account is configured, transfers
+  it (``paid``, ``paid_run_id``).
 
 An order's document also says what settlement knows that bears on its money: ``status``
 (``confirmed`` or ``cancelled``, the first that arrived wins), ``coupons_known`` (a booklet,
@@ -82,6 +85,12 @@ class SettlementRepository(Repository):
             ([("kind", ASCENDING), ("snapshot.funder.funder_id", ASCENDING)], {}),
         ],
         "locks": [([("name", ASCENDING)], {"unique": True})],
+        "fund_contributions": [
+            ([("id", ASCENDING)], {"unique": True}),
+            ([("status", ASCENDING), ("department", ASCENDING)], {}),
+            ([("run_id", ASCENDING), ("department", ASCENDING), ("confirmed_at", ASCENDING)], {}),
+            ([("paid_run_id", ASCENDING), ("department", ASCENDING)], {"sparse": True}),
+        ],
     }
 
     def ping(self):
@@ -558,6 +567,63 @@ class SettlementRepository(Repository):
 
     def booklet_redeemed_count(self, serial):
         return self.db.coupons.count_documents({"booklet_serial": serial, "status": "redeemed"})
+
+    # -- the cooperation fund -------------------------------------------------------------------
+    def add_fund_contribution(self, contribution):
+        """Once per order (its id is the order's)."""
+        try:
+            self.db.fund_contributions.insert_one(
+                {**contribution, "status": "open", "run_id": None}
+            )
+        except DuplicateKeyError:
+            pass
+
+    def claim_fund_contributions(self, run_id):
+        """Every open contribution is stated by the run."""
+        return self.db.fund_contributions.update_many(
+            {"status": "open"}, {"$set": {"status": "stated", "run_id": run_id}}
+        ).modified_count
+
+    def pay_fund_contributions(self, run_id):
+        """Every stated contribution not yet transferred (this run's and those of earlier runs
+        made while no fund account was configured) is transferred by the run."""
+        return self.db.fund_contributions.update_many(
+            {"status": "stated"}, {"$set": {"status": "paid", "paid_run_id": run_id}}
+        ).modified_count
+
+    def fund_sums(self, field, value):
+        """``{department: {"amount_cents", "order_fee_cents", "face_value_cents", "orders"}}``
+        of the contributions whose ``field`` (``run_id``, ``paid_run_id`` or ``status``) is
+        ``value``."""
+        rows = self.db.fund_contributions.aggregate(
+            [
+                {"$match": {field: value}},
+                {
+                    "$group": {
+                        "_id": "$department",
+                        "amount": {"$sum": "$amount_cents"},
+                        "order_fee": {"$sum": "$order_fee_cents"},
+                        "face": {"$sum": "$face_value_cents"},
+                        "orders": {"$sum": 1},
+                    }
+                },
+            ]
+        )
+        return {
+            row["_id"]: {
+                "amount_cents": row["amount"],
+                "order_fee_cents": row["order_fee"],
+                "face_value_cents": row["face"],
+                "orders": row["orders"],
+            }
+            for row in rows
+        }
+
+    def run_fund_contributions(self, run_id, department):
+        """A run's contributions of one department, by date of confirmation (a stream)."""
+        return self.db.fund_contributions.find(
+            {"run_id": run_id, "department": department}, _NO_ID
+        ).sort([("run_id", ASCENDING), ("department", ASCENDING), ("confirmed_at", ASCENDING)])
 
     # -- the ledger's invariants ----------------------------------------------------------------
     def unbalanced_entries(self, limit=100):

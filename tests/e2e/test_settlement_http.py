@@ -242,6 +242,38 @@ def test_month_end_settlement_and_refund_of_a_lost_booklet(api, operator_key, ma
     )
     assert run["summary_reference"] in summary and "28,80" in summary
 
+    # the run's own: fee income (4 % of 150.00 ordered less the fund's 1.50, 4 % of the 30.00
+    # paid) and the cooperation fund's contribution of department 33, stated (no fund account
+    # configured: kept, not transferred)
+    shown = api.get(f"/settlement-runs/{run['id']}", key=operator_key).json()
+    assert shown["fee_income"] == {
+        "order_fees_cents": 450,
+        "encashment_fees_cents": 120,
+        "total_cents": 570,
+    }
+    (fund,) = shown["fund_contributions"]
+    assert (fund["department"], fund["contributions_cents"], fund["transferred_cents"]) == (
+        "33",
+        150,
+        0,
+    )
+    assert fund["statement_reference"].startswith("FDS-")
+    assert (shown["fund_contributions_total_cents"], shown["fund_transferred_cents"]) == (150, 0)
+    text = plain(
+        pdf_text(api.get(f"/settlement-runs/{run['id']}/fund-statements/33.pdf", key=operator_key))
+    )
+    assert fund["statement_reference"] in text and "1,50" in text and "Non versé" in text
+    assert "Fonds de coopération territoriale : contributions de ce règlement" in summary
+    assert error(
+        api.get(f"/settlement-runs/{run['id']}/fund-statements/2A.pdf", key=operator_key)
+    ) == (404, "document_not_found")
+    assert (
+        api.get(
+            f"/settlement-runs/{run['id']}/fund-statements/33.pdf", key=scheme["venue_key"]
+        ).status_code
+        == 403
+    )
+
     # a lost booklet: refused at the desk, then refunded at face value by the expiry run
     assert api.post(
         f"/booklets/{third}/cancellation", json={"reason": "lost"}, key=scheme["sponsor_key"]

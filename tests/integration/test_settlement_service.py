@@ -98,6 +98,25 @@ def test_events_in_runs_out_in_batches(container_factory, service_config):
 
         run = cluster.settlement.run_settlement({"period_end": "2026-03-31"})
         assert run["totals"] == {"gross_cents": 4000, "fee_cents": 160, "net_cents": 3840}
+        # the run's own fund contribution (1 % of 100.00 for department 33) and fee income
+        assert [
+            (f["department"], f["contributions_cents"], f["transferred_cents"])
+            for f in run["fund_contributions"]
+        ] == [("33", 100, 0)]
+        assert run["fee_income"] == {
+            "order_fees_cents": 300,
+            "encashment_fees_cents": 160,
+            "total_cents": 460,
+        }
+        assert (
+            cluster.settlement.get_settlement_run(run["id"])["fund_contributions"]
+            == (run["fund_contributions"])
+        )
+        statement = cluster.settlement.fund_statement_pdf(run["id"], "33")
+        assert statement["reference"] == run["fund_contributions"][0]["statement_reference"]
+        with pytest.raises(AppError) as caught:
+            cluster.settlement.fund_statement_pdf(run["id"], "2A")
+        assert caught.value.code == "document_not_found"
         wait_until(lambda: len(Redemption.runs) == 2)
         assert sorted(i for p in Redemption.runs for i in p["redemption_ids"]) == sorted(
             r["redemption_id"] for r in redemptions[1:]

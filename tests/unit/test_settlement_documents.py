@@ -7,9 +7,12 @@ from datetime import date
 import pytest
 from pypdf import PdfReader
 
+from services.settlement import api
 from services.settlement.documents import (
     render_credit_note_html,
     render_credit_note_pdf,
+    render_fund_statement_html,
+    render_fund_statement_pdf,
     render_run_summary_html,
     render_run_summary_pdf,
     render_statement_html,
@@ -18,6 +21,7 @@ from services.settlement.documents import (
 )
 from services.settlement.sepa import credit_transfer_xml, sepa_transfers_total, validate_pain001
 from services.settlement.settings import Settings
+from tests import settlement_support as ev
 
 ISSUER = Settings().issuer()
 VENUE_IBAN = "FR1420041010050500013M02606"
@@ -185,6 +189,152 @@ def test_run_summary_shows_totals_refunds_fund_and_balance():
     assert "DÉSÉQUILIBRÉ" in unbalanced
 
 
+def new_summary(**overrides):
+    """A summary as runs make them now: the run's own fee income and fund contributions."""
+    return {
+        "reference": "SYN-2026-000004",
+        "run_id": "SR-2026-11-30",
+        "period_end": "2026-11-30",
+        "issued_at": "2026-12-01T08:00:00Z",
+        "timezone": "Europe/Paris",
+        "issuer": ISSUER,
+        "payouts": [],
+        "totals": {"gross_cents": 30_000, "fee_cents": 1_200, "net_cents": 28_800},
+        "refunds": [],
+        "refunds_total_cents": 0,
+        "fee_income": {
+            "order_fees_cents": 2_400,
+            "encashment_fees_cents": 1_200,
+            "total_cents": 3_600,
+        },
+        "fund_contributions": [
+            {
+                "department": "2A",
+                "contributions_cents": 1_234,
+                "order_count": 1,
+                "transferred_cents": 1_234,
+                "statement_reference": "FDS-2026-000011",
+            },
+            {
+                "department": "33",
+                "contributions_cents": 5_678,
+                "order_count": 2,
+                "transferred_cents": 5_678,
+                "statement_reference": "FDS-2026-000012",
+            },
+        ],
+        "fund_totals": {"contributions_cents": 6_912, "transferred_cents": 6_912},
+        "fund_account": {"name": "Fonds APTIC", "iban": "FR7610107001011234567890129"},
+        "fund_balance_by_department": [
+            {"territory": "33", "department": "33", "balance_cents": 98_765}
+        ],
+        "fee_income_balance_cents": 4_321_000,
+        "carried_forward": [],
+        "ledger_balanced": True,
+        **overrides,
+    }
+
+
+def test_run_summary_shows_the_runs_own_fee_income_and_fund_contributions():
+    text, _ = text_of(render_run_summary_pdf(new_summary()))
+    assert "contributions de ce règlement" in text
+    assert "FDS-2026-000012" in text and "56,78 €" in text and "69,12 €" in text
+    assert "Frais de gestion des commandes de la période" in text and "24,00 €" in text
+    assert "Total des produits de ce règlement 36,00 €" in text
+    assert "357,12 €" in text  # the SEPA file: 288.00 net + 69.12 to the fund
+    assert "pour mémoire" in text and "987,65 €" in text and "43 210,00 €" in text
+    unpaid = new_summary(
+        fund_account=None,
+        fund_totals={"contributions_cents": 6_912, "transferred_cents": 0},
+        ledger_balanced=False,
+        ledger_violations=[{"name": "order_money_out_within_money_in", "violation_count": 1}],
+    )
+    text, _ = text_of(render_run_summary_pdf(unpaid))
+    assert "Compte du fonds non configuré" in text
+    assert "DÉSÉQUILIBRÉ" in text and "order_money_out_within_money_in (1)" in text
+
+
+def fund_statement(**overrides):
+    return {
+        "reference": "FDS-2026-000012",
+        "run_id": "SR-2026-11-30",
+        "period_end": "2026-11-30",
+        "issued_at": "2026-12-01T08:00:00Z",
+        "timezone": "Europe/Paris",
+        "issuer": ISSUER,
+        "department": "33",
+        "fund_bp": 100,
+        "contributions_cents": 3_000,
+        "order_count": 2,
+        "face_value_cents": 300_000,
+        "order_fees_cents": 9_000,
+        "transferred_cents": 3_500,
+        "earlier_transferred_cents": 500,
+        "held_cents": 0,
+        "account": {"name": "Fonds APTIC", "iban": "FR7610107001011234567890129", "bic": None},
+        "account_configured": True,
+        **overrides,
+    }
+
+
+def contribution(i, territory, face):
+    return {
+        "order_id": f"ord_{i:020x}",
+        "sponsor_id": f"spo_{i:020x}",
+        "sponsor_name": "Ville de Bordeaux",
+        "territory": territory,
+        "confirmed_at": "2026-11-14T23:30:00Z",  # 15 November in Paris
+        "face_value_cents": face,
+        "amount_cents": face // 100,
+    }
+
+
+def test_fund_statement_lists_the_runs_contributions_and_the_transfer():
+    lines = [contribution(1, "33", 100_000), contribution(2, "33063", 200_000)]
+    text, _ = text_of(render_fund_statement_pdf(fund_statement(), iter(lines)))
+    assert "FONDS DE COOPÉRATION" in text and "FDS-2026-000012" in text
+    assert "Département 33" in text and "33063" in text and "15/11/2026" in text
+    assert "1 000,00 €" in text and "2 000,00 €" in text and "30,00 €" in text
+    assert "Contributions des règlements précédents non encore versées 5,00 €" in text
+    assert "Versé au fonds par ce règlement 35,00 €" in text
+    assert "FR76 1010 7001 0112 3456 7890 129" in text
+    kept = fund_statement(
+        transferred_cents=0,
+        earlier_transferred_cents=0,
+        held_cents=4_200,
+        account=None,
+        account_configured=False,
+    )
+    text, _ = text_of(render_fund_statement_pdf(kept, iter(lines)))
+    assert "Non versé" in text and "non encore versé 42,00 €" in text
+    empty = render_fund_statement_html(kept, [])
+    assert "Aucune commande confirmée depuis le règlement précédent" in empty
+
+
+def test_sepa_file_of_a_run_with_the_funds_transfers_is_schema_valid(mongo_config):
+    repo = ev.repository(mongo_config)
+    settings = Settings(
+        cooperation_fund_iban="FR76 1010 7001 0112 3456 7890 129",
+        cooperation_fund_bic="CCBPFRPP",
+        cooperation_fund_name="Fonds de coopération APTIC",
+    )
+    api.on_venue_changed(repo, ev.venue())
+    for coupons, territory in ((30, "33063"), (10, "2A004")):
+        confirmed = ev.order_confirmed(coupons=coupons, territory=territory)
+        api.on_order_confirmed(repo, confirmed)
+        issued = ev.booklets_issued(confirmed)
+        api.on_booklets_issued(repo, issued)
+    api.on_coupons_redeemed(repo, ev.redeemed(issued, ev.all_coupons(issued)[:3]))
+    run = api.settlement_run(repo, settings, date(2026, 3, 31), today=date(2026, 4, 1))
+    transfers = api.sepa_transfers(run)
+    xml = credit_transfer_xml(settings.debtor(), transfers, run["id"], date(2026, 4, 1))
+    validate_pain001(xml)
+    assert sepa_transfers_total(xml) == (3, 2_880 + 300 + 100)
+    assert b"FR7610107001011234567890129" in xml and b"CCBPFRPP" in xml
+    assert b"Fonds de cooperation 33 FDS-2026-" in xml
+    assert b"Fonds de cooperation 2A FDS-2026-" in xml
+
+
 def test_dates_are_printed_in_the_operators_timezone():
     # issued at 00:30 on 3 November in Paris (UTC+1); a line redeemed at 00:30 on 15 October
     # (UTC+2): local dates; a snapshot without a timezone (issued before it was recorded) as it
@@ -199,6 +349,7 @@ def test_dates_are_printed_in_the_operators_timezone():
     for render, snapshot in (
         (render_credit_note_html, {"issued_at": "2026-12-31T23:30:00Z", "as_of": "2026-12-29"}),
         (render_run_summary_html, {"issued_at": "2026-12-31T23:30:00Z"}),
+        (_fund_html, {"issued_at": "2026-12-31T23:30:00Z"}),
     ):
         local = render(_minimal(render, snapshot, "Europe/Paris"))
         assert "01/01/2027" in local and "31/12/2026" not in local
@@ -206,8 +357,14 @@ def test_dates_are_printed_in_the_operators_timezone():
         assert "31/12/2026" in in_utc and "01/01/2027" not in in_utc
 
 
+def _fund_html(snapshot):
+    return render_fund_statement_html(snapshot, [])
+
+
 def _minimal(render, fields, timezone):
     common = {"reference": "X-2027-000001", "issuer": ISSUER, "timezone": timezone, **fields}
+    if render is _fund_html:
+        return fund_statement(**common)
     if render is render_credit_note_html:
         return {
             **common,

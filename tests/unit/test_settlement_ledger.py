@@ -6,7 +6,8 @@ from datetime import UTC, date, datetime
 import pytest
 
 from services.settlement import api
-from services.settlement.exceptions import PeriodNotOver, RunInProgress
+from services.settlement.exceptions import DocumentNotFound, PeriodNotOver, RunInProgress
+from services.settlement.settings import Settings
 from shared import times
 from tests import settlement_support as ev
 
@@ -356,7 +357,11 @@ def test_cancellation_arriving_before_confirmation_books_nothing_twice(repo, cap
     assert kinds == ["confirmation_refused", "coupons_of_cancelled_order", "redemption_disputed"]
 
 
-# -- rule 4: the cooperation fund, per department ----------------------------------------------
+# -- rule 4: the cooperation fund, per department, stated and paid by runs ---------------------
+FUND_IBAN = "FR7610107001011234567890129"
+WITH_FUND = Settings(cooperation_fund_iban=FUND_IBAN, cooperation_fund_name="Fonds APTIC")
+
+
 def fund_orders(repo):
     """Three orders: the department of Gironde (33), the town of Bordeaux (33063), the town
     of Ajaccio (2A004): 100.00, 200.00 and 50.00 of face value."""
@@ -370,6 +375,79 @@ def test_the_fund_is_kept_per_department_a_town_feeds_its_department(repo):
         {"territory": "2A", "department": "2A", "balance_cents": 50},
         {"territory": "33", "department": "33", "balance_cents": 300},
     ]
+
+
+def test_without_a_fund_account_a_run_states_the_contributions_and_keeps_them(repo):
+    api.on_venue_changed(repo, ev.venue())
+    fund_orders(repo)
+    _, issued = setup_order(repo, coupons=5, territory="33")  # 50.00 more for 33
+    api.on_coupons_redeemed(repo, ev.redeemed(issued, ev.all_coupons(issued)[:3]))
+    done = run(repo)
+    assert [
+        (f["department"], f["contributions_cents"], f["order_count"], f["transferred_cents"])
+        for f in done["fund_contributions"]
+    ] == [("2A", 50, 1, 0), ("33", 350, 3, 0)]
+    assert done["fund_contributions_total_cents"] == 400 and done["fund_transferred_cents"] == 0
+    # the run's own fee income: 4 % of 400.00 ordered, less the fund's 1 %, + 4 % of 30.00 paid
+    assert done["fee_income"] == {
+        "order_fees_cents": 1_600 - 400,
+        "encashment_fees_cents": 120,
+        "total_cents": 1_320,
+    }
+    assert api.sepa_transfers(done) == [
+        t for t in api.sepa_transfers(done) if not t["end_to_end_id"].startswith("FDS-")
+    ]
+    snapshot, lines = api.fund_statement(repo, done["id"], "33")
+    assert snapshot["reference"].startswith("FDS-2026-")
+    assert (snapshot["contributions_cents"], snapshot["held_cents"]) == (350, 350)
+    assert snapshot["account"] is None and not snapshot["account_configured"]
+    assert sorted(line["territory"] for line in lines) == ["33", "33", "33063"]
+    assert balance_of(repo, "cooperation_fund", "33") == -350  # kept, in the ledger
+    # the next run states only what was confirmed since
+    setup_order(repo, coupons=10, territory="33318")  # Pessac
+    april = run(repo, "2026-04-30")
+    assert [
+        (f["department"], f["contributions_cents"], f["held_cents"])
+        for f in april["fund_contributions"]
+    ] == [("33", 100, 450)]
+    assert april["fee_income"]["order_fees_cents"] == 300
+
+
+def test_with_a_fund_account_a_run_transfers_the_contributions_per_department(repo):
+    fund_orders(repo)
+    march = run(repo)  # no account yet: stated, kept
+    setup_order(repo, coupons=10, territory="2B033")  # Bastia, after the first run
+    april = api.settlement_run(repo, WITH_FUND, date(2026, 4, 30), today=TODAY)
+    rows = {f["department"]: f for f in april["fund_contributions"]}
+    # this run's contributions and those the first run kept, per department
+    assert {d: (r["contributions_cents"], r["transferred_cents"]) for d, r in rows.items()} == {
+        "2A": (0, 50),
+        "2B": (100, 100),
+        "33": (0, 300),
+    }
+    assert april["fund_transferred_cents"] == 450
+    fund_lines = [t for t in api.sepa_transfers(april) if t["iban"] == FUND_IBAN]
+    assert sorted((t["amount_cents"], t["end_to_end_id"]) for t in fund_lines) == sorted(
+        (r["transferred_cents"], r["statement_reference"]) for r in rows.values()
+    )
+    assert all(t["name"] == "Fonds APTIC" for t in fund_lines)
+    snapshot, _ = api.fund_statement(repo, april["id"], "33")
+    assert snapshot["earlier_transferred_cents"] == 300 and snapshot["account"]["iban"] == FUND_IBAN
+    balance = api.ledger_balance(repo)
+    assert [f["balance_cents"] for f in balance["cooperation_fund"]] == [0, 0, 0]
+    assert balance["money_out_cents"] == 450 and balance["balanced"]
+    # once: the same run again, or the next, transfers nothing more
+    assert api.settlement_run(repo, WITH_FUND, date(2026, 4, 30), today=TODAY) == april
+    may = api.settlement_run(repo, WITH_FUND, date(2026, 5, 31), today=TODAY)
+    assert may["fund_contributions"] == [] and may["fund_transferred_cents"] == 0
+    with pytest.raises(DocumentNotFound):
+        api.fund_statement(repo, march["id"], "2B")
+
+
+def test_a_bad_fund_iban_stops_the_service_at_start():
+    with pytest.raises(ValueError, match="COOPERATION_FUND_IBAN"):
+        Settings(cooperation_fund_iban="FR76300060000112345678901")
+    assert Settings().fund_account() is None
 
 
 # -- guards ---------------------------------------------------------------------------------------

@@ -45,7 +45,8 @@ class SettlementRoutes:
     @route(
         "GET",
         "/settlement-runs/<run_id>",
-        summary="A settlement run: payouts per venue, totals, refunds, progress",
+        summary="A settlement run: payouts per venue, totals, refunds, the run's fee income "
+        "and cooperation fund contributions per department, progress",
         tag=TAG,
         roles=("operator",),
         response=settlement.RunOut,
@@ -57,7 +58,8 @@ class SettlementRoutes:
     @route(
         "GET",
         "/settlement-runs/<run_id>/sepa.xml",
-        summary="SEPA credit transfer file (pain.001.001.03) of the run's payouts and refunds",
+        summary="SEPA credit transfer file (pain.001.001.03) of the run's payouts, refunds and "
+        "cooperation fund transfers",
         tag=TAG,
         roles=("operator",),
         content="application/xml",
@@ -78,6 +80,22 @@ class SettlementRoutes:
     def settlement_summary_pdf(self, request, run_id):
         self.auth.require(request, "operator")
         document = call(self.settlement_rpc.run_summary_pdf, run_id, timeout=DOCUMENT_TIMEOUT)
+        return file_response(decode_file(document), "application/pdf", document["filename"])
+
+    @route(
+        "GET",
+        "/settlement-runs/<run_id>/fund-statements/<department>.pdf",
+        summary="A department's cooperation fund statement of a run (PDF): the run's "
+        "contributions and the transfer to the fund's account",
+        tag=TAG,
+        roles=("operator",),
+        content="application/pdf",
+    )
+    def settlement_fund_statement_pdf(self, request, run_id, department):
+        self.auth.require(request, "operator")
+        document = call(
+            self.settlement_rpc.fund_statement_pdf, run_id, department, timeout=DOCUMENT_TIMEOUT
+        )
         return file_response(decode_file(document), "application/pdf", document["filename"])
 
     @route(
