@@ -181,7 +181,9 @@ def test_ineligible_cofunding_is_refused_at_creation(repo, settings):
     assert caught.value.details["rule"] == "minimum_order"
     assert repo.list_orders()[1] == 0
     region = make_sponsor(repo, kind="region", territory="33")  # no minimum for a region
-    assert make_order(repo, settings, region, quantity=99, cofunded=True)["quote"]["state_share_cents"]
+    assert make_order(repo, settings, region, quantity=99, cofunded=True)["quote"][
+        "state_share_cents"
+    ]
 
 
 def test_envelope_exhausted_refuses_cofunding_and_the_order_goes_on(repo, settings):
