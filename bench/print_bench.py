@@ -19,6 +19,7 @@ import logging
 import os
 import time
 
+from bench import common
 from services.issuance import documents, printing
 from shared.serials import booklet_serial, coupon_serial, security_code
 
@@ -130,10 +131,14 @@ def main(argv=None):
         with open(args.out, "wb") as handle:
             handle.write(pdf)
 
-    print()
-    print(f"{'method':<72} {'seconds':>9} {'coupons/s':>10} {'x naive':>8}")
-    for label, seconds in rows:
-        print(f"{label:<72} {seconds:>9.1f} {coupons / seconds:>10.0f} {naive / seconds:>8.1f}")
+    print(f"\nprint file of {coupons:,} coupons ({common.machine()})")
+    common.table(
+        ["method", "seconds", "coupons/s", "x naive"],
+        [
+            [label, f"{seconds:.1f}", f"{coupons / seconds:,.0f}", f"{naive / seconds:.1f}"]
+            for label, seconds in rows
+        ],
+    )
     verdict = "met" if many <= TARGET_SECONDS else "NOT met"
     print(
         f"\ntarget: the whole order in <= {TARGET_SECONDS} s: {verdict} ({many:.1f} s);"
