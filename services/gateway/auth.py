@@ -131,11 +131,16 @@ class KeyRepository(Repository):
 
 
 class Authenticator:
-    def __init__(self, keys):
-        self.keys = keys
+    """The caller of one request, checked against the roles its route declares (``route(roles=)``
+    in :mod:`services.gateway.http`: the only place they are written)."""
 
-    def require(self, request, *roles):
-        """The caller's :class:`Principal`; 401 without a valid key, 403 for a wrong role."""
+    def __init__(self, keys, roles=()):
+        self.keys = keys
+        self.roles = tuple(roles)
+
+    def require(self, request):
+        """The caller's :class:`Principal`; 401 without a valid key, 403 for a role the route does
+        not allow (a public route, ``roles`` empty, takes any valid key)."""
         header = request.headers.get("Authorization", "")
         scheme, _, key = header.partition(" ")
         if scheme.lower() != "bearer" or not key.strip():
@@ -146,17 +151,18 @@ class Authenticator:
         principal = Principal(
             record["key_id"], record["role"], record["subject_id"], record["label"]
         )
-        if roles and principal.role not in roles:
+        if self.roles and principal.role not in self.roles:
             raise Forbidden(
-                f"this needs a key of role {' or '.join(roles)}",
-                details={"role": principal.role, "allowed": list(roles)},
+                f"this needs a key of role {' or '.join(self.roles)}",
+                details={"role": principal.role, "allowed": list(self.roles)},
                 code="wrong_role",
             )
         return principal
 
 
 class ApiKeys(DependencyProvider):
-    """Injects an :class:`Authenticator` over the gateway's key store."""
+    """Injects an :class:`Authenticator` over the gateway's key store, with the roles of the
+    route being served (none for an RPC method)."""
 
     def setup(self):
         self.db = get_database(
@@ -165,4 +171,5 @@ class ApiKeys(DependencyProvider):
         KeyRepository.ensure_indexes(self.db)
 
     def get_dependency(self, worker_ctx):
-        return Authenticator(KeyRepository(self.db))
+        spec = getattr(worker_ctx.entrypoint, "spec", None)
+        return Authenticator(KeyRepository(self.db), getattr(spec, "roles", ()))

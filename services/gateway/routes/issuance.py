@@ -24,7 +24,7 @@ class IssuanceRoutes:
         response=issuance.OrderBookletsOut,
     )
     def issuance_order_booklets(self, request, order_id):
-        caller = self.auth.require(request, "operator", "sponsor")
+        caller = self.auth.require(request)
         query = query_args(request, *issuance.ListQuery().fields)
         found = call(self.issuance_rpc.order_booklets, order_id, query, caller.actor())
         return json_response(found)
@@ -38,7 +38,7 @@ class IssuanceRoutes:
         response=issuance.DispatchOut,
     )
     def issuance_dispatch_order(self, request, order_id):
-        caller = self.auth.require(request, "operator")
+        caller = self.auth.require(request)
         return json_response(call(self.issuance_rpc.dispatch_order, order_id, caller.actor()))
 
     @route(
@@ -51,7 +51,7 @@ class IssuanceRoutes:
         response=issuance.BlockOut,
     )
     def issuance_block_order(self, request, order_id):
-        caller = self.auth.require(request, "sponsor", "operator")
+        caller = self.auth.require(request)
         return json_response(call(self.issuance_rpc.block_order, order_id, caller.actor()))
 
     @route(
@@ -63,7 +63,7 @@ class IssuanceRoutes:
         response=issuance.BookletOut,
     )
     def issuance_block_booklet(self, request, serial):
-        caller = self.auth.require(request, "sponsor", "operator")
+        caller = self.auth.require(request)
         return json_response(call(self.issuance_rpc.block_booklet, serial, caller.actor()))
 
     @route(
@@ -75,7 +75,7 @@ class IssuanceRoutes:
         content="application/pdf",
     )
     def issuance_print_order(self, request, order_id):
-        caller = self.auth.require(request, "operator")
+        caller = self.auth.require(request)
         document = call(
             self.issuance_rpc.print_order, order_id, caller.actor(), timeout=PRINT_TIMEOUT
         )
@@ -90,7 +90,7 @@ class IssuanceRoutes:
         response=issuance.BookletOut,
     )
     def issuance_get_booklet(self, request, serial):
-        caller = self.auth.require(request, "operator", "sponsor", "distributor")
+        caller = self.auth.require(request)
         return json_response(call(self.issuance_rpc.get_booklet, serial, caller.actor()))
 
     @route(
@@ -102,7 +102,7 @@ class IssuanceRoutes:
         content="application/pdf",
     )
     def issuance_print_booklet(self, request, serial):
-        caller = self.auth.require(request, "operator", "sponsor")
+        caller = self.auth.require(request)
         document = call(self.issuance_rpc.print_booklet, serial, caller.actor(), timeout=60)
         return file_response(decode_file(document), "application/pdf", document["filename"])
 
@@ -115,7 +115,7 @@ class IssuanceRoutes:
         response=issuance.BookletOut,
     )
     def issuance_dispatch_booklet(self, request, serial):
-        caller = self.auth.require(request, "operator")
+        caller = self.auth.require(request)
         return json_response(call(self.issuance_rpc.dispatch_booklet, serial, caller.actor()))
 
     @route(
@@ -128,7 +128,7 @@ class IssuanceRoutes:
         response=issuance.BookletOut,
     )
     def issuance_assign_booklet(self, request, serial):
-        caller = self.auth.require(request, "sponsor")
+        caller = self.auth.require(request)
         booklet = call(self.issuance_rpc.assign_booklet, serial, read_json(request), caller.actor())
         return json_response(booklet)
 
@@ -142,7 +142,7 @@ class IssuanceRoutes:
         response=issuance.BookletOut,
     )
     def issuance_activate_booklet(self, request, serial):
-        caller = self.auth.require(request, "distributor")
+        caller = self.auth.require(request)
         booklet = call(
             self.issuance_rpc.activate_booklet, serial, read_json(request), caller.actor()
         )
@@ -158,6 +158,6 @@ class IssuanceRoutes:
         response=issuance.BookletOut,
     )
     def issuance_cancel_booklet(self, request, serial):
-        caller = self.auth.require(request, "sponsor", "operator")
+        caller = self.auth.require(request)
         booklet = call(self.issuance_rpc.cancel_booklet, serial, read_json(request), caller.actor())
         return json_response(booklet)

@@ -24,7 +24,7 @@ class OrderingRoutes:
         status=201,
     )
     def ordering_register_sponsor(self, request):
-        caller = self.auth.require(request, "operator")
+        caller = self.auth.require(request)
         sponsor = call(self.ordering_rpc.register_sponsor, read_json(request), caller.actor())
         return json_response(sponsor, 201)
 
@@ -37,7 +37,7 @@ class OrderingRoutes:
         response=ordering.SponsorOut,
     )
     def ordering_get_sponsor(self, request, sponsor_id):
-        caller = self.auth.require(request, "operator", "sponsor")
+        caller = self.auth.require(request)
         return json_response(call(self.ordering_rpc.get_sponsor, sponsor_id, caller.actor()))
 
     @route(
@@ -51,7 +51,7 @@ class OrderingRoutes:
         status=201,
     )
     def ordering_register_distributor(self, request):
-        caller = self.auth.require(request, "operator", "sponsor")
+        caller = self.auth.require(request)
         found = call(self.ordering_rpc.register_distributor, read_json(request), caller.actor())
         return json_response(found, 201)
 
@@ -64,7 +64,7 @@ class OrderingRoutes:
         response=ordering.DistributorOut,
     )
     def ordering_get_distributor(self, request, distributor_id):
-        caller = self.auth.require(request, "operator", "sponsor", "distributor")
+        caller = self.auth.require(request)
         found = call(self.ordering_rpc.get_distributor, distributor_id, caller.actor())
         return json_response(found)
 
@@ -79,7 +79,7 @@ class OrderingRoutes:
         response=ordering.CampaignOut,
     )
     def ordering_set_campaign(self, request):
-        caller = self.auth.require(request, "operator")
+        caller = self.auth.require(request)
         campaign = call(
             self.ordering_rpc.set_cofunding_campaign, read_json(request), caller.actor()
         )
@@ -94,7 +94,7 @@ class OrderingRoutes:
         response=ordering.CampaignOut,
     )
     def ordering_get_campaign(self, request, year):
-        self.auth.require(request, "operator")
+        self.auth.require(request)
         return json_response(call(self.ordering_rpc.get_cofunding_campaign, year))
 
     # -- orders ---------------------------------------------------------------------------------
@@ -109,7 +109,7 @@ class OrderingRoutes:
         status=201,
     )
     def ordering_create_order(self, request):
-        caller = self.auth.require(request, "sponsor")
+        caller = self.auth.require(request)
         order = call(self.ordering_rpc.create_order, read_json(request), caller.actor())
         return json_response(order, 201)
 
@@ -123,7 +123,7 @@ class OrderingRoutes:
         response=ordering.OrderListOut,
     )
     def ordering_list_orders(self, request):
-        caller = self.auth.require(request, "operator", "sponsor")
+        caller = self.auth.require(request)
         query = query_args(request, *ordering.OrderQuery().fields)
         return json_response(call(self.ordering_rpc.list_orders, query, caller.actor()))
 
@@ -136,7 +136,7 @@ class OrderingRoutes:
         response=ordering.OrderOut,
     )
     def ordering_get_order(self, request, order_id):
-        caller = self.auth.require(request, "operator", "sponsor")
+        caller = self.auth.require(request)
         return json_response(call(self.ordering_rpc.get_order, order_id, caller.actor()))
 
     @route(
@@ -148,7 +148,7 @@ class OrderingRoutes:
         response=ordering.OrderOut,
     )
     def ordering_submit_order(self, request, order_id):
-        caller = self.auth.require(request, "sponsor")
+        caller = self.auth.require(request)
         return json_response(call(self.ordering_rpc.submit_order, order_id, caller.actor()))
 
     @route(
@@ -161,7 +161,7 @@ class OrderingRoutes:
         response=ordering.OrderOut,
     )
     def ordering_cancel_order(self, request, order_id):
-        caller = self.auth.require(request, "sponsor", "operator")
+        caller = self.auth.require(request)
         order = call(self.ordering_rpc.cancel_order, order_id, read_json(request), caller.actor())
         return json_response(order)
 
@@ -175,7 +175,7 @@ class OrderingRoutes:
         response=ordering.OrderOut,
     )
     def ordering_decide_cofunding(self, request, order_id):
-        caller = self.auth.require(request, "operator")
+        caller = self.auth.require(request)
         order = call(
             self.ordering_rpc.decide_cofunding, order_id, read_json(request), caller.actor()
         )
@@ -190,9 +190,10 @@ class OrderingRoutes:
         body=ordering.PaymentInput,
         response=ordering.PaymentRecordedOut,
         status=201,
+        also=(200,),
     )
     def ordering_record_payment(self, request, order_id):
-        caller = self.auth.require(request, "operator")
+        caller = self.auth.require(request)
         answer = call(
             self.ordering_rpc.record_payment, order_id, read_json(request), caller.actor()
         )
@@ -207,7 +208,7 @@ class OrderingRoutes:
         response=ordering.OrderOut,
     )
     def ordering_dispatch_order(self, request, order_id):
-        caller = self.auth.require(request, "operator")
+        caller = self.auth.require(request)
         return json_response(call(self.ordering_rpc.mark_dispatched, order_id, caller.actor()))
 
     @route(
@@ -219,6 +220,6 @@ class OrderingRoutes:
         content="application/pdf",
     )
     def ordering_invoice_pdf(self, request, order_id):
-        caller = self.auth.require(request, "operator", "sponsor")
+        caller = self.auth.require(request)
         document = call(self.ordering_rpc.invoice_pdf, order_id, caller.actor(), timeout=60)
         return file_response(decode_file(document), "application/pdf", document["filename"])

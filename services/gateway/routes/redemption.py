@@ -1,5 +1,6 @@
 """Routes of redemption: venues check and redeem coupons, void, list; operators watch locks."""
 
+from services.gateway.answers import listing
 from services.gateway.http import json_response, query_args, read_json, route
 from services.gateway.rpc import call
 from services.redemption import schemas as redemption
@@ -18,7 +19,7 @@ class RedemptionRoutes:
         response=redemption.CheckOut,
     )
     def redemption_check_coupon(self, request, serial):
-        caller = self.auth.require(request, "venue")
+        caller = self.auth.require(request)
         query = {"serial": serial, **query_args(request, "code", "service_id")}
         return json_response(call(self.redemption_rpc.check_coupon, caller.subject_id, query))
 
@@ -32,9 +33,10 @@ class RedemptionRoutes:
         body=redemption.RedemptionInput,
         response=redemption.RedemptionOut,
         status=201,
+        also=(200,),
     )
     def redemption_redeem(self, request):
-        caller = self.auth.require(request, "venue")
+        caller = self.auth.require(request)
         answer = call(
             self.redemption_rpc.redeem, caller.subject_id, read_json(request), caller.actor()
         )
@@ -49,7 +51,7 @@ class RedemptionRoutes:
         response=redemption.RedemptionOut,
     )
     def redemption_void(self, request, redemption_id):
-        caller = self.auth.require(request, "venue", "operator")
+        caller = self.auth.require(request)
         venue_id = None if caller.is_operator() else caller.subject_id
         return json_response(
             call(self.redemption_rpc.void, redemption_id, venue_id, caller.actor())
@@ -64,7 +66,7 @@ class RedemptionRoutes:
         response=redemption.RedemptionOut,
     )
     def redemption_get(self, request, redemption_id):
-        caller = self.auth.require(request, "venue", "operator")
+        caller = self.auth.require(request)
         venue_id = None if caller.is_operator() else caller.subject_id
         return json_response(call(self.redemption_rpc.get_redemption, redemption_id, venue_id))
 
@@ -75,10 +77,10 @@ class RedemptionRoutes:
         tag=TAG,
         roles=("venue", "operator"),
         query=redemption.ListQuery,
-        response=redemption.RedemptionOut,
+        response=listing("RedemptionListOut", "redemptions", redemption.RedemptionOut, paged=False),
     )
     def redemption_list(self, request):
-        caller = self.auth.require(request, "venue", "operator")
+        caller = self.auth.require(request)
         query = query_args(request, "venue_id", "from", "to")
         if not caller.is_operator():
             caller.require_owner("venue", query.setdefault("venue_id", caller.subject_id))
@@ -90,8 +92,8 @@ class RedemptionRoutes:
         summary="Venues and coupons locked out for guessing security codes",
         tag=TAG,
         roles=("operator",),
-        response=redemption.LockOut,
+        response=listing("LockListOut", "locks", redemption.LockOut, paged=False),
     )
     def redemption_locks(self, request):
-        self.auth.require(request, "operator")
+        self.auth.require(request)
         return json_response(call(self.redemption_rpc.list_locks))

@@ -1,6 +1,7 @@
 """Routes of settlement: settlement and expiry runs, their documents, the ledger's balance and the
 sponsors' expiry alerts (see API.md)."""
 
+from services.gateway.answers import listing
 from services.gateway.http import file_response, json_response, query_args, read_json, route
 from services.gateway.rpc import call, decode_file
 from services.gateway.subjects import require_subject
@@ -23,9 +24,10 @@ class SettlementRoutes:
         body=settlement.RunInput,
         response=settlement.RunStartedOut,
         status=201,
+        also=(200,),
     )
     def settlement_start_run(self, request):
-        caller = self.auth.require(request, "operator")
+        caller = self.auth.require(request)
         body = read_json(request)
         answer = call(self.settlement_rpc.run_settlement, body, caller.actor(), timeout=RUN_TIMEOUT)
         return json_response(answer, 201 if answer.get("created") else 200)
@@ -36,10 +38,10 @@ class SettlementRoutes:
         summary="Settlement runs, newest first",
         tag=TAG,
         roles=("operator",),
-        response=settlement.RunOut,
+        response=listing("RunListOut", "runs", settlement.RunOut, paged=False),
     )
     def settlement_list_runs(self, request):
-        self.auth.require(request, "operator")
+        self.auth.require(request)
         return json_response(call(self.settlement_rpc.list_settlement_runs))
 
     @route(
@@ -52,7 +54,7 @@ class SettlementRoutes:
         response=settlement.RunOut,
     )
     def settlement_get_run(self, request, run_id):
-        self.auth.require(request, "operator")
+        self.auth.require(request)
         return json_response(call(self.settlement_rpc.get_settlement_run, run_id))
 
     @route(
@@ -65,7 +67,7 @@ class SettlementRoutes:
         content="application/xml",
     )
     def settlement_sepa(self, request, run_id):
-        self.auth.require(request, "operator")
+        self.auth.require(request)
         document = call(self.settlement_rpc.sepa_file, run_id, timeout=DOCUMENT_TIMEOUT)
         return file_response(decode_file(document), "application/xml", document["filename"])
 
@@ -78,7 +80,7 @@ class SettlementRoutes:
         content="application/pdf",
     )
     def settlement_summary_pdf(self, request, run_id):
-        self.auth.require(request, "operator")
+        self.auth.require(request)
         document = call(self.settlement_rpc.run_summary_pdf, run_id, timeout=DOCUMENT_TIMEOUT)
         return file_response(decode_file(document), "application/pdf", document["filename"])
 
@@ -92,7 +94,7 @@ class SettlementRoutes:
         content="application/pdf",
     )
     def settlement_fund_statement_pdf(self, request, run_id, department):
-        self.auth.require(request, "operator")
+        self.auth.require(request)
         document = call(
             self.settlement_rpc.fund_statement_pdf, run_id, department, timeout=DOCUMENT_TIMEOUT
         )
@@ -107,7 +109,7 @@ class SettlementRoutes:
         content="application/pdf",
     )
     def settlement_statement_pdf(self, request, run_id, venue_id):
-        caller = self.auth.require(request, "venue", "operator")
+        caller = self.auth.require(request)
         caller.require_owner("venue", venue_id)
         document = call(
             self.settlement_rpc.statement_pdf, run_id, venue_id, timeout=DOCUMENT_TIMEOUT
@@ -125,9 +127,10 @@ class SettlementRoutes:
         body=settlement.ExpiryRunInput,
         response=settlement.ExpiryRunStartedOut,
         status=201,
+        also=(200,),
     )
     def settlement_start_expiry(self, request):
-        caller = self.auth.require(request, "operator")
+        caller = self.auth.require(request)
         body = read_json(request)
         answer = call(self.settlement_rpc.run_expiry, body, caller.actor(), timeout=RUN_TIMEOUT)
         return json_response(answer, 201 if answer.get("created") else 200)
@@ -141,7 +144,7 @@ class SettlementRoutes:
         response=settlement.ExpiryRunOut,
     )
     def settlement_get_expiry(self, request, run_id):
-        self.auth.require(request, "operator")
+        self.auth.require(request)
         return json_response(call(self.settlement_rpc.get_expiry_run, run_id))
 
     @route(
@@ -153,7 +156,7 @@ class SettlementRoutes:
         content="application/pdf",
     )
     def settlement_credit_note_pdf(self, request, run_id, funder_id):
-        caller = self.auth.require(request, "sponsor", "operator")
+        caller = self.auth.require(request)
         if not caller.is_operator():
             caller.require_owner("sponsor", funder_id.removeprefix("sponsor:"))
             if not funder_id.startswith("sponsor:"):
@@ -171,10 +174,12 @@ class SettlementRoutes:
         tag=TAG,
         roles=("sponsor", "operator"),
         query=settlement.CreditNoteQuery,
-        response=settlement.CreditNoteSummary,
+        response=listing(
+            "CreditNoteListOut", "credit_notes", settlement.CreditNoteSummary, paged=False
+        ),
     )
     def settlement_list_credit_notes(self, request):
-        caller = self.auth.require(request, "sponsor", "operator")
+        caller = self.auth.require(request)
         query = query_args(request, "funder_id")
         if not caller.is_operator():
             query["funder_id"] = f"sponsor:{caller.subject_id}"
@@ -189,7 +194,7 @@ class SettlementRoutes:
         content="application/pdf",
     )
     def settlement_credit_note_by_reference(self, request, reference):
-        caller = self.auth.require(request, "sponsor", "operator")
+        caller = self.auth.require(request)
         funder_id = None if caller.is_operator() else f"sponsor:{caller.subject_id}"
         document = call(
             self.settlement_rpc.credit_note_pdf_by_reference,
@@ -209,7 +214,7 @@ class SettlementRoutes:
         response=settlement.BalanceOut,
     )
     def settlement_balance(self, request):
-        self.auth.require(request, "operator")
+        self.auth.require(request)
         return json_response(call(self.settlement_rpc.ledger_balance, timeout=60))
 
     @route(
@@ -221,9 +226,10 @@ class SettlementRoutes:
         tag=TAG,
         roles=("sponsor", "operator"),
         response=settlement.DashboardOut,
+        errors={404: ("sponsor_not_found",)},
     )
     def settlement_dashboard(self, request, sponsor_id):
-        caller = self.auth.require(request, "sponsor", "operator")
+        caller = self.auth.require(request)
         caller.require_owner("sponsor", sponsor_id)
         require_subject(self, "sponsor", sponsor_id, caller.actor())  # 404 sponsor_not_found
         return json_response(call(self.settlement_rpc.sponsor_dashboard, sponsor_id, timeout=60))
@@ -237,9 +243,10 @@ class SettlementRoutes:
         roles=("sponsor", "operator"),
         query=settlement.AlertsQuery,
         response=settlement.AlertsOut,
+        errors={404: ("sponsor_not_found",)},
     )
     def settlement_expiry_alerts(self, request, sponsor_id):
-        caller = self.auth.require(request, "sponsor", "operator")
+        caller = self.auth.require(request)
         caller.require_owner("sponsor", sponsor_id)
         require_subject(self, "sponsor", sponsor_id, caller.actor())  # 404 sponsor_not_found
         return json_response(

@@ -2,7 +2,8 @@
 
 import eventlet
 
-from services.gateway.auth import KeyInput, KeyOut, key_out
+from services.gateway.answers import HealthOut, KeyCreatedOut, KeyListOut, KeyRevokedOut
+from services.gateway.auth import KeyInput, key_out
 from services.gateway.http import json_response, read_json, route
 from services.gateway.openapi import openapi_spec
 from services.gateway.subjects import create_bound_key
@@ -19,6 +20,8 @@ class SystemRoutes:
         summary="Liveness of the gateway and of each service over the bus "
         "(public); 503 names the services that are down",
         tag=TAG,
+        response=HealthOut,
+        also=(503,),
     )
     def health_http(self, request):
         checks = {name: eventlet.spawn(self._check, name) for name in SERVICES}
@@ -51,11 +54,15 @@ class SystemRoutes:
         tag=TAG,
         roles=("operator",),
         body=KeyInput,
-        response=KeyOut,
+        response=KeyCreatedOut,
+        errors={
+            404: ("venue_not_found", "sponsor_not_found", "distributor_not_found"),
+            503: ("service_unavailable",),
+        },
         status=201,
     )
     def create_api_key_http(self, request):
-        caller = self.auth.require(request, "operator")
+        caller = self.auth.require(request)
         key, record = create_bound_key(self, read_json(request), caller.actor())
         # the key itself is in this answer only: no cache, no proxy, no browser may keep it
         return json_response(key_out(record, key), 201, headers={"Cache-Control": "no-store"})
@@ -66,10 +73,10 @@ class SystemRoutes:
         summary="List API keys (never the keys themselves)",
         tag=TAG,
         roles=("operator",),
-        response=KeyOut,
+        response=KeyListOut,
     )
     def list_api_keys_http(self, request):
-        self.auth.require(request, "operator")
+        self.auth.require(request)
         return json_response({"keys": [key_out(record) for record in self.auth.keys.list()]})
 
     @route(
@@ -78,8 +85,10 @@ class SystemRoutes:
         summary="Revoke an API key",
         tag=TAG,
         roles=("operator",),
+        response=KeyRevokedOut,
+        errors={400: ("validation_error",), 404: ("key_not_found",)},
     )
     def revoke_api_key_http(self, request, key_id):
-        self.auth.require(request, "operator")
+        self.auth.require(request)
         self.auth.keys.revoke(key_id)
         return json_response({"key_id": key_id, "revoked": True})
