@@ -148,6 +148,33 @@ def engine_label(uri):
     return "in-process (mongomock)" if uri == IN_PROCESS else "server"
 
 
+class Timed:
+    """A repository whose methods, as ``api`` calls them, are timed (wall clock, so a round
+    trip's wait for the server is counted); everything else is the repository's."""
+
+    def __init__(self, repo):
+        self.repo = repo
+        self.timings = {}
+
+    def __getattr__(self, name):
+        attribute = getattr(self.repo, name)
+        if not callable(attribute) or name.startswith("_"):
+            return attribute
+
+        def timed(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return attribute(*args, **kwargs)
+            finally:
+                self.timings.setdefault(name, []).append(time.perf_counter() - started)
+
+        return timed
+
+    def totals(self):
+        """``{method: (seconds in all, calls)}``."""
+        return {name: (sum(t), len(t)) for name, t in self.timings.items()}
+
+
 # -- the broker -----------------------------------------------------------------------------------
 @contextlib.contextmanager
 def rabbit():

@@ -11,7 +11,8 @@ else the bench starts an embedded one; ``AMQP_URI``, else a vhost of its own).
   of 100 booklets, ``api.on_venue_changed``), as issuance and catalog would fill it.
 - On the server, each instance is an OS process of its own (``aptic run --service redemption``);
   the echo service too. The clients are green threads of this process, each with its own
-  ``ClusterRpcProxy``: one client in sequence gives the latency (p50, p95); 8 at once the
+  connection of the platform's pika client (``shared.amqp_client.AmqpClient``, no nameko on the
+  client side, as any program on the bus would call): one client in sequence gives the latency (p50, p95); 8 at once the
   throughput (half as many requests: the bench's time). Each client's first call is a warm-up,
   not counted.
 - A store smaller than a row needs (1,000 coupons, 10 per request) is loaded again between two
@@ -46,9 +47,9 @@ import uuid  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from eventlet.event import Event  # noqa: E402
-from nameko.standalone.rpc import ClusterRpcProxy  # noqa: E402
 
 from bench import common  # noqa: E402
+from shared.amqp_client import AmqpClient  # noqa: E402
 from shared.entrypoints import rpc  # noqa: E402
 
 SECRET = "bench-operator-secret-0123456789"
@@ -264,14 +265,13 @@ def measure(amqp_uri, service, requests, clients):
     go = Event()
 
     def client(share):
-        with ClusterRpcProxy({"AMQP_URI": amqp_uri}, timeout=120) as cluster:
-            target = getattr(cluster, service)
-            target.redeem(VENUE, share[0], ACTOR)
+        with AmqpClient(amqp_uri, timeout=120, name="bench") as amqp:
+            amqp.call(service, "redeem", VENUE, share[0], ACTOR)
             warm.append(1)
             go.wait()
             for payload in share[1:]:
                 started = time.perf_counter()
-                answer = target.redeem(VENUE, payload, ACTOR)
+                answer = amqp.call(service, "redeem", VENUE, payload, ACTOR)
                 latencies.append(time.perf_counter() - started)
                 if not answer["created"]:
                     raise RuntimeError(f"not redeemed: {answer}")
@@ -301,7 +301,7 @@ def direct(store, per_request, calls=DIRECT_CALLS, steps=None):
     with the mean ms of each store method ``api.redeem`` calls (its round trips)."""
     from services.redemption import api
 
-    repo = Timed(store.repo) if steps is not None else store.repo
+    repo = common.Timed(store.repo) if steps is not None else store.repo
     timings = []
     for payload in payloads(store.take(calls * per_request), per_request):
         started = time.perf_counter()
@@ -310,29 +310,6 @@ def direct(store, per_request, calls=DIRECT_CALLS, steps=None):
     if steps is not None:
         steps.update({name: sum(t) / len(t) * 1000 for name, t in repo.timings.items()})
     return statistics.median(timings) * 1000
-
-
-class Timed:
-    """A repository whose methods, as ``api`` calls them, are timed (wall clock, so a round
-    trip's wait for the server is counted); everything else is the repository's."""
-
-    def __init__(self, repo):
-        self.repo = repo
-        self.timings = {}
-
-    def __getattr__(self, name):
-        attribute = getattr(self.repo, name)
-        if not callable(attribute) or name.startswith("_"):
-            return attribute
-
-        def timed(*args, **kwargs):
-            started = time.perf_counter()
-            try:
-                return attribute(*args, **kwargs)
-            finally:
-                self.timings.setdefault(name, []).append(time.perf_counter() - started)
-
-        return timed
 
 
 def store_alone(store, calls=DIRECT_CALLS):
