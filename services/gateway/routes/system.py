@@ -1,12 +1,15 @@
 """Routes of the platform itself: health, OpenAPI, API keys."""
 
 import eventlet
+from werkzeug.utils import redirect
 
+from services.gateway import docs
 from services.gateway.answers import HealthOut, KeyCreatedOut, KeyListOut, KeyRevokedOut
 from services.gateway.auth import KeyInput, key_out
-from services.gateway.http import json_response, read_json, route
+from services.gateway.http import ApiHandler, json_response, read_json, route
 from services.gateway.openapi import openapi_spec
 from services.gateway.subjects import create_bound_key
+from shared.errors import AppError, NotFound
 
 TAG = "platform"
 HEALTH_TIMEOUT = 3
@@ -45,6 +48,22 @@ class SystemRoutes:
     @route("GET", "/openapi.json", summary="This API's OpenAPI 3 description (public)", tag=TAG)
     def openapi_http(self, request):
         return json_response(openapi_spec())
+
+    # the API's page (Swagger UI from package files): not an operation of the API itself
+    @ApiHandler.decorator("GET", docs.DOCS, expected_exceptions=AppError)
+    def api_docs_page(self, request):
+        return docs.page()
+
+    @ApiHandler.decorator("GET", docs.DOCS + "/<name>", expected_exceptions=AppError)
+    def api_docs_asset(self, request, name):
+        answer = docs.asset(name)
+        if answer is None:
+            raise NotFound("no such file of the API page", code="route_not_found")
+        return answer
+
+    @ApiHandler.decorator("GET", "/docs", expected_exceptions=AppError)
+    def api_docs_redirect(self, request):
+        return redirect(docs.DOCS, 308)
 
     @route(
         "POST",
