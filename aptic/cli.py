@@ -268,6 +268,49 @@ def keys_revoke(ctx, key_id):
     click.echo(f"revoked {key_id}")
 
 
+@main.group()
+def users():
+    """People's accounts for the web pages (operator, venue, sponsor, distributor staff)."""
+
+
+@users.command("create")
+@click.option("--email", required=True, help="The person's e-mail: their login.")
+@click.option(
+    "--role", required=True, type=click.Choice(["operator", "venue", "sponsor", "distributor"])
+)
+@click.option(
+    "--subject",
+    "subject_id",
+    default=None,
+    help="The venue, sponsor or distributor the account is bound to (its id); none for operator.",
+)
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    envvar="APTIC_USER_PASSWORD",
+    help="12 characters at least (asked if not given; or $APTIC_USER_PASSWORD).",
+)
+@click.pass_context
+def users_create(ctx, email, role, subject_id, password):
+    """Create an account (the first operator's, typically). The web service must be running."""
+    record = _call(ctx, "web", "create_user", email, role, subject_id, password)
+    bound = f" (bound to {record['subject_id']})" if record.get("subject_id") else ""
+    click.echo(f"{record['user_id']}: {record['email']}, {record['role']}{bound}")
+
+
+@users.command("list")
+@click.pass_context
+def users_list(ctx):
+    """List accounts (never a password)."""
+    for record in _call(ctx, "web", "list_users"):
+        click.echo(
+            f"{record['user_id']}  {record['role']:<11} {record.get('subject_id') or '-':<26} "
+            f"{record['email']}"
+        )
+
+
 # -- settlement and expiry runs, with a progress bar ----------------------------------------------
 def _run_with_progress(ctx, start, payload, read, run_id):
     """Start a run (a long RPC, its reply awaited up to an hour) and show its progress, read
@@ -346,6 +389,66 @@ def expire(ctx, as_of):
         f"{_euros(run.get('refunded_cents', 0))}; credit notes: "
         + (", ".join(n["reference"] for n in run.get("credit_notes") or []) or "none")
     )
+
+
+# -- poison events: the dead-letter queue (docs/operations.md) ------------------------------------
+@main.group()
+def events():
+    """Events the services gave up on (the dead-letter queue)."""
+
+
+def _dead_letters(ctx):
+    from shared.amqp_client import DeadLetters
+
+    return DeadLetters(ctx.obj["config"]["AMQP_URI"], name="aptic events")
+
+
+@events.command("dead")
+@click.option("--json", "as_json", is_flag=True, help="Every field and the whole payload, as JSON.")
+@click.option("--width", default=80, show_default=True, help="Characters of payload shown.")
+@click.pass_context
+def events_dead(ctx, as_json, width):
+    """List the dead-lettered events (read, not taken): id, when, consumer, event, why, payload."""
+    try:
+        with _dead_letters(ctx) as dead:
+            letters = dead.list()
+    except Exception as exc:  # broker down
+        raise click.ClickException(f"could not read the dead-letter queue: {exc!r}") from None
+    if as_json:
+        click.echo(json.dumps([letter.to_dict() for letter in letters], indent=2, default=str))
+        return
+    click.echo(f"{len(letters)} dead-lettered event{'' if len(letters) == 1 else 's'}")
+    for letter in letters:
+        replays = f", replayed {letter.replays}x before" if letter.replays else ""
+        click.echo(
+            f"{letter.id}  {letter.at}  {letter.consumer}  {letter.source}.{letter.event_type}  "
+            f"({letter.deliveries} deliveries{replays})\n"
+            f"    why: {letter.error}\n    payload: {letter.summary(width)}"
+        )
+
+
+@events.command("replay")
+@click.option("--id", "ids", multiple=True, help="A dead letter's id (repeat for several).")
+@click.option("--all", "replay_all", is_flag=True, help="Every dead-lettered event.")
+@click.pass_context
+def events_replay(ctx, ids, replay_all):
+    """Send dead-lettered events again to the queue of the handler that gave them up (fix the
+    handler first); each leaves the dead-letter queue once the broker has taken it back."""
+    if bool(ids) == replay_all:
+        raise click.UsageError("give --id ID (one or more) or --all")
+    try:
+        with _dead_letters(ctx) as dead:
+            replayed, missing = dead.replay(None if replay_all else set(ids))
+    except Exception as exc:  # broker down
+        raise click.ClickException(f"could not replay: {exc!r}") from None
+    for letter in replayed:
+        click.echo(f"sent again: {letter.id} to {letter.queue}")
+    for letter in missing:
+        click.echo(f"kept: {letter.id}: its queue {letter.queue} no longer exists", err=True)
+    unknown = set(ids) - {letter.id for letter in replayed + missing}
+    for letter_id in sorted(unknown):
+        click.echo(f"no dead letter {letter_id}", err=True)
+    click.echo(f"{len(replayed)} event(s) sent again" if replayed else "nothing replayed")
 
 
 if __name__ == "__main__":  # pragma: no cover

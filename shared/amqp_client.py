@@ -17,11 +17,13 @@ that eventlet monkey-patched (a nameko process, a benchmark's green threads), it
 client per green thread.
 """
 
+import hashlib
 import json
 import logging
 import time
 import uuid
 from collections import deque
+from datetime import UTC, datetime
 from urllib.parse import urlsplit, urlunsplit
 
 import pika
@@ -49,6 +51,22 @@ CONTENT_ENCODING = "utf-8"
 PERSISTENT = 2  # delivery mode of every request, reply and event
 DEFAULT_HEARTBEAT = 60  # seconds, as nameko
 DEFAULT_TIMEOUT = 30  # seconds a call waits for its reply (RPC_TIMEOUT of deploy/config.yml)
+
+# -- poison events: delivery limits and the dead-letter queue (docs/operations.md) ----------------
+DEAD_LETTER_EXCHANGE = "aptic.dead-letters"  # fanout, durable
+DEAD_LETTER_QUEUE = "aptic.dead-letters"  # durable (classic): every event given up, with why
+DELIVERY_LIMIT = 10  # deliveries that all failed before a handler gives an event up (default)
+BROKER_DELIVERY_LIMIT = 20  # the queue's own limit: an event that keeps killing its consumer
+EVENT_QUEUE_ARGUMENTS = {  # every event queue: a quorum queue, its give-ups dead-lettered
+    "x-queue-type": "quorum",
+    "x-delivery-limit": BROKER_DELIVERY_LIMIT,
+    "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
+}
+UPGRADE_SUFFIX = ".upgrading"  # the queue that holds events while a classic queue is upgraded
+DELIVERY_COUNT_HEADER = "x-delivery-count"  # set by a quorum queue: earlier deliveries
+DEAD_HEADER_PREFIX = "x-aptic-"  # what a handler adds when it gives an event up
+DEAD_HEADERS = ("id", "queue", "source", "event-type", "consumer", "error", "deliveries", "at")
+REPLAYS_HEADER = DEAD_HEADER_PREFIX + "replays"  # times an event was sent again by an operator
 
 _LOST = (pika_errors.AMQPConnectionError, pika_errors.AMQPChannelError)
 
@@ -389,12 +407,120 @@ def declare_event_exchange(channel, source):
 
 
 def declare_event_queue(channel, source, event_type, queue):
-    """A durable queue (not exclusive, not auto-deleted) bound to ``<source>.events`` with the
-    event type as routing key: events wait there while no consumer runs."""
+    """A durable quorum queue (:data:`EVENT_QUEUE_ARGUMENTS`) bound to ``<source>.events`` with
+    the event type as routing key: events wait there while no consumer runs. A classic queue of
+    the same name (an older release) makes the broker close the channel (406
+    PRECONDITION_FAILED): :func:`ensure_event_queue` upgrades it."""
     exchange = declare_event_exchange(channel, source)
-    channel.queue_declare(queue, durable=True, exclusive=False, auto_delete=False)
+    declare_dead_letters(channel)
+    channel.queue_declare(
+        queue, durable=True, exclusive=False, auto_delete=False, arguments=EVENT_QUEUE_ARGUMENTS
+    )
     channel.queue_bind(queue, exchange, routing_key=event_type)
     return queue
+
+
+def declare_dead_letters(channel):
+    """The dead-letter exchange and queue; the number of events in the queue."""
+    channel.exchange_declare(DEAD_LETTER_EXCHANGE, exchange_type="fanout", durable=True)
+    declared = channel.queue_declare(DEAD_LETTER_QUEUE, durable=True)
+    channel.queue_bind(DEAD_LETTER_QUEUE, DEAD_LETTER_EXCHANGE, routing_key="")
+    return declared.method.message_count
+
+
+def _move(channel, source_queue, target_queue):
+    """Every event of ``source_queue`` into ``target_queue``, each confirmed then acknowledged."""
+    moved = 0
+    while True:
+        method, properties, body = channel.basic_get(source_queue, auto_ack=False)
+        if method is None:
+            return moved
+        channel.basic_publish("", target_queue, body, properties, mandatory=True)
+        channel.basic_ack(method.delivery_tag)
+        moved += 1
+
+
+def upgrade_event_queue(connection, source, event_type, queue):
+    """Turn an event queue declared otherwise (a classic queue of an older release) into the
+    platform's quorum queue, keeping its events: they wait in ``<queue>.upgrading`` (bound
+    first, so that nothing published meanwhile is lost) while the queue is deleted and declared
+    again. An event published while both are bound may be delivered twice (handlers are
+    idempotent). Returns the number of events carried over."""
+    holding = queue + UPGRADE_SUFFIX
+    channel = connection.channel()
+    channel.confirm_delivery()
+    exchange = declare_event_exchange(channel, source)
+    declare_dead_letters(channel)
+    channel.queue_declare(holding, durable=True, arguments=EVENT_QUEUE_ARGUMENTS)
+    channel.queue_bind(holding, exchange, routing_key=event_type)
+    channel.queue_unbind(queue, exchange, routing_key=event_type)
+    moved = _move(channel, queue, holding)
+    channel.queue_delete(queue)
+    channel.close()  # RabbitMQ 3.10: a channel that knew the old queue cannot declare the new
+    channel = connection.channel()
+    channel.confirm_delivery()
+    declare_event_queue(channel, source, event_type, queue)
+    channel.queue_unbind(holding, exchange, routing_key=event_type)
+    _move(channel, holding, queue)
+    channel.queue_delete(holding)
+    channel.close()
+    log.warning("event queue %s upgraded to a quorum queue (%d events carried over)", queue, moved)
+    return moved
+
+
+def ensure_event_queue(amqp_uri, source, event_type, queue, connect_attempts=6):
+    """Declare an event queue on its own connection, upgrading it first if an older release
+    declared it otherwise (the broker answers 406 PRECONDITION_FAILED). Services call it when
+    they start, before consuming."""
+    params = connection_parameters(amqp_uri, name=f"aptic queue set-up ({queue})")
+    connection = _connect(params, connect_attempts)
+    try:
+        try:
+            declare_event_queue(connection.channel(), source, event_type, queue)
+        except pika_errors.ChannelClosedByBroker as exc:
+            if exc.reply_code != 406:
+                raise
+            log.warning("event queue %s was declared otherwise (%s): upgrading", queue, exc)
+            upgrade_event_queue(connection, source, event_type, queue)
+    finally:
+        if connection.is_open:
+            connection.close()
+
+
+def deliveries(headers):
+    """How many times the broker delivered this event, this one included (a quorum queue says
+    ``x-delivery-count``: the deliveries before)."""
+    try:
+        return int((headers or {}).get(DELIVERY_COUNT_HEADER) or 0) + 1
+    except (TypeError, ValueError):
+        return 1
+
+
+def dead_letter_headers(
+    headers, queue, source, event_type, consumer, error, deliveries, failed_at=None
+):
+    """The headers of an event given up by its handler: its own (``nameko.*``: correlation id),
+    and why (``x-aptic-queue``, ``-source``, ``-event-type``, ``-consumer``, ``-error``,
+    ``-deliveries``, ``-at``), with an ``x-aptic-id`` to replay it by."""
+    failed_at = failed_at or datetime.now(UTC)
+    kept = {k: v for k, v in (headers or {}).items() if not _broker_or_dead_header(k)}
+    why = {
+        "id": uuid.uuid4().hex[:16],
+        "queue": queue,
+        "source": source,
+        "event-type": event_type,
+        "consumer": consumer,
+        "error": str(error)[:1000],
+        "deliveries": int(deliveries),
+        "at": failed_at.isoformat(),
+    }
+    return {**kept, **{DEAD_HEADER_PREFIX + key: value for key, value in why.items()}}
+
+
+def _broker_or_dead_header(key):
+    return key in ("x-death", DELIVERY_COUNT_HEADER) or (
+        key.startswith(DEAD_HEADER_PREFIX) and key != REPLAYS_HEADER
+    )
 
 
 # -- RPC and publishing ---------------------------------------------------------------------------
@@ -654,6 +780,8 @@ class Delivery:
         self.correlation_id = self.headers.get(CORRELATION_HEADER)
         self.content_type = properties.content_type
         self.body = body
+        self.properties = properties
+        self.deliveries = deliveries(self.headers)  # this one included
         self.payload = json.loads(body)
 
     def ack(self):
@@ -663,6 +791,11 @@ class Delivery:
 
     def requeue(self):
         return self._consumer._settle(self, requeue=True)
+
+    def dead_letter(self, error):
+        """Give the event up: publish it to the dead-letter queue with ``error`` (confirmed),
+        then acknowledge it. False if its connection is gone (it comes again)."""
+        return self._consumer._dead_letter(self, error)
 
 
 class EventConsumer:
@@ -684,6 +817,7 @@ class EventConsumer:
         prefetch=1,
         heartbeat=DEFAULT_HEARTBEAT,
         max_pause=30,
+        delivery_limit=DELIVERY_LIMIT,
     ):
         self.params = connection_parameters(
             amqp_uri, heartbeat, f"{consumer} ({source}.{event_type})"
@@ -694,6 +828,8 @@ class EventConsumer:
         )
         self.prefetch = prefetch
         self.max_pause = max_pause
+        self.consumer = consumer
+        self.delivery_limit = delivery_limit
         self._connection = self._channel = None
         self._generation = 0
         self._pending = deque()
@@ -738,8 +874,15 @@ class EventConsumer:
                 time.sleep(pause)
                 pause = min(pause * 2, self.max_pause)
                 continue
-            channel = connection.channel()
-            declare_event_queue(channel, self.source, self.event_type, self.queue)
+            try:
+                channel = connection.channel()
+                declare_event_queue(channel, self.source, self.event_type, self.queue)
+            except pika_errors.ChannelClosedByBroker as exc:
+                if exc.reply_code != 406:
+                    raise
+                upgrade_event_queue(connection, self.source, self.event_type, self.queue)
+                channel = connection.channel()
+                declare_event_queue(channel, self.source, self.event_type, self.queue)
             channel.basic_qos(prefetch_count=self.prefetch)
             generation = self._generation + 1
 
@@ -798,12 +941,48 @@ class EventConsumer:
             self._drop()
             return False
 
+    def _dead_letter(self, delivery, error):
+        if delivery._generation != self._generation or self._connection is None:
+            return False
+        headers = dead_letter_headers(
+            delivery.headers,
+            queue=self.queue,
+            source=self.source,
+            event_type=self.event_type,
+            consumer=self.consumer,
+            error=error,
+            deliveries=delivery.deliveries,
+        )
+        properties = delivery.properties
+        properties = pika.BasicProperties(
+            content_type=properties.content_type,
+            content_encoding=properties.content_encoding,
+            delivery_mode=PERSISTENT,
+            headers=headers,
+        )
+        try:
+            channel = self._connection.channel()
+            channel.confirm_delivery()
+            channel.basic_publish(DEAD_LETTER_EXCHANGE, self.queue, delivery.body, properties)
+            channel.close()
+        except (_LOST[0], _LOST[1], pika_errors.NackError) as exc:
+            log.warning("could not dead-letter an event of %s (%r): requeued", self.queue, exc)
+            return delivery.requeue()
+        log.error(
+            "event of %s dead-lettered after %d deliveries: %s",
+            self.queue,
+            delivery.deliveries,
+            error,
+        )
+        return delivery.ack()
+
     def run(self, handler, max_events=None, idle_timeout=None, requeue_pause=1.0):
         """Call ``handler(delivery)`` for each event, acknowledging when it returns. A handler
         that raises :class:`Drop` has the event acknowledged; any other exception puts it back
-        on the queue (after ``requeue_pause`` seconds, so that a failing handler does not spin).
-        Returns the number of events handled, after ``max_events`` or ``idle_timeout`` seconds
-        without one (None: for ever)."""
+        on the queue (after ``requeue_pause`` seconds, so that a failing handler does not spin),
+        until the event has failed ``delivery_limit`` times: then it goes to the dead-letter
+        queue with the error. Returns the number of events handled, after ``max_events`` or
+        ``idle_timeout`` seconds without one (None: for ever)."""
         handled = 0
         while max_events is None or handled < max_events:
             delivery = self.get(timeout=idle_timeout)
@@ -813,7 +992,11 @@ class EventConsumer:
                 handler(delivery)
             except Drop:
                 delivery.ack()
-            except Exception:
+            except Exception as exc:
+                if delivery.deliveries >= self.delivery_limit:
+                    delivery.dead_letter(f"{type(exc).__name__}: {exc}")
+                    handled += 1
+                    continue
                 log.exception("handler failed on %s: requeued", self.queue)
                 time.sleep(requeue_pause)
                 delivery.requeue()
@@ -822,3 +1005,139 @@ class EventConsumer:
                 delivery.ack()
             handled += 1
         return handled
+
+
+# -- the dead-letter queue: what the operator reads and sends again (aptic events) ---------------
+class DeadLetter:
+    """An event in the dead-letter queue: ``id``, ``queue`` it was given up on, ``source``,
+    ``event_type``, ``consumer`` (``<service>.<method>``), ``at`` (when, ISO 8601), ``error``
+    (why), ``deliveries``, ``replays`` (times sent again before), ``payload``. Given up by its
+    handler (``x-aptic-*`` headers), or by the broker's delivery limit (``x-death``)."""
+
+    def __init__(self, method, properties, body):
+        self.delivery_tag = method.delivery_tag
+        self.properties = properties
+        self.body = body
+        self.headers = dict(properties.headers or {})
+        death = (self.headers.get("x-death") or [{}])[0]
+
+        def own(key):
+            return self.headers.get(DEAD_HEADER_PREFIX + key)
+
+        self.queue = own("queue") or death.get("queue") or ""
+        self.source = own("source") or str(death.get("exchange") or "").removesuffix(".events")
+        self.event_type = own("event-type") or next(iter(death.get("routing-keys") or []), "")
+        self.consumer = own("consumer") or self.queue.partition("--")[2]
+        at = own("at") or death.get("time") or ""
+        self.at = at.isoformat() if hasattr(at, "isoformat") else str(at)
+        reason = death.get("reason")
+        self.error = own("error") or (
+            f"{reason}: delivered more than {BROKER_DELIVERY_LIMIT} times without an answer"
+            " (its consumer crashed or lost its connection)"
+            if reason == "delivery_limit"
+            else str(reason or "unknown")
+        )
+        self.deliveries = own("deliveries") or death.get("count") or 0
+        self.replays = int(self.headers.get(REPLAYS_HEADER) or 0)
+        digest = hashlib.sha256(f"{self.queue}|{self.at}|".encode() + body).hexdigest()
+        self.id = own("id") or digest[:16]
+        try:
+            self.payload = json.loads(body)
+        except ValueError:
+            self.payload = body.decode(errors="replace")
+
+    def summary(self, width=80):
+        """The payload on one line, cut to ``width`` characters."""
+        text = json.dumps(self.payload, ensure_ascii=False, sort_keys=True, default=str)
+        return text if len(text) <= width else text[: width - 1] + "…"
+
+    def to_dict(self):
+        keys = ("id", "queue", "source", "event_type", "consumer", "at", "error", "deliveries")
+        return {key: getattr(self, key) for key in keys} | {
+            "replays": self.replays,
+            "payload": self.payload,
+        }
+
+
+class DeadLetters:
+    """The dead-letter queue, over one connection: ``count()``, ``list()``, ``replay(ids)``.
+    ``list`` reads every event without taking it (each is given back to the queue)."""
+
+    def __init__(self, amqp_uri, name="aptic events", connect_attempts=3):
+        self.params = connection_parameters(amqp_uri, name=name)
+        self.connect_attempts = connect_attempts
+        self._connection = None
+
+    def __enter__(self):
+        self._connection = _connect(self.params, self.connect_attempts)
+        return self
+
+    def __exit__(self, *exc_info):
+        if self._connection is not None and self._connection.is_open:
+            self._connection.close()
+        self._connection = None
+
+    def _channel(self):
+        channel = self._connection.channel()
+        declare_dead_letters(channel)
+        return channel
+
+    def count(self):
+        channel = self._channel()
+        count = declare_dead_letters(channel)
+        channel.close()
+        return count
+
+    def _take_all(self, channel):
+        taken = []
+        for _ in range(declare_dead_letters(channel)):
+            method, properties, body = channel.basic_get(DEAD_LETTER_QUEUE, auto_ack=False)
+            if method is None:
+                break
+            taken.append(DeadLetter(method, properties, body))
+        return taken
+
+    def list(self):
+        channel = self._channel()
+        try:
+            return self._take_all(channel)
+        finally:
+            channel.close()  # not acknowledged: every one back in the queue, in its place
+
+    def replay(self, ids=None):
+        """Send again to its queue each event whose id is in ``ids`` (None: all), as its
+        source published it (the dead-letter headers removed, ``x-aptic-replays`` counting),
+        confirmed by the broker, then take it out of the dead-letter queue. Returns
+        ``(replayed, missing)``: the events sent, and those whose queue no longer exists (left
+        in the dead-letter queue)."""
+        channel = self._channel()
+        channel.confirm_delivery()
+        replayed, missing = [], []
+        try:
+            for dead in self._take_all(channel):
+                if ids is not None and dead.id not in ids:
+                    continue
+                headers = {k: v for k, v in dead.headers.items() if not _broker_or_dead_header(k)}
+                headers[REPLAYS_HEADER] = dead.replays + 1
+                properties = pika.BasicProperties(
+                    content_type=dead.properties.content_type,
+                    content_encoding=dead.properties.content_encoding,
+                    delivery_mode=PERSISTENT,
+                    headers=headers,
+                )
+                try:
+                    channel.basic_publish("", dead.queue, dead.body, properties, mandatory=True)
+                except pika_errors.UnroutableError:
+                    missing.append(dead)
+                    continue
+                channel.basic_ack(dead.delivery_tag)
+                replayed.append(dead)
+        finally:
+            channel.close()  # the others back in the queue
+        return replayed, missing
+
+
+def dead_letter_count(amqp_uri):
+    """How many events wait in the dead-letter queue (declared if need be)."""
+    with DeadLetters(amqp_uri, name="dead-letter count") as dead:
+        return dead.count()

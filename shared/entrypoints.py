@@ -1,12 +1,25 @@
 """The entrypoints every service uses, with the platform's conventions built in."""
 
+import logging
+import traceback
+
 import eventlet
-from nameko.events import EventHandler
+from kombu import Exchange, Queue
+from nameko.amqp.publish import get_producer
+from nameko.constants import AMQP_SSL_CONFIG_KEY, LOGIN_METHOD_CONFIG_KEY
+from nameko.events import SERVICE_POOL, EventHandler
 from nameko.rpc import rpc as nameko_rpc
 
+from shared import amqp_client as wire
+from shared import times
 from shared.errors import AppError
 
-REQUEUE_DELAY_SECONDS = 1  # a failing event is retried about once a second, not in a tight loop
+log = logging.getLogger(__name__)
+
+REQUEUE_DELAY_SECONDS = 1  # a failing event is retried after 1 s, then 2, 4... (up to the max)
+MAX_REQUEUE_DELAY_SECONDS = 30
+DELIVERY_LIMIT_KEY = "EVENT_DELIVERY_LIMIT"  # config keys (optional): deliveries before the
+REQUEUE_DELAY_KEY = "EVENT_REQUEUE_DELAY"  # dead-letter queue, and the first pause in seconds
 
 
 def rpc(fn=None, **kwargs):
@@ -16,20 +29,105 @@ def rpc(fn=None, **kwargs):
     return decorator(fn) if fn is not None else decorator
 
 
+def dead_letter_queue():
+    """The platform's dead-letter exchange (fanout) and its one durable queue, as kombu entities."""
+    exchange = Exchange(wire.DEAD_LETTER_EXCHANGE, type="fanout", durable=True)
+    return Queue(wire.DEAD_LETTER_QUEUE, exchange=exchange, routing_key="", durable=True)
+
+
 class ReliableEventHandler(EventHandler):
-    """An event handler that never loses an event to an unexpected failure.
+    """An event handler that never loses an event to an unexpected failure, and is never stuck
+    on one that always fails.
 
     An expected error (an :class:`AppError`, e.g. a malformed payload) is final: the event is
     acknowledged and the refusal logged. Any other error (the store is down, a bug) puts the event
-    back on the queue to be tried again, so that a handler that recovers catches up.
+    back on the queue to be tried again after a pause that doubles (1 s, 2 s, 4 s... up to 30 s),
+    so that a handler that recovers catches up. After ``EVENT_DELIVERY_LIMIT`` deliveries (default
+    :data:`shared.amqp_client.DELIVERY_LIMIT`) that all failed, the event goes to the dead-letter
+    queue with the error (``aptic events dead`` lists it, ``aptic events replay`` sends it
+    again). The queue is a quorum queue whose broker-side delivery limit dead-letters an event
+    that keeps killing its consumer (a crash, not an exception) the same way.
     """
 
+    def setup(self):
+        super().setup()
+        if self.handler_type is not SERVICE_POOL:  # the platform's handlers are all pooled
+            return
+        config = self.container.config
+        self.delivery_limit = int(config.get(DELIVERY_LIMIT_KEY) or wire.DELIVERY_LIMIT)
+        self.requeue_delay = float(config.get(REQUEUE_DELAY_KEY) or REQUEUE_DELAY_SECONDS)
+        queue = self.queue
+        # declared (or upgraded from a classic queue of an older release) before nameko's
+        # consumer declares it again with the same arguments
+        wire.ensure_event_queue(
+            config["AMQP_URI"], self.source_service, self.event_type, queue.name
+        )
+        self.queue = Queue(
+            queue.name,
+            exchange=queue.exchange,
+            routing_key=queue.routing_key,
+            durable=True,
+            queue_arguments=dict(wire.EVENT_QUEUE_ARGUMENTS),
+        )
+
     def handle_message_processed(self, message, result=None, exc_info=None):
-        if exc_info is not None and not isinstance(exc_info[1], self.expected_exceptions):
-            eventlet.sleep(REQUEUE_DELAY_SECONDS)
-            self.queue_consumer.requeue_message(message)
-        else:
+        if exc_info is None or isinstance(exc_info[1], self.expected_exceptions):
             self.queue_consumer.ack_message(message)
+            return
+        deliveries = wire.deliveries(message.headers)
+        limit = getattr(self, "delivery_limit", wire.DELIVERY_LIMIT)
+        if deliveries >= limit and self._dead_letter(message, exc_info, deliveries):
+            self.queue_consumer.ack_message(message)
+            return
+        delay = getattr(self, "requeue_delay", REQUEUE_DELAY_SECONDS)
+        eventlet.sleep(min(delay * 2 ** (deliveries - 1), MAX_REQUEUE_DELAY_SECONDS))
+        self.queue_consumer.requeue_message(message)
+
+    def _dead_letter(self, message, exc_info, deliveries):
+        """Publish the event, as received, to the dead-letter queue with why it is there
+        (confirmed by the broker); False if that failed (the event is then requeued, and the
+        queue's own delivery limit dead-letters it later)."""
+        error = "".join(traceback.format_exception_only(exc_info[0], exc_info[1])).strip()
+        headers = wire.dead_letter_headers(
+            message.headers,
+            queue=self.queue.name,
+            source=self.source_service,
+            event_type=self.event_type,
+            consumer=f"{self.container.service_name}.{self.method_name}",
+            error=error,
+            deliveries=deliveries,
+            failed_at=times.now(),
+        )
+        config = self.container.config
+        try:
+            with get_producer(
+                config["AMQP_URI"],
+                ssl=config.get(AMQP_SSL_CONFIG_KEY),
+                login_method=config.get(LOGIN_METHOD_CONFIG_KEY),
+            ) as producer:
+                dead = dead_letter_queue()
+                producer.publish(
+                    message.body,
+                    exchange=dead.exchange,
+                    routing_key=self.queue.name,
+                    headers=headers,
+                    content_type=message.content_type,
+                    content_encoding=message.content_encoding,
+                    delivery_mode=wire.PERSISTENT,
+                    declare=[dead],
+                    retry=True,
+                )
+        except Exception:
+            log.exception("could not dead-letter an event of %s: requeued", self.queue.name)
+            return False
+        log.error(
+            "event dead-lettered after %d deliveries: %s (%s)",
+            deliveries,
+            self.queue.name,
+            error,
+            extra={"queue": self.queue.name, "deliveries": deliveries},
+        )
+        return True
 
 
 def event_handler(source_service, event_type, **kwargs):
