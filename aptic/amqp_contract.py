@@ -33,6 +33,7 @@ def wire():
     from nameko import constants, rpc
     from nameko.standalone.events import get_event_exchange
 
+    from shared import amqp_client
     from shared.logs import CORRELATION_KEY
 
     rpc_exchange = rpc.get_rpc_exchange({})
@@ -54,6 +55,12 @@ def wire():
         "content_type": content_type,
         "delivery_mode": constants.PERSISTENT,
         "heartbeat": constants.DEFAULT_HEARTBEAT,
+        "event_queue_arguments": dict(amqp_client.EVENT_QUEUE_ARGUMENTS),
+        "dead_letter_exchange": amqp_client.DEAD_LETTER_EXCHANGE,
+        "dead_letter_queue": amqp_client.DEAD_LETTER_QUEUE,
+        "dead_letter_headers": [
+            amqp_client.DEAD_HEADER_PREFIX + h for h in amqp_client.DEAD_HEADERS
+        ],
     }
 
 
@@ -87,8 +94,20 @@ def _wire_table():
         (
             "an event handler's queue",
             "`evt-{source}-{event_type}--{service}.{method}`, durable, bound to "
-            "`{source}.events` with `{event_type}`",
-            "`nameko.events.EventHandler.setup`",
+            "`{source}.events` with `{event_type}`; arguments "
+            + ", ".join(f"`{k}` = `{v}`" for k, v in w["event_queue_arguments"].items()),
+            "`nameko.events.EventHandler.setup`, `shared.entrypoints.ReliableEventHandler.setup`",
+        ),
+        (
+            "dead letters",
+            f"exchange `{w['dead_letter_exchange']}`, fanout, durable; queue "
+            f"`{w['dead_letter_queue']}`, durable (classic), bound to it",
+            "`shared.amqp_client.DEAD_LETTER_EXCHANGE`",
+        ),
+        (
+            "a dead letter's headers",
+            "its own, and " + ", ".join(f"`{h}`" for h in w["dead_letter_headers"]),
+            "`shared.amqp_client.dead_letter_headers`",
         ),
         ("context headers", f"`{w['header_prefix']}{{key}}`", "`nameko.constants.HEADER_PREFIX`"),
         (
@@ -385,6 +404,8 @@ def render():
         doc = _own_doc(schema)
         where = f"`{schema.__module__}.{schema.__name__}`" + (f": {doc}" if doc else "")
         out += ["", f"#### `{name}`", "", where, "", schema_table(schema)]
+    from shared import amqp_client
+
     handlers = event_handlers()
     out += [
         "",
@@ -392,7 +413,15 @@ def render():
         "",
         "Each event is published to the exchange `<source>.events` with the event type as routing",
         "key; its body is the JSON object below (a consumer ignores fields it does not know). The",
-        "platform's own consumers are the queues listed (durable, one per handler).",
+        "platform's own consumers are the queues listed (durable quorum queues, one per handler).",
+        "A handler that fails on an event puts it back on its queue (pauses doubling from 1 s);",
+        f"after `EVENT_DELIVERY_LIMIT` failed deliveries (default {amqp_client.DELIVERY_LIMIT},",
+        "counted by the queue's `x-delivery-count` header) it publishes the event, as received",
+        f"with the headers above, to `{amqp_client.DEAD_LETTER_EXCHANGE}` and acknowledges it;",
+        "the queue's own `x-delivery-limit` dead-letters an event that keeps killing its consumer",
+        "(the broker's `x-death` header then says why). `aptic events dead` lists them, `aptic",
+        "events replay` publishes them again to their queue through the default exchange (see",
+        "[operations.md](operations.md)).",
     ]
     for source, event, schema in events():
         queues = handlers.get((source, event), [])
