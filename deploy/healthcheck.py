@@ -29,13 +29,13 @@ class Unhealthy(Exception):
     """The service does not answer as it should."""
 
 
-def service_config(service, environ=None):
+def service_config(service):
     from shared.config import load_config
 
     path = ROOT / "services" / service / "config.yml"
     if not path.is_file():
         raise Unhealthy(f"unknown service {service!r} (no {path})")
-    return load_config(path, environ)
+    return load_config(path)
 
 
 def check_rpc_consumers(amqp_uri, service, timeout=TIMEOUT):
@@ -82,8 +82,8 @@ def check_http(url, timeout=TIMEOUT):
         raise Unhealthy(f"{url}: {exc}") from exc
 
 
-def check(service, environ=None):
-    config = service_config(service, environ)
+def check(service):
+    config = service_config(service)
     consumers = check_rpc_consumers(config["AMQP_URI"], service)
     report = [f"rpc-{service}: {consumers} consumer(s)"]
     if service == "gateway":

@@ -1,51 +1,33 @@
-"""Configuration from YAML, with ``${VAR}`` and ``${VAR:default}`` filled from the environment.
+"""Configuration: YAML whose ``${VAR}`` and ``${VAR:default}`` are filled from the environment by
+nameko's own loader (``nameko.cli.main.env_var_constructor``, what ``nameko run --config`` uses).
 
-A value that is a placeholder alone takes the type its text reads as in YAML
-(``${WEB_PORT:8000}`` is the int 8000); inside a longer string it is text.
+A value that is a placeholder alone takes the type its text reads as in YAML (``${WEB_PORT:8000}``
+is the int 8000); inside a longer string it is text; a variable neither set nor defaulted reads
+as None (a setting that must be set is checked by the service's ``Settings``).
+
+No nameko container, no eventlet: the ``aptic`` commands read their config with it too.
 """
 
-import os
-import re
+from functools import partial
 
 import yaml
-
-_PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::([^}]*))?\}")
-
-
-class MissingVariable(KeyError):
-    """A ``${VAR}`` without default whose variable is not set."""
+from nameko.cli.main import IMPLICIT_ENV_VAR_MATCHER, env_var_constructor
 
 
-def _fill(text, environ):
-    def replace(match):
-        name, default = match.group(1), match.group(2)
-        if name in environ:
-            return environ[name]
-        if default is None:
-            raise MissingVariable(f"environment variable {name} is not set and has no default")
-        return default
-
-    whole = _PLACEHOLDER.fullmatch(text)
-    if whole:
-        return yaml.safe_load(replace(whole)) if replace(whole) != "" else ""
-    return _PLACEHOLDER.sub(replace, text)
+class Loader(yaml.SafeLoader):
+    """YAML's safe loader with nameko's ``${VAR:default}`` resolver, on a class of its own
+    (nameko's ``setup_yaml_parser`` would change ``yaml.SafeLoader`` for the whole process)."""
 
 
-def _walk(value, environ):
-    if isinstance(value, dict):
-        return {key: _walk(item, environ) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_walk(item, environ) for item in value]
-    if isinstance(value, str):
-        return _fill(value, environ)
-    return value
+Loader.add_constructor("!env_var", env_var_constructor)
+Loader.add_constructor("!raw_env_var", partial(env_var_constructor, raw=True))
+Loader.add_implicit_resolver("!env_var", IMPLICIT_ENV_VAR_MATCHER, None)
 
 
-def load_config_text(text, environ=None):
-    environ = os.environ if environ is None else environ
-    return _walk(yaml.safe_load(text) or {}, environ)
+def load_config_text(text):
+    return yaml.load(text, Loader=Loader) or {}  # noqa: S506 (a safe loader)
 
 
-def load_config(path, environ=None):
+def load_config(path):
     with open(path, encoding="utf-8") as handle:
-        return load_config_text(handle.read(), environ)
+        return load_config_text(handle.read())

@@ -23,7 +23,7 @@ from services.issuance.schemas import (
     OrderBookletsOut,
     PrintFileOut,
 )
-from services.issuance.settings import IssuanceSettings
+from services.issuance.settings import Settings
 from services.issuance.store import IssuanceRepository
 from shared.entrypoints import event_handler, rpc
 from shared.events import DistributorRegistered, OrderConfirmed
@@ -31,6 +31,7 @@ from shared.logs import Correlation
 from shared.mongo import Store
 from shared.outbox import OUTBOX_FLUSH_SECONDS, Outbox
 from shared.schemas import ActorSchema
+from shared.settings import SettingsProvider
 
 RESUME_SECONDS = 30  # how often a service looks for an issue left unfinished
 
@@ -43,7 +44,7 @@ class IssuanceService:
     name = "issuance"
 
     store = Store(IssuanceRepository)
-    settings = IssuanceSettings()
+    settings = SettingsProvider(Settings)
     dispatch = EventDispatcher()
     outbox = Outbox("booklets")
     correlation = Correlation()

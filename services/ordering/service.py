@@ -29,7 +29,7 @@ from services.ordering.schemas import (
     SponsorInput,
     SponsorOut,
 )
-from services.ordering.settings import OrderingSettings
+from services.ordering.settings import Settings
 from services.ordering.store import OrderingRepository
 from shared.entrypoints import event_handler, rpc
 from shared.events import BookletsIssued
@@ -37,6 +37,7 @@ from shared.logs import Correlation
 from shared.mongo import Store
 from shared.outbox import OUTBOX_FLUSH_SECONDS, Outbox
 from shared.schemas import ActorSchema
+from shared.settings import SettingsProvider
 
 
 def _actor(actor):
@@ -47,7 +48,7 @@ class OrderingService:
     name = "ordering"
 
     store = Store(OrderingRepository)
-    settings = OrderingSettings()
+    settings = SettingsProvider(Settings)
     dispatch = EventDispatcher()
     outbox = Outbox("orders", "distributors")
     correlation = Correlation()

@@ -1,16 +1,15 @@
 """The ordering service's settings: the operator's identity on invoices, payment terms, the
 default State co-funding campaign. Config keys (``services/ordering/config.yml``) with defaults."""
 
-from dataclasses import dataclass, fields
-
-from nameko.extensions import DependencyProvider
+from dataclasses import dataclass
 
 from services.ordering.domain import COFUNDING_MIN_FACE_VALUE_CENTS, DEFAULT_ENVELOPE_CENTS
 from shared.money import STATE_COFUNDING_BP
+from shared.settings import ConfigSettings
 
 
 @dataclass(frozen=True)
-class Settings:
+class Settings(ConfigSettings):
     # config key = the field name in upper case
     operator_name: str = "APTIC"
     operator_address: str = "12 rue de la Médiation, 33000 Bordeaux"
@@ -24,15 +23,6 @@ class Settings:
     cofunding_envelope_cents: int = DEFAULT_ENVELOPE_CENTS
     cofunding_min_face_value_cents: int = COFUNDING_MIN_FACE_VALUE_CENTS
 
-    @classmethod
-    def from_config(cls, config):
-        values = {}
-        for field in fields(cls):
-            key = field.name.upper()
-            if config.get(key) not in (None, ""):
-                values[field.name] = field.type(config[key])
-        return cls(**values)
-
     def issuer(self):
         """The operator as printed on invoices (stored with each invoice: never re-read)."""
         return {
@@ -44,13 +34,3 @@ class Settings:
             "bic": self.operator_bic,
             "email": self.operator_email,
         }
-
-
-class OrderingSettings(DependencyProvider):
-    """Injects the :class:`Settings` read once from the container's config."""
-
-    def setup(self):
-        self.settings = Settings.from_config(self.container.config)
-
-    def get_dependency(self, worker_ctx):
-        return self.settings

@@ -2,23 +2,61 @@
 
 import json
 import logging
+from dataclasses import dataclass
 
 import pytest
+import yaml
 from nameko.exceptions import deserialize, serialize
 
 from services.catalog.exceptions import VenueNotFound
-from shared.config import MissingVariable, load_config_text
+from services.issuance.settings import Settings as IssuanceSettings
+from shared.config import load_config_text
 from shared.errors import Refused
 from shared.logs import JsonFormatter
 from shared.mongo import NoDatabase, document_key, get_client, update_and_get
+from shared.settings import ConfigSettings
 
 
-def test_config_placeholders_typed_and_defaulted():
-    text = "port: ${PORT:8000}\nuri: amqp://${HOST:localhost}:5672/\nflag: ${FLAG:true}\nname: ${NAME}\n"
-    config = load_config_text(text, {"NAME": "aptic", "HOST": "rabbit"})
-    assert config == {"port": 8000, "uri": "amqp://rabbit:5672/", "flag": True, "name": "aptic"}
-    with pytest.raises(MissingVariable):
-        load_config_text("name: ${NAME}\n", {})
+def test_config_placeholders_typed_and_defaulted(monkeypatch):
+    monkeypatch.setenv("NAME", "aptic")
+    monkeypatch.setenv("HOST", "rabbit")
+    monkeypatch.delenv("PORT", raising=False)
+    monkeypatch.delenv("FLAG", raising=False)
+    monkeypatch.delenv("UNSET_NAME", raising=False)
+    text = (
+        "port: ${PORT:8000}\nuri: amqp://${HOST:localhost}:5672/\nflag: ${FLAG:true}\n"
+        "name: ${NAME}\nnothing: ${UNSET_NAME}\nempty: ${UNSET_NAME:}\n"
+        "siret: ${UNSET_NAME:73282932000074}\nplain: text\n"
+    )
+    assert load_config_text(text) == {
+        "port": 8000,
+        "uri": "amqp://rabbit:5672/",
+        "flag": True,
+        "name": "aptic",
+        "nothing": None,
+        "empty": None,
+        "siret": 73282932000074,
+        "plain": "text",
+    }
+    # the loader is a class of its own: YAML's safe loader is left as it was
+    assert yaml.safe_load("name: ${NAME}") == {"name": "${NAME}"}
+
+
+def test_settings_from_config_cast_defaulted_and_checked():
+    @dataclass(frozen=True)
+    class Example(ConfigSettings):
+        name: str = "APTIC"
+        days: int = 30
+
+    assert Example.from_config({"NAME": 42, "DAYS": "45"}) == Example(name="42", days=45)
+    assert Example.from_config({"NAME": None, "DAYS": ""}) == Example()
+    with pytest.raises(ValueError, match="OPERATOR_SECRET must be set"):
+        IssuanceSettings.from_config({"CODE_DIGEST_KEY": "k" * 16})
+    settings = IssuanceSettings.from_config(
+        {"OPERATOR_SECRET": 1234567890123456, "CODE_DIGEST_KEY": "k" * 16, "PRINT_WORKERS": "2"}
+    )
+    assert settings.operator_secret == "1234567890123456" and settings.print_workers == 2
+    assert "1234567890123456" not in repr(settings)
 
 
 def test_expected_errors_cross_rpc_as_themselves():

@@ -119,12 +119,13 @@ def test_pdf_text_holds_reference_and_totals_and_is_the_same_when_rendered_again
     assert plain(again.pages[0].extract_text()) == text
 
 
-def test_operator_identity_comes_from_the_config():
+def test_operator_identity_comes_from_the_config(monkeypatch):
     from shared.config import load_config
 
     config_file = Path(__file__).resolve().parents[2] / "services/ordering/config.yml"
-    environ = {"OPERATOR_NAME": "APTIC Occitanie", "INVOICE_DUE_DAYS": "45"}
-    settings = Settings.from_config(load_config(config_file, environ))
+    monkeypatch.setenv("OPERATOR_NAME", "APTIC Occitanie")
+    monkeypatch.setenv("INVOICE_DUE_DAYS", "45")
+    settings = Settings.from_config(load_config(config_file))
     assert settings.operator_name == "APTIC Occitanie" and settings.invoice_due_days == 45
     assert settings.operator_siret == "73282932000074"  # the YAML int back to text
     assert Settings.from_config({}) == Settings()

@@ -1,0 +1,34 @@
+"""A service's settings: a frozen dataclass whose fields are its config keys in lower case
+(``services/<name>/config.yml``), read once when the service's container starts."""
+
+import dataclasses
+
+from nameko.extensions import DependencyProvider
+
+
+class ConfigSettings:
+    """A mixin for a service's frozen dataclass of settings: ``from_config`` reads each field
+    from the config key of its name in upper case, cast to the field's type; a key missing,
+    empty or None leaves the field's default."""
+
+    @classmethod
+    def from_config(cls, config):
+        values = {}
+        for field in dataclasses.fields(cls):
+            value = config.get(field.name.upper())
+            if value not in (None, ""):
+                values[field.name] = field.type(value)
+        return cls(**values)
+
+
+class SettingsProvider(DependencyProvider):
+    """Injects a service's settings (``settings_class.from_config``), read once at start."""
+
+    def __init__(self, settings_class):
+        self.settings_class = settings_class
+
+    def setup(self):
+        self.settings = self.settings_class.from_config(self.container.config)
+
+    def get_dependency(self, worker_ctx):
+        return self.settings
