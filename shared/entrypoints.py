@@ -8,7 +8,7 @@ from kombu import Exchange, Queue
 from nameko.amqp.publish import get_producer
 from nameko.constants import AMQP_SSL_CONFIG_KEY, LOGIN_METHOD_CONFIG_KEY
 from nameko.events import SERVICE_POOL, EventHandler
-from nameko.rpc import rpc as nameko_rpc
+from nameko.rpc import Rpc
 
 from shared import amqp_client as wire
 from shared import times
@@ -22,10 +22,36 @@ DELIVERY_LIMIT_KEY = "EVENT_DELIVERY_LIMIT"  # config keys (optional): deliverie
 REQUEUE_DELAY_KEY = "EVENT_REQUEUE_DELAY"  # dead-letter queue, and the first pause in seconds
 
 
+class ReliableRpc(Rpc):
+    """nameko's RPC entrypoint, surviving a broker out of reach when the reply is sent.
+
+    nameko 2.14 lets an error publishing the reply escape the worker, which kills the whole
+    container (the process exits, and with it every call in flight). Here the request is put back
+    instead (or, if its own connection is gone, the broker has done so already): it is delivered
+    again once the broker is back, and done again (at least once, as any call; the platform's
+    writes are idempotent) so that a caller still waiting gets its answer.
+    """
+
+    def handle_result(self, message, worker_ctx, result, exc_info):
+        try:
+            return super().handle_result(message, worker_ctx, result, exc_info)
+        except Exception as exc:  # the broker dropped us: no reply sent, nothing acknowledged
+            log.warning(
+                "could not send the reply of %s (%r): the request will be delivered again",
+                self.method_name,
+                exc,
+            )
+            try:
+                self.rpc_consumer.requeue_message(message)
+            except Exception:  # its connection is gone too: the broker requeues it by itself
+                pass
+            return result, exc_info
+
+
 def rpc(fn=None, **kwargs):
     """An RPC method: expected errors (AppError) go back to the caller and are logged as warnings."""
     kwargs.setdefault("expected_exceptions", AppError)
-    decorator = nameko_rpc(**kwargs)
+    decorator = ReliableRpc.decorator(**kwargs)
     return decorator(fn) if fn is not None else decorator
 
 
