@@ -80,9 +80,18 @@ class CatalogService:
 
     @rpc
     def search_venues(self, query):
-        """Accredited venues matching ``query`` (filters of ``SearchQuery``)."""
-        venues, total = api.search(self.store, SearchQuery().load_or_raise(query))
-        return {"total": total, "venues": VenueOut(many=True).dump(venues)}
+        """One page of the accredited venues matching ``query``, with ``total`` (all matches).
+
+        Filters of ``SearchQuery``, and its ``limit`` and ``offset``: the database pages and
+        counts (``api.search``)."""
+        data = SearchQuery().load_or_raise(query)
+        venues, total = api.search(self.store, data)
+        return {
+            "total": total,
+            "limit": data["limit"],
+            "offset": data["offset"],
+            "venues": VenueOut(many=True).dump(venues),
+        }
 
     @rpc
     def map_geojson(self):

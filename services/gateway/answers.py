@@ -5,9 +5,12 @@ database selects the page and counts the matches; nothing is cut silently (a ``l
 largest one is a 400 ``validation_error``).
 """
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from services.gateway.auth import KeyOut
+from shared.schemas import MAX_OFFSET, StrictSchema
+
+MAX_PAGE = 500
 
 PAGE_DOC = {
     "total": "how many match in all (not only on this page)",
@@ -36,7 +39,14 @@ class KeyCreatedOut(KeyOut):
     api_key = fields.String(metadata={"description": "the key, shown once: keep it"})
 
 
-KeyListOut = listing("KeyListOut", "keys", KeyOut, paged=False)
+KeyListOut = listing("KeyListOut", "keys", KeyOut)
+
+
+class PageQuery(StrictSchema):
+    """A page of a list: ``limit`` items (1 to 500) after the first ``offset``."""
+
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_PAGE))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
 
 
 class KeyRevokedOut(Schema):

@@ -122,8 +122,15 @@ class KeyRepository(Repository):
         if result.matched_count == 0:
             raise NotFound("no active key with this id", code="key_not_found")
 
-    def list(self):
-        return list(self.db.api_keys.find({}, {"_id": 0, "hash": 0}).sort("created_at", ASCENDING))
+    def list(self, limit=0, offset=0):
+        """Keys, oldest first (then by id), ``offset`` of them skipped, at most ``limit`` (0: all);
+        the database skips and limits."""
+        cursor = self.db.api_keys.find({}, {"_id": 0, "hash": 0})
+        cursor = cursor.sort([("created_at", ASCENDING), ("key_id", ASCENDING)])
+        return list(cursor.skip(offset).limit(limit))
+
+    def count(self):
+        return self.db.api_keys.count_documents({})
 
     def ping(self):
         self.db.command("ping")

@@ -3,7 +3,7 @@
 from marshmallow import ValidationError, fields, validate, validates
 
 from services.redemption.domain import MAX_COUPONS_PER_REDEMPTION
-from shared.schemas import EventSchema, HistoryEntry, StrictSchema, whole
+from shared.schemas import MAX_OFFSET, EventSchema, HistoryEntry, StrictSchema, whole
 from shared.serials import normalize
 
 
@@ -41,6 +41,8 @@ class ListQuery(StrictSchema):
     venue_id = fields.String(load_default=None, validate=validate.Length(max=64))
     start = fields.AwareDateTime(data_key="from", load_default=None)
     end = fields.AwareDateTime(data_key="to", load_default=None)
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
 
 
 class RedeemedCouponOut(EventSchema):

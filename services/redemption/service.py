@@ -142,12 +142,19 @@ class RedemptionService:
 
     @rpc
     def list_redemptions(self, query):
-        """Redemptions, by venue and period (``from`` inclusive, ``to`` exclusive)."""
+        """One page of the redemptions, by venue and period, with ``total`` (all matches).
+
+        ``from`` inclusive, ``to`` exclusive, oldest first, ``limit`` and ``offset``: the database
+        pages and counts."""
         data = ListQuery().load_or_raise(query)
-        found = self.store.list_redemptions(
-            data["venue_id"], times.aware(data["start"]), times.aware(data["end"])
-        )
-        return {"redemptions": RedemptionOut(many=True).dump([api.out(r) for r in found])}
+        where = (data["venue_id"], times.aware(data["start"]), times.aware(data["end"]))
+        found = self.store.list_redemptions(*where, limit=data["limit"], offset=data["offset"])
+        return {
+            "total": self.store.count_redemptions(*where),
+            "limit": data["limit"],
+            "offset": data["offset"],
+            "redemptions": RedemptionOut(many=True).dump([api.out(r) for r in found]),
+        }
 
     @rpc
     def list_locks(self):

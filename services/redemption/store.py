@@ -217,7 +217,8 @@ class RedemptionRepository(Repository):
     def redemption_by_key(self, venue_id, key):
         return self.db.redemptions.find_one({"venue_id": venue_id, "idempotency_key": key}, _NO_ID)
 
-    def list_redemptions(self, venue_id=None, start=None, end=None, limit=500):
+    @staticmethod
+    def _listed(venue_id=None, start=None, end=None):
         query = {"status": {"$in": [str(status) for status in VISIBLE_STATUSES]}}
         if venue_id:
             query["venue_id"] = venue_id
@@ -226,8 +227,18 @@ class RedemptionRepository(Repository):
                 **({"$gte": start} if start else {}),
                 **({"$lt": end} if end else {}),
             }
-        cursor = self.db.redemptions.find(query, _NO_ID).sort("created_at", ASCENDING)
-        return list(cursor.limit(limit))
+        return query
+
+    def list_redemptions(self, venue_id=None, start=None, end=None, limit=0, offset=0):
+        """Visible redemptions, oldest first (then by id: pages never overlap), ``offset`` of
+        them skipped, at most ``limit`` (0: all); the database skips and limits."""
+        cursor = self.db.redemptions.find(self._listed(venue_id, start, end), _NO_ID)
+        cursor = cursor.sort([("created_at", ASCENDING), ("id", ASCENDING)])
+        return list(cursor.skip(offset).limit(limit))
+
+    def count_redemptions(self, venue_id=None, start=None, end=None):
+        """How many visible redemptions :meth:`list_redemptions` would list with no limit."""
+        return self.db.redemptions.count_documents(self._listed(venue_id, start, end))
 
     # -- redeeming: single-document atomic steps ----------------------------------------------
     def claim(self, serials, redemption_id, claim_key, at):

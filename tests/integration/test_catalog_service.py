@@ -83,7 +83,7 @@ def test_invalid_payload_is_refused_and_changes_nothing(catalog):
     with pytest.raises(ValidationFailed) as caught:
         proxy.register_venue({**venue_payload(), "location": {"lat": "north"}}, OPERATOR)
     assert "location" in caught.value.details["fields"]
-    assert proxy.search_venues({}) == {"total": 0, "venues": []}
+    assert proxy.search_venues({}) == {"total": 0, "limit": 50, "offset": 0, "venues": []}
     assert proxy.health()["store"] is True
 
 
@@ -126,6 +126,10 @@ def test_near_search_answers_the_public_shape_with_database_distances(catalog):
         "id", "name", "address", "postcode", "city", "town_code", "department", "location",
         "venue_type", "status", "categories", "services", "distance_km",
     }  # fmt: skip
+    assert (answer["limit"], answer["offset"]) == (2, 0)
     rest = proxy.search_venues({"near": "44.8378,-0.5792", "radius_km": 40, "offset": 2})
     assert [v["id"] for v in rest["venues"]] == [ids[0]] and rest["total"] == 3
+    assert (rest["limit"], rest["offset"]) == (50, 2)
+    with pytest.raises(ValidationFailed):  # no silent cap: a page larger than 500 is refused
+        proxy.search_venues({"limit": 501})
     assert "distance_km" not in proxy.search_venues({})["venues"][0]

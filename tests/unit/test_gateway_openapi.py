@@ -67,9 +67,9 @@ def test_every_route_is_described_once_with_its_path_parameters():
 @pytest.mark.parametrize(
     "path, key, paged",
     [
-        ("/venues", "venues", False),
-        ("/api-keys", "keys", False),
-        ("/redemptions", "redemptions", False),
+        ("/venues", "venues", True),
+        ("/api-keys", "keys", True),
+        ("/redemptions", "redemptions", True),
         ("/orders", "orders", False),
         ("/redemption-locks", "locks", False),
         ("/settlement-runs", "runs", False),

@@ -465,3 +465,19 @@ def test_a_repository_built_on_a_naive_client_reads_dates_aware(repo, mongo_conf
     assert by_hand.db.codec_options.tz_aware is True
     booklet = by_hand.db.booklets.find_one()
     assert booklet["valid_until"].utcoffset() == timedelta(0)
+
+
+def test_redemptions_are_listed_a_page_at_a_time_by_the_database(counted):
+    repo, commands = counted
+    codes = list(seed(repo).items())
+    t0 = now()
+    made = [redeem(repo, codes[i : i + 1], at=t0 + timedelta(seconds=i))[0]["id"] for i in range(5)]
+    commands.take()
+    pages = [repo.list_redemptions(VENUE_ID, limit=2, offset=offset) for offset in (0, 2, 4)]
+    assert commands.take() == ["find", "find", "find"]  # one query a page, no scan in Python
+    assert [[r["id"] for r in page] for page in pages] == [made[:2], made[2:4], made[4:]]
+    assert repo.count_redemptions(VENUE_ID) == 5 and repo.count_redemptions("ven_other") == 0
+    assert repo.count_redemptions(VENUE_ID, start=t0 + timedelta(seconds=3)) == 2
+    assert len(repo.list_redemptions(VENUE_ID)) == 5  # no limit: all of them, no silent cap
+    late = repo.list_redemptions(VENUE_ID, start=t0 + timedelta(seconds=3), limit=1, offset=1)
+    assert [r["id"] for r in late] == [made[4]]

@@ -59,10 +59,11 @@ class CatalogRoutes:
     @route(
         "GET",
         "/venues",
-        summary="Search accredited venues (public)",
+        summary="Search accredited venues (public), a page at a time (limit, offset; total: how "
+        "many match)",
         tag=TAG,
         query=catalog.SearchQuery,
-        response=listing("VenueListOut", "venues", catalog.VenueOut, paged=False),
+        response=listing("VenueListOut", "venues", catalog.VenueOut),
     )
     def search_venues(self, request):
         query = query_args(request, *catalog.SearchQuery().fields)

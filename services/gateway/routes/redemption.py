@@ -73,15 +73,16 @@ class RedemptionRoutes:
     @route(
         "GET",
         "/redemptions",
-        summary="Redemptions by venue and period (venue_id, from, to)",
+        summary="Redemptions by venue and period (venue_id, from, to), oldest first, a page at a "
+        "time (limit, offset; total: how many match)",
         tag=TAG,
         roles=("venue", "operator"),
         query=redemption.ListQuery,
-        response=listing("RedemptionListOut", "redemptions", redemption.RedemptionOut, paged=False),
+        response=listing("RedemptionListOut", "redemptions", redemption.RedemptionOut),
     )
     def redemption_list(self, request):
         caller = self.auth.require(request)
-        query = query_args(request, "venue_id", "from", "to")
+        query = query_args(request, "venue_id", "from", "to", "limit", "offset")
         if not caller.is_operator():
             caller.require_owner("venue", query.setdefault("venue_id", caller.subject_id))
         return json_response(call(self.redemption_rpc.list_redemptions, query))

@@ -4,9 +4,15 @@ import eventlet
 from werkzeug.utils import redirect
 
 from services.gateway import docs
-from services.gateway.answers import HealthOut, KeyCreatedOut, KeyListOut, KeyRevokedOut
+from services.gateway.answers import (
+    HealthOut,
+    KeyCreatedOut,
+    KeyListOut,
+    KeyRevokedOut,
+    PageQuery,
+)
 from services.gateway.auth import KeyInput, key_out
-from services.gateway.http import ApiHandler, json_response, read_json, route
+from services.gateway.http import ApiHandler, json_response, query_args, read_json, route
 from services.gateway.openapi import openapi_spec
 from services.gateway.subjects import create_bound_key
 from shared.errors import AppError, NotFound
@@ -89,14 +95,19 @@ class SystemRoutes:
     @route(
         "GET",
         "/api-keys",
-        summary="List API keys (never the keys themselves)",
+        summary="List API keys (never the keys themselves), oldest first, a page at a time "
+        "(limit, offset; total: how many keys)",
         tag=TAG,
         roles=("operator",),
+        query=PageQuery,
         response=KeyListOut,
     )
     def list_api_keys_http(self, request):
         self.auth.require(request)
-        return json_response({"keys": [key_out(record) for record in self.auth.keys.list()]})
+        page = PageQuery().load_or_raise(query_args(request, "limit", "offset"))
+        keys = self.auth.keys.list(page["limit"], page["offset"])
+        total = self.auth.keys.count()
+        return json_response({"keys": [key_out(k) for k in keys], "total": total, **page})
 
     @route(
         "POST",
