@@ -2,7 +2,7 @@
 
 It reads every ``.py`` file of the installed packages (``shared``, ``services``, ``aptic``) and
 collects their absolute imports with ``ast``. That includes the imports made inside functions,
-such as pypdf and fontTools on issuance's print path or WeasyPrint on every document's path.
+such as fontTools on issuance's print path or WeasyPrint on every document's path.
 Then it imports each module that is neither the standard library's nor the platform's own.
 A runtime dependency left out of the image fails the build here, not the first print. Importing
 WeasyPrint also loads Debian's pango.

@@ -11,16 +11,15 @@ value); only serials, security codes and QR codes change. So, as variable-data p
    them, in DejaVu Sans Mono Bold (the font the CSS uses for them, embedded once), and each QR
    code as a 1-bit image (one pixel a module, drawn without smoothing).
 
-Chunks of booklets are made into PDF objects independently (``render_chunk``: pure, runs in
-worker processes, see ``print_worker``) with object numbers given in advance, so assembling the
-file is a concatenation plus the cross-reference table.
+Chunks of booklets are drawn independently (``render_chunk``: pure, runs in worker processes,
+see ``print_worker``): each page as its content stream and its QR codes' samples; the file is
+assembled from them with pikepdf (``services.issuance.documents.Assembly``).
 """
 
 import functools
 import io
 import os
 import subprocess
-import zlib
 
 from services.issuance.printing import (
     SLOT_HEIGHT_MM,
@@ -47,36 +46,10 @@ COVER_TEXT = {"range": (4, 31.5, 9, 0), "number": (128, 7, 13, 0)}
 QR_BOX = (151, 7, 30)  # left, top, size (mm)
 
 
-def _objects_of_sheet(kind, count):
-    """How many PDF objects a sheet takes: page, content, and one image per coupon."""
-    return 2 + (count if kind == "coupons" else 0)
-
-
-def objects_of_booklet(view):
-    """PDF objects of a booklet: its cover sheet and its coupon sheets."""
-    return _objects_of_sheet("cover", 0) + sum(
-        _objects_of_sheet("coupons", len(page)) for page in view["pages"]
-    )
-
-
-# -- PDF syntax -----------------------------------------------------------------------------------
+# -- content stream operators ---------------------------------------------------------------------
 def pdf_string(text):
     raw = text.encode("cp1252")
     return b"(" + raw.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)") + b")"
-
-
-def stream_object(number, header, data):
-    """``n 0 obj << header /Length >> stream ... endstream endobj`` (``data`` compressed)."""
-    packed = zlib.compress(data, 6)
-    return (
-        f"{number} 0 obj\n<<{header} /Filter /FlateDecode /Length {len(packed)}>>\nstream\n".encode()
-        + packed
-        + b"\nendstream\nendobj\n"
-    )
-
-
-def plain_object(number, body):
-    return f"{number} 0 obj\n{body}\nendobj\n".encode()
 
 
 def _xy(slot, left_mm, top_mm):
@@ -105,39 +78,20 @@ def qr_op(slot):
     return b"q %.2f 0 0 %.2f %.2f %.2f cm /Q%d Do Q\n" % (side, side, x, y - side, slot)
 
 
-# -- QR codes -------------------------------------------------------------------------------------
-def qr_image_object(number, text):
-    size, data = qr_bits(text)
-    header = (
-        f"/Type /XObject /Subtype /Image /Width {size} /Height {size} /ColorSpace /DeviceGray"
-        " /BitsPerComponent 1 /Interpolate false"
-    )
-    return stream_object(number, header, data)
-
-
 # -- one chunk of booklets ------------------------------------------------------------------------
 def render_chunk(job):
-    """The PDF objects of a chunk of booklets: ``(bytes, [offset of each object], page numbers)``.
+    """The pages of a chunk of booklets, in order: ``(form, content, qr_codes)`` each, ``form``
+    the key of its static sheet, ``content`` its content stream (the static sheet drawn as
+    ``/T``, the texts in font ``/V``, QR code ``i`` drawn as ``/Q<i>``), ``qr_codes`` the
+    ``(size, 1-bit rows)`` of its QR codes (:func:`printing.qr_bits`).
 
-    ``job``: ``first`` (its first object number), ``pages`` (the page tree's number), ``font``,
-    ``ascent``, ``forms`` (``"<kind>:<cover|coupons>:<count>"`` -> form number) and ``booklets``
-    (views with ``kind`` and the coupons' serials and codes)."""
-    out = io.BytesIO()
-    offsets, page_numbers = [], []
-    number = job["first"]
+    ``job``: ``ascent`` (of the font) and ``booklets`` (views with ``kind`` and the coupons'
+    serials and codes)."""
     ascent = tuple(job["ascent"])
-
-    def emit(chunk):
-        offsets.append(out.tell())
-        out.write(chunk)
-
+    pages = []
     for view in job["booklets"]:
         for sheet in [None, *view["pages"]]:
             kind, count = ("cover", 0) if sheet is None else ("coupons", len(sheet))
-            page, content = number, number + 1
-            images = list(range(number + 2, number + 2 + (count if kind == "coupons" else 0)))
-            number += _objects_of_sheet(kind, count)
-            form = job["forms"][f"{view['kind']}:{kind}:{count}"]
             ops = [b"q /T Do Q\n"]
             if sheet is None:
                 ops.append(text_op(0, COVER_TEXT["number"], view["serial"], ascent))
@@ -149,29 +103,16 @@ def render_chunk(job):
                 line = f"Carnet {view['serial']} · chèque {coupon['index']}/{view['coupon_count']}"
                 ops.append(text_op(slot, COUPON_TEXT["booklet"], line, ascent))
                 ops.append(qr_op(slot))
-            xobjects = " ".join(
-                [f"/T {form} 0 R", *[f"/Q{i} {n} 0 R" for i, n in enumerate(images)]]
-            )
-            emit(
-                plain_object(
-                    page,
-                    f"<</Type /Page /Parent {job['pages']} 0 R"
-                    f" /MediaBox [0 0 {PAGE_W:.3f} {PAGE_H:.3f}]"
-                    f" /Resources <</XObject <<{xobjects}>> /Font <</V {job['font']} 0 R>>>>"
-                    f" /Contents {content} 0 R>>",
-                )
-            )
-            emit(stream_object(content, "", b"".join(ops)))
-            for slot, coupon in enumerate(sheet or ()):
-                emit(qr_image_object(images[slot], qr_text(coupon["serial"], coupon["code"])))
-            page_numbers.append(page)
-    return out.getvalue(), offsets, page_numbers
+            qr_codes = [qr_bits(qr_text(c["serial"], c["code"])) for c in sheet or ()]
+            pages.append((f"{view['kind']}:{kind}:{count}", b"".join(ops), qr_codes))
+    return pages
 
 
 # -- the embedded font ---------------------------------------------------------------------------
 @functools.lru_cache(maxsize=1)
 def font_program(path=FONT_FILE):
-    """``(ttf bytes, widths 32..255, bbox, (ascent, descent+ascent) in em)`` of the mono font."""
+    """``(ttf bytes, widths 32..255, bbox, (ascent, descent+ascent) in em)`` of the mono font
+    (embedded whole: the variable parts are any of its WinAnsi characters)."""
     from fontTools.ttLib import TTFont
 
     if not os.path.exists(path):  # not Debian's layout: ask fontconfig
@@ -198,25 +139,3 @@ def font_program(path=FONT_FILE):
     units = head.unitsPerEm
     ascent = (hhea.ascent / units, (hhea.ascent - hhea.descent) / units)
     return data, widths, bbox, ascent
-
-
-def font_objects(first):
-    """The three objects of the embedded font (font, descriptor, program), from ``first``."""
-    data, widths, bbox, ascent = font_program()
-    font, descriptor, program = first, first + 1, first + 2
-    return [
-        plain_object(
-            font,
-            f"<</Type /Font /Subtype /TrueType /BaseFont /{FONT_NAME} /FirstChar 32 /LastChar 255"
-            f" /Widths [{' '.join(map(str, widths))}] /Encoding /WinAnsiEncoding"
-            f" /FontDescriptor {descriptor} 0 R>>",
-        ),
-        plain_object(
-            descriptor,
-            f"<</Type /FontDescriptor /FontName /{FONT_NAME} /Flags 33"
-            f" /FontBBox [{' '.join(map(str, bbox))}] /ItalicAngle 0"
-            f" /Ascent {round(ascent[0] * 1000)} /Descent {round((ascent[0] - ascent[1]) * 1000)}"
-            f" /CapHeight 729 /StemV 80 /FontFile2 {program} 0 R>>",
-        ),
-        stream_object(program, f" /Length1 {len(data)}", data),
-    ], ascent

@@ -1,11 +1,12 @@
 """A print worker process: ``python -m services.issuance.print_worker``.
 
 Reads jobs (JSON, one a line) on stdin, each a chunk of booklets (see ``overlay.render_chunk``);
-writes each chunk's PDF objects to ``job["path"]`` and their offsets and pages to
-``job["path"] + ".json"``, then a line ``<chunk> <coupons>`` on stdout (progress).
+writes each chunk's pages (pickled) to ``job["path"]``, then a line ``<chunk> <coupons>`` on
+stdout (progress).
 It needs no WeasyPrint and never sees the operator's secret (only the codes of its chunk)."""
 
 import json
+import pickle
 import sys
 
 from services.issuance.overlay import render_chunk
@@ -16,11 +17,9 @@ def main():
         if not line.strip():
             continue
         job = json.loads(line)
-        data, offsets, pages = render_chunk(job)
+        pages = render_chunk(job)
         with open(job["path"], "wb") as handle:
-            handle.write(data)
-        with open(job["path"] + ".json", "w") as handle:
-            json.dump({"offsets": offsets, "pages": pages}, handle)
+            pickle.dump(pages, handle, protocol=pickle.HIGHEST_PROTOCOL)
         coupons = sum(view["coupon_count"] for view in job["booklets"])
         sys.stdout.write(f"{job['chunk']} {coupons}\n")
         sys.stdout.flush()

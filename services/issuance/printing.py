@@ -5,18 +5,13 @@ the "how to use" notice, each the size of a coupon), then its coupons, five to a
 of 10 = 2 sheets). Each coupon: face value, sponsor, validity rule, serial with check digit,
 security code, booklet serial and rank, and a QR code whose text is exactly ``<serial>:<code>``.
 
-Speed (``bench/print_bench.py``): QR codes are drawn as tiny 1-bit PNGs (one pixel a module,
-scaled up without smoothing) with a fixed mask pattern; booklets are rendered in chunks (one
+Speed (``bench/print_bench.py``): QR codes (segno) are drawn as tiny 1-bit PNGs (one pixel a
+module, scaled up without smoothing) with a fixed mask pattern; booklets are rendered in chunks (one
 WeasyPrint call lays out many booklets) by worker processes (``print_worker``) on every core,
 and the chunks' PDFs are joined in order.
 """
 
-import base64
-import struct
-import zlib
-
-import qrcode
-from qrcode.constants import ERROR_CORRECT_M
+import segno
 
 from shared.pdf import html_to_pdf, template_environment
 
@@ -41,50 +36,36 @@ def qr_text(serial, code):
     return f"{serial}:{code}"
 
 
-def qr_bits(text, border=QR_BORDER):
-    """``(size, rows)``: the QR code of ``text`` as packed 1-bit rows (1 = white), error
-    correction M.
+def qr_code(text):
+    """The QR code of ``text`` (segno), error correction M, the smallest version that holds it.
 
     The mask pattern is fixed: any mask makes a valid code; choosing the "best" one costs 5x
     the time of the rest and brings nothing at this size and print quality."""
-    code = qrcode.QRCode(error_correction=ERROR_CORRECT_M, border=border, mask_pattern=0)
-    code.add_data(text)
-    code.make(fit=True)
-    matrix = code.get_matrix()
-    size = len(matrix)
-    out = bytearray()
-    for row in matrix:
-        bits = 0
-        for i, dark in enumerate(row):
-            bits = (bits << 1) | (0 if dark else 1)
-            if i % 8 == 7:
-                out.append(bits)
-                bits = 0
-        if size % 8:
-            out.append(bits << (8 - size % 8))
-    return size, bytes(out)
+    return segno.make(text, error="m", mask=0, boost_error=False, micro=False)
 
 
-def qr_png(text):
-    """The QR code of ``text`` as a 1-bit PNG, one pixel a module."""
-    size, data = qr_bits(text)
+_WHITE_BITS = bytes.maketrans(b"\x00\x01", b"10")  # a dark module is 1 in segno, 0 here
+
+
+def qr_bits(text, border=QR_BORDER):
+    """``(size, rows)``: the QR code of ``text`` as packed 1-bit rows (1 = white), with a quiet
+    zone of ``border`` modules: the samples of a PDF 1-bit image."""
+    matrix = qr_code(text).matrix
+    size = len(matrix) + 2 * border
     stride = (size + 7) // 8
-    rows = b"".join(b"\0" + data[i : i + stride] for i in range(0, len(data), stride))
-    header = struct.pack(">IIBBBBB", size, size, 1, 0, 0, 0, 0)  # 1-bit greyscale
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _chunk(b"IHDR", header)
-        + _chunk(b"IDAT", zlib.compress(rows))
-        + _chunk(b"IEND", b"")
+    quiet = b"1" * border
+    pad = b"0" * (stride * 8 - size)
+    blank = int(b"1" * size + pad, 2).to_bytes(stride, "big") * border
+    body = b"".join(
+        int(quiet + bytes(row).translate(_WHITE_BITS) + quiet + pad, 2).to_bytes(stride, "big")
+        for row in matrix
     )
-
-
-def _chunk(kind, data):
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    return size, blank + body + blank
 
 
 def qr_data_uri(text):
-    return "data:image/png;base64," + base64.b64encode(qr_png(text)).decode("ascii")
+    """The QR code of ``text`` as a 1-bit PNG data URI, one pixel a module."""
+    return qr_code(text).png_data_uri(scale=1, border=QR_BORDER)
 
 
 def sheets(items, per_sheet=COUPONS_PER_SHEET):
