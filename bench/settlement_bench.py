@@ -23,7 +23,7 @@ extrapolated from two smaller runs (a power law) and said so.
 **In memory** (``--in-memory N``), each way in its own child process:
 
 1. **streaming** (what the service does): the run's lines arrive sorted by venue, as the store's
-   cursor gives them; per venue the gross is summed, the payout computed (rule 3 and 7), then the
+   cursor gives them; per venue the gross is summed, the payout computed (4 % fee, rounded once), then the
    SEPA file (pain.001, validated) and the operator's summary PDF are made, and one venue's
    statement PDF (the statements are rendered when asked for, from their snapshot).
 2. **baseline, loading everything** (measured in the same run): the same lines loaded into a list,

@@ -40,7 +40,7 @@ class AppError(Exception):
         return {"code": self.code, "message": self.message, "details": self.details}
 
 
-# -- the kinds: one per HTTP status of API.md ------------------------------------------------
+# -- the kinds: one per HTTP status of the public API (docs/gateway.md) ----------------------
 class InvalidInput(AppError):
     """The request is malformed."""
 

@@ -2,17 +2,18 @@
 
 Every amount in the platform is an ``int`` of euro cents. Percentages are given in
 basis points (1 % = 100 bp) so that no float ever touches money. Rounding happens only
-through :func:`percent_of`, round half up, once per document (DOMAIN.md rule 7).
+through :func:`percent_of`, round half up, once per document (an invoice, a payout statement),
+never per line or per coupon.
 """
 
 from decimal import ROUND_HALF_UP, Decimal
 
 BASIS_POINTS = 10_000
 
-ORDER_FEE_BP = 400  # rule 1: 4 % of an order's face value, charged to the sponsor
-ENCASHMENT_FEE_BP = 400  # rule 3: 4 % withheld from a venue's payout
-COOPERATION_FUND_BP = 100  # rule 4: 1 % of face value ordered, out of the operator's fees
-STATE_COFUNDING_BP = 5_000  # rule 2: 50 % (2019-2020 calls for projects), configurable per campaign
+ORDER_FEE_BP = 400  # order fee: 4 % of an order's face value, charged to the sponsor
+ENCASHMENT_FEE_BP = 400  # encashment fee: 4 % withheld from a venue's payout
+COOPERATION_FUND_BP = 100  # cooperation fund: 1 % of face value ordered, out of the operator's fees
+STATE_COFUNDING_BP = 5_000  # State co-funding: 50 % (2019-2020 calls), configurable per campaign
 
 
 def percent_of(amount_cents: int, basis_points: int) -> int:

@@ -8,8 +8,6 @@ from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, pre_loa
 from shared import times
 from shared.errors import validation_failed
 
-Cents = fields.Integer  # money is always int cents; the schema name ends in ``_cents``
-
 
 # Text a person could not have meant, and that some readers (UTF-8 encoders, PDF, CSV, terminals)
 # cannot take: lone UTF-16 surrogates, C0 controls but tab and newlines, DEL and C1 controls.

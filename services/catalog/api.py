@@ -2,22 +2,12 @@
 
 from services.catalog import domain
 from services.catalog.domain import DEFAULT_RADIUS_KM, VenueStatus
-from services.catalog.exceptions import VenueNotFound
 from services.catalog.schemas import VenueChanged, parse_near
+from shared.contracts.errors_catalog import VenueNotFound
+from shared.history import history_entry
 from shared.ids import looks_like_id, new_id
 from shared.outbox import outbox_entry
 from shared.times import now
-
-
-def history_entry(status_from, status_to, actor, reason=None, at=None):
-    """One line of a venue's audit trail; ``at``: an aware UTC datetime (default: now)."""
-    return {
-        "from": status_from,
-        "to": status_to,
-        "reason": reason,
-        "by": actor,
-        "at": at or now(),
-    }
 
 
 def register_venue(repo, data, actor):
@@ -30,7 +20,7 @@ def register_venue(repo, data, actor):
         "categories": [],
         "version": 1,
         "created_at": at,
-        "history": [history_entry(None, VenueStatus.APPLIED.value, actor, "registered", at)],
+        "history": [history_entry(None, VenueStatus.APPLIED, actor, at, "registered")],
     }
     return repo.insert_venue(venue)
 
@@ -59,7 +49,7 @@ def decide_accreditation(repo, venue_id, decision, reason, actor):
     while True:
         venue = get_venue(repo, venue_id)
         new_status = domain.next_status(venue["status"], decision).value
-        entry = history_entry(venue["status"], new_status, actor, reason)
+        entry = history_entry(venue["status"], new_status, actor, now(), reason)
         event = _event_after(venue, {"status": new_status})
         updated = repo.change_status(
             venue_id, venue["version"], venue["location"], new_status, entry, event

@@ -2,7 +2,7 @@
 
 from enum import StrEnum
 
-from services.catalog.exceptions import InvalidTransition, VenueRevoked
+from shared.contracts.errors_catalog import InvalidTransition, VenueRevoked
 
 DEFAULT_RADIUS_KM = 30
 MAX_RADIUS_KM = 1000

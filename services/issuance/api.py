@@ -15,10 +15,10 @@ from services.issuance.domain import (
     Action,
     BookletStatus,
     IssueStatus,
-    history_entry,
     next_status,
 )
-from services.issuance.exceptions import (
+from shared import serials
+from shared.contracts.errors_issuance import (
     BookletNotFound,
     DistributorNotFound,
     DistributorOfAnotherSponsor,
@@ -27,8 +27,8 @@ from services.issuance.exceptions import (
     IssueInProgress,
     OrderNotIssued,
 )
-from shared import serials
 from shared.events import BookletActivated, BookletCancelled, BookletsIssued
+from shared.history import history_entry
 from shared.ids import new_id
 from shared.outbox import outbox_entry
 from shared.schemas import SYSTEM_ACTOR
@@ -373,7 +373,7 @@ def cancel(repo, serial, reason, actor, action=Action.CANCEL):
 
 def block(repo, serial, actor):
     """Its sponsor (or the operator) withdraws a booklet not yet handed out to a beneficiary
-    (DOMAIN.md, end of validity): cancelled with reason ``blocked``, its coupons refunded by
+    (before its validity ends, docs/issuance.md): cancelled with reason ``blocked``, its coupons refunded by
     the next expiry run."""
     return cancel(repo, serial, "blocked", actor, Action.BLOCK)
 

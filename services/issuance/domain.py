@@ -6,12 +6,13 @@ Plain Python, no I/O: every function takes and returns plain data (the documents
 from dataclasses import dataclass
 from enum import StrEnum
 
-from services.issuance.exceptions import (
+from shared.contracts.errors_issuance import (
     BookletExpired,
     BookletHandedOut,
     InvalidBookletTransition,
     NotYours,
 )
+from shared.history import history_entry
 from shared.serials import booklet_serial, coupon_serial
 from shared.times import aware, iso
 
@@ -81,13 +82,6 @@ def next_status(current, action):
             details={"status": current.value, "action": action.value},
         )
     return _TO[action]
-
-
-def history_entry(status_from, status_to, actor, at, **details):
-    """One line of a booklet's audit trail: from, to, who (the actor dict), when (an aware UTC
-    datetime), and details."""
-    plain = getattr(status_from, "value", status_from), getattr(status_to, "value", status_to)
-    return {"from": plain[0], "to": plain[1], "by": actor, "at": at, **details}
 
 
 # -- serial blocks ------------------------------------------------------------------------------

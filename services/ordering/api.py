@@ -9,12 +9,11 @@ from services.ordering import domain
 from services.ordering.domain import (
     CofundingDecision,
     OrderStatus,
-    history_entry,
     quote,
     require_owner,
     require_status,
 )
-from services.ordering.exceptions import (
+from shared.contracts.errors_ordering import (
     DistributorNotFound,
     EnvelopeBelowReserved,
     InvoiceNotIssued,
@@ -23,6 +22,7 @@ from services.ordering.exceptions import (
     SponsorNotFound,
 )
 from shared.events import DistributorRegistered, OrderCancelled, OrderConfirmed
+from shared.history import history_entry
 from shared.ids import looks_like_id, new_id
 from shared.outbox import outbox_entry
 from shared.schemas import SYSTEM_ACTOR

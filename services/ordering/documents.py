@@ -34,7 +34,7 @@ def environment():
 
 def invoice_context(invoice):
     """What the template shows, computed from the stored snapshot (no rounding here: every
-    amount is a product of integers or was computed once on the order, rule 7)."""
+    amount is a product of integers or was computed once on the order, rounded once)."""
     rows = []
     for line in invoice["lines"]:
         booklet_price = line["coupons_per_booklet"] * line["face_value_cents"]

@@ -6,7 +6,7 @@ Plain Python, no I/O: every function takes and returns plain data (the documents
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 
-from services.ordering.exceptions import (
+from shared.contracts.errors_ordering import (
     CofundingNotEligible,
     InvalidOrderTransition,
     NotYours,
@@ -21,8 +21,8 @@ MAX_FACE_VALUE_CENTS = 10_000  # 100 EUR: the scheme's coupons are 10 EUR; more 
 MAX_BOOKLETS_PER_LINE = 100_000  # 1 M coupons: ten times the largest order seen
 MAX_LINES = 20
 MAX_COUPONS_PER_ORDER = 1_000_000  # 10 M EUR of 10 EUR coupons: a third of the yearly ambition
-COFUNDING_MIN_FACE_VALUE_CENTS = 1_000_000  # rule 2: 10,000 EUR face value at least...
-DEFAULT_ENVELOPE_CENTS = 1_500_000_000  # rule 2: 15 M EUR (2020), configurable per campaign
+COFUNDING_MIN_FACE_VALUE_CENTS = 1_000_000  # co-funding: 10,000 EUR face value at least...
+DEFAULT_ENVELOPE_CENTS = 1_500_000_000  # co-funding: 15 M EUR (2020), per campaign
 
 # why co-funding was refused, recorded on the order (``cofunding.reason_code``): not errors
 ENVELOPE_EXHAUSTED = "cofunding_envelope_exhausted"  # what is left cannot cover the share
@@ -43,7 +43,7 @@ class SponsorKind(StrEnum):
     ASSOCIATION = "association"  # not co-fundable
 
 
-# local authorities and their groupings (rule 2); towns need a group (see cofunding_refusal)
+# co-fundable: local authorities and their groupings; towns need a group (see cofunding_refusal)
 COFUNDABLE_KINDS = {
     SponsorKind.REGION,
     SponsorKind.DEPARTMENT,
@@ -121,13 +121,13 @@ def require_owner(actor, sponsor_id):
         raise NotYours("this resource belongs to another sponsor")
 
 
-# -- the quote (rules 1, 2 and 7) ---------------------------------------------------------------
+# -- the quote: order fee, State share, rounding -----------------------------------------------
 @dataclass(frozen=True)
 class Quote:
     coupon_count: int
     face_value_cents: int
-    fee_cents: int  # rule 1: 4 % of face value, always paid by the sponsor
-    state_share_cents: int  # rule 2: rate of the campaign x face value; 0 when not co-funded
+    fee_cents: int  # order fee: 4 % of face value, always paid by the sponsor
+    state_share_cents: int  # State co-funding: campaign rate x face value; 0 when not co-funded
     sponsor_due_cents: int  # face value - State share + fee
 
     def as_dict(self):
@@ -136,7 +136,7 @@ class Quote:
 
 def quote(lines, state_rate_bp=0, fee_bp=ORDER_FEE_BP):
     """The amounts of an order. Percentages are taken once on the order's total face value,
-    rounded half up (rule 7), never per line or per coupon."""
+    rounded half up, never per line or per coupon."""
     coupons = sum(line["quantity"] * line["coupons_per_booklet"] for line in lines)
     face = sum(
         line["quantity"] * line["coupons_per_booklet"] * line["face_value_cents"] for line in lines
@@ -146,7 +146,7 @@ def quote(lines, state_rate_bp=0, fee_bp=ORDER_FEE_BP):
     return Quote(coupons, face, fee, state, face - state + fee)
 
 
-# -- State co-funding (rule 2) ------------------------------------------------------------------
+# -- State co-funding -------------------------------------------------------------------------
 def group_size(sponsor):
     """How many distinct towns a sponsor orders for (its own territory and its members)."""
     towns = set(sponsor.get("members") or [])
@@ -276,10 +276,3 @@ def fully_paid(order, payments):
     """Whether ``payments`` settle both the sponsor's and the State's share of the order."""
     probe = {**order, "payments": payments}
     return all(paid_by(probe, payer) == amount_owed(probe, payer) for payer in Payer)
-
-
-def history_entry(status_from, status_to, actor, at, reason=None):
-    """One line of an audit trail: from, to, why, who (the actor dict), when (an aware UTC
-    datetime)."""
-    plain = getattr(status_from, "value", status_from), getattr(status_to, "value", status_to)
-    return {"from": plain[0], "to": plain[1], "reason": reason, "by": actor, "at": at}

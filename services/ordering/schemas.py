@@ -151,7 +151,7 @@ class TargetPublics(StrictSchema):
 
 
 class CofundingApplication(StrictSchema):
-    """The application for State co-funding (rule 2)."""
+    """The application for State co-funding (docs/ordering.md)."""
 
     target_publics = fields.Nested(TargetPublics, required=True)
     geographic_area = fields.String(required=True, validate=validate.Length(min=2, max=500))

@@ -3,9 +3,8 @@ invoice numbers. Every change of an order is one conditional update on its ``ver
 
 Times are BSON dates, read back as aware UTC datetimes (``shared.times``)."""
 
-from pymongo.errors import DuplicateKeyError
-
 from shared.mongo import ASCENDING, DESCENDING, Repository, update_and_get
+from shared.numbering import number_once
 from shared.outbox import OUTBOX_FIELD
 from shared.times import aware
 
@@ -101,32 +100,22 @@ class OrderingRepository(Repository):
     def invoice_number(self, order_id, issued_at):
         """``(number, issued_at)`` of the order's invoice: the next number of the year of
         ``issued_at`` (an aware datetime; its year in UTC), or the number and date it already
-        has.
-
-        Two unique indexes make it exact: (year, number) forbids a number twice, order_id forbids
-        two numbers for one order; a lost race just tries the next number, so the sequence has no
-        gap and never skips a number."""
+        has (:func:`shared.numbering.number_once`, on the unique indexes (year, number) and
+        order_id)."""
         issued_at = aware(issued_at)
         year = issued_at.year
-        while True:
-            found = self.db.invoices.find_one({"order_id": order_id}, {"_id": 0})
-            if found is not None:
-                return found["number"], found["issued_at"]
-            last = self.db.invoices.find_one(
-                {"year": year}, {"_id": 0, "number": 1}, sort=[("number", DESCENDING)]
-            )
-            number = (last["number"] if last else 0) + 1
-            try:
-                self.db.invoices.insert_one(
-                    {
-                        "year": year,
-                        "number": number,
-                        "order_id": order_id,
-                        "issued_at": issued_at,
-                    }
-                )
-            except DuplicateKeyError:
-                continue
+        invoice = number_once(
+            self.db.invoices,
+            {"order_id": order_id},
+            {"year": year},
+            lambda number: {
+                "year": year,
+                "number": number,
+                "order_id": order_id,
+                "issued_at": issued_at,
+            },
+        )
+        return invoice["number"], invoice["issued_at"]
 
     # -- co-funding campaigns -------------------------------------------------------------------
     def get_campaign(self, year):

@@ -19,8 +19,8 @@ from pypdf import PdfReader
 from pyzbar.pyzbar import decode
 
 from services.issuance.domain import BOOKLETS, COUPONS
-from services.issuance.exceptions import DistributorOfAnotherSponsor, NotYours
 from services.issuance.service import IssuanceService
+from shared.contracts.errors_issuance import DistributorOfAnotherSponsor, NotYours
 from shared.events import BookletsIssued
 from shared.mongo import database_name, get_client, get_database
 from shared.serials import booklet_serial, code_matches, coupon_serial, security_code

@@ -13,8 +13,8 @@ from nameko.standalone.rpc import ServiceRpcProxy
 from nameko.testing.services import entrypoint_waiter
 from pypdf import PdfReader
 
-from services.ordering.exceptions import NotYours, OrderNotFound
 from services.ordering.service import OrderingService
+from shared.contracts.errors_ordering import NotYours, OrderNotFound
 from shared.errors import ValidationFailed
 from shared.events import DistributorRegistered, OrderConfirmed
 from shared.mongo import database_name, get_client

@@ -9,7 +9,10 @@ import pytest
 
 from services.issuance import api
 from services.issuance.domain import BOOKLETS, COUPONS, IssueStatus
-from services.issuance.exceptions import (
+from services.issuance.schemas import BookletOut, OrderBookletsOut
+from services.issuance.settings import Settings
+from services.issuance.store import IssuanceRepository
+from shared.contracts.errors_issuance import (
     BookletExpired,
     BookletNotFound,
     DistributorNotFound,
@@ -20,9 +23,6 @@ from services.issuance.exceptions import (
     NotYours,
     OrderNotIssued,
 )
-from services.issuance.schemas import BookletOut, OrderBookletsOut
-from services.issuance.settings import Settings
-from services.issuance.store import IssuanceRepository
 from shared.events import BookletsIssued
 from shared.mongo import database_name, get_client, get_database
 from shared.outbox import OUTBOX_FIELD

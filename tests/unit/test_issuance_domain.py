@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 
 from services.issuance import domain
 from services.issuance.domain import Action, Block, BookletStatus, next_block, plan_booklets
-from services.issuance.exceptions import BookletExpired, InvalidBookletTransition, NotYours
+from shared.contracts.errors_issuance import BookletExpired, InvalidBookletTransition, NotYours
+from shared.history import history_entry
 from shared.serials import parse_booklet_serial, parse_coupon_serial
 
 OPERATOR = {"role": "operator", "subject_id": None}
@@ -139,10 +140,11 @@ def test_refused_transitions_name_status_and_action(status, action):
 
 def test_history_entry_says_who_when_from_and_to():
     at = datetime(2026, 11, 22, 10, tzinfo=UTC)
-    entry = domain.history_entry(BookletStatus.DISPATCHED, BookletStatus.ASSIGNED, SPONSOR, at, x=1)
+    entry = history_entry(BookletStatus.DISPATCHED, BookletStatus.ASSIGNED, SPONSOR, at, x=1)
     assert entry == {
         "from": "dispatched",
         "to": "assigned",
+        "reason": None,
         "by": SPONSOR,
         "at": at,
         "x": 1,

@@ -8,9 +8,9 @@ import pytest
 import yaml
 from nameko.exceptions import deserialize, serialize
 
-from services.catalog.exceptions import VenueNotFound
 from services.issuance.settings import Settings as IssuanceSettings
 from shared.config import load_config_text
+from shared.contracts.errors_catalog import VenueNotFound
 from shared.errors import Refused
 from shared.logs import JsonFormatter
 from shared.mongo import NoDatabase, document_key, get_client, update_and_get

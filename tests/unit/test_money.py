@@ -1,4 +1,5 @@
-"""Money helpers, with the worked numbers of DOMAIN.md."""
+"""Money helpers, with the worked numbers of the scheme's money rules (docs/ordering.md,
+docs/settlement.md)."""
 
 from decimal import Decimal
 

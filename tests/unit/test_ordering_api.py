@@ -7,16 +7,6 @@ from datetime import UTC, datetime
 import pytest
 
 from services.ordering import api
-from services.ordering.exceptions import (
-    CofundingNotEligible,
-    EnvelopeBelowReserved,
-    InvalidOrderTransition,
-    InvoiceNotIssued,
-    NotYours,
-    OrderNotFound,
-    SponsorNotFound,
-    StatePaymentNotExpected,
-)
 from services.ordering.schemas import (
     CampaignInput,
     CampaignOut,
@@ -31,6 +21,16 @@ from services.ordering.schemas import (
 )
 from services.ordering.settings import Settings
 from services.ordering.store import OrderingRepository
+from shared.contracts.errors_ordering import (
+    CofundingNotEligible,
+    EnvelopeBelowReserved,
+    InvalidOrderTransition,
+    InvoiceNotIssued,
+    NotYours,
+    OrderNotFound,
+    SponsorNotFound,
+    StatePaymentNotExpected,
+)
 from shared.events import DistributorRegistered, OrderCancelled, OrderConfirmed
 from shared.mongo import database_name, get_client, get_database
 from shared.times import iso, now, parse

@@ -1,4 +1,4 @@
-"""Ordering rules without I/O: the quote (money rules 1, 2, 7), co-funding eligibility, the
+"""Ordering rules without I/O: the quote (order fee, State share, rounding), co-funding eligibility, the
 lifecycle's allowed transitions, payments."""
 
 import pytest
@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from services.ordering import domain
 from services.ordering.domain import OrderStatus, quote
-from services.ordering.exceptions import (
+from shared.contracts.errors_ordering import (
     CofundingNotEligible,
     InvalidOrderTransition,
     NotYours,
@@ -25,7 +25,7 @@ def sponsor(kind, territory="33", members=()):
 
 # -- the quote ------------------------------------------------------------------------------------
 def test_rule_1_fee_is_4_percent_of_face_value():
-    # DOMAIN.md rule 1: 200 booklets x 10 x 10 EUR = 20,000.00 EUR -> fee 800.00 EUR
+    # order fee: 200 booklets x 10 x 10 EUR = 20,000.00 EUR -> fee 800.00 EUR
     q = quote(LINE_200_X_10)
     assert q.coupon_count == 2000
     assert q.face_value_cents == 2_000_000
@@ -35,7 +35,7 @@ def test_rule_1_fee_is_4_percent_of_face_value():
 
 
 def test_rule_2_state_pays_half_of_face_value_fee_stays_with_sponsor():
-    # DOMAIN.md rule 2 on the same order: State 10,000.00, sponsor due 10,000.00 + 800.00
+    # State co-funding on the same order: State 10,000.00, sponsor due 10,000.00 + 800.00
     q = quote(LINE_200_X_10, state_rate_bp=5000)
     assert q.state_share_cents == 1_000_000
     assert q.fee_cents == 80_000
