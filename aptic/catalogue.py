@@ -124,8 +124,8 @@ def render():
     out += [
         "## Error codes",
         "",
-        "Each service's errors are defined in `shared/contracts/errors_<service>.py` (re-exported by",
-        "`services/<service>/exceptions.py`), the kinds in `shared/errors.py`; all are listed in",
+        "Each service's errors are defined in `shared/contracts/errors_<service>.py`, the kinds in",
+        "`shared/errors.py`; all are listed in",
         "`shared/contracts/registry.py`, which the gateway imports (see [gateway.md](gateway.md)).",
         "",
         "| code | HTTP | service | meaning |",

@@ -222,7 +222,6 @@ ERROR_KINDS = {
     "InvalidInput": (
         "invalid_code_format",
         "invalid_input",
-        "invalid_near",
         "invalid_period",
         "invalid_serial",
         "validation_error",

@@ -2,16 +2,14 @@
 
 Part of the error contract (``shared/contracts/registry.py``): every process that talks to
 the catalog service, the gateway first, knows these classes whatever else it imports.
-``services/catalog/exceptions.py`` re-exports them.
 """
 
-from shared.errors import Conflict, InvalidInput, NotFound, Refused
+from shared.errors import Conflict, NotFound, Refused
 
 __all__ = [
     "VenueNotFound",
     "InvalidTransition",
     "VenueRevoked",
-    "InvalidNear",
 ]
 
 
@@ -31,9 +29,3 @@ class VenueRevoked(Refused):
     """The venue is revoked: it can no longer change."""
 
     code = "venue_revoked"
-
-
-class InvalidNear(InvalidInput):
-    """``near`` must be ``lat,lon``."""
-
-    code = "invalid_near"

@@ -2,7 +2,6 @@
 
 Part of the error contract (``shared/contracts/registry.py``): every process that talks to
 the issuance service, the gateway first, knows these classes whatever else it imports.
-``services/issuance/exceptions.py`` re-exports them.
 """
 
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound, Refused

@@ -2,7 +2,6 @@
 
 Part of the error contract (``shared/contracts/registry.py``): every process that talks to
 the ordering service, the gateway first, knows these classes whatever else it imports.
-``services/ordering/exceptions.py`` re-exports them.
 """
 
 from shared.errors import Conflict, Forbidden, NotFound, Refused
