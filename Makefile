@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 DBVENV  := .venv-db
 DBSTAMP := $(DBVENV)/.installed
 
-.PHONY: run test lint format unit integration e2e bench system-deps rabbitmq db-deps clean
+.PHONY: run test lint format unit documents integration e2e bench system-deps rabbitmq db-deps clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is needed"; exit 1; }
@@ -46,6 +46,10 @@ format: $(STAMP)
 
 unit: $(STAMP) $(DBSTAMP)
 	$(BIN)/pytest -q tests/unit
+
+# the PDF documents (WeasyPrint, pikepdf) read back by real tools: slower, so a tier of their own
+documents: $(STAMP) $(DBSTAMP) system-deps
+	$(BIN)/pytest -q tests/documents
 
 integration: $(STAMP) $(DBSTAMP) rabbitmq
 	$(BIN)/pytest -q tests/integration
