@@ -1,6 +1,7 @@
 """The entrypoints every service uses, with the platform's conventions built in."""
 
 import logging
+import os
 import traceback
 
 import eventlet
@@ -55,6 +56,11 @@ def rpc(fn=None, **kwargs):
     return decorator(fn) if fn is not None else decorator
 
 
+def _setting(config, key):
+    """A setting from the service's config, else the environment (no config file names it)."""
+    return config.get(key) or os.environ.get(key)
+
+
 def dead_letter_queue():
     """The platform's dead-letter exchange (fanout) and its one durable queue, as kombu entities."""
     exchange = Exchange(wire.DEAD_LETTER_EXCHANGE, type="fanout", durable=True)
@@ -67,8 +73,8 @@ class ReliableEventHandler(EventHandler):
 
     An expected error (an :class:`AppError`, e.g. a malformed payload) is final: the event is
     acknowledged and the refusal logged. Any other error (the store is down, a bug) puts the event
-    back on the queue to be tried again after a pause that doubles (1 s, 2 s, 4 s... up to 30 s),
-    so that a handler that recovers catches up. After ``EVENT_DELIVERY_LIMIT`` deliveries (default
+    back on the queue to be tried again after a pause that doubles (1 s, 2 s, 4 s... up to 30 s;
+    the worker is free meanwhile), so that a handler that recovers catches up. After ``EVENT_DELIVERY_LIMIT`` deliveries (default
     :data:`shared.amqp_client.DELIVERY_LIMIT`) that all failed, the event goes to the dead-letter
     queue with the error (``aptic events dead`` lists it, ``aptic events replay`` sends it
     again). The queue is a quorum queue whose broker-side delivery limit dead-letters an event
@@ -80,8 +86,8 @@ class ReliableEventHandler(EventHandler):
         if self.handler_type is not SERVICE_POOL:  # the platform's handlers are all pooled
             return
         config = self.container.config
-        self.delivery_limit = int(config.get(DELIVERY_LIMIT_KEY) or wire.DELIVERY_LIMIT)
-        self.requeue_delay = float(config.get(REQUEUE_DELAY_KEY) or REQUEUE_DELAY_SECONDS)
+        self.delivery_limit = int(_setting(config, DELIVERY_LIMIT_KEY) or wire.DELIVERY_LIMIT)
+        self.requeue_delay = float(_setting(config, REQUEUE_DELAY_KEY) or REQUEUE_DELAY_SECONDS)
         queue = self.queue
         # declared (or upgraded from a classic queue of an older release) before nameko's
         # consumer declares it again with the same arguments
@@ -106,8 +112,9 @@ class ReliableEventHandler(EventHandler):
             self.queue_consumer.ack_message(message)
             return
         delay = getattr(self, "requeue_delay", REQUEUE_DELAY_SECONDS)
-        eventlet.sleep(min(delay * 2 ** (deliveries - 1), MAX_REQUEUE_DELAY_SECONDS))
-        self.queue_consumer.requeue_message(message)
+        delay = min(delay * 2 ** (deliveries - 1), MAX_REQUEUE_DELAY_SECONDS)
+        # put back later without holding a worker (RPCs share them): the event waits unacked
+        eventlet.spawn_after(delay, self.queue_consumer.requeue_message, message)
 
     def _dead_letter(self, message, exc_info, deliveries):
         """Publish the event, as received, to the dead-letter queue with why it is there

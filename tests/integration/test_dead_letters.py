@@ -6,6 +6,7 @@ are upgraded in place, their events kept."""
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import eventlet
@@ -14,8 +15,8 @@ import pytest
 from nameko.standalone.events import event_dispatcher
 
 from shared import amqp_client
-from shared.amqp_client import DeadLetters, EventConsumer, connection_parameters
-from shared.entrypoints import event_handler
+from shared.amqp_client import AmqpClient, DeadLetters, EventConsumer, connection_parameters
+from shared.entrypoints import event_handler, rpc
 
 pytestmark = pytest.mark.integration
 APTIC = str(Path(sys.executable).parent / "aptic")
@@ -176,3 +177,34 @@ def test_a_classic_queue_of_an_older_release_is_upgraded_with_its_events(
     queues = {q["name"]: q for q in rabbit_manager.get_queues(poison_config["vhost"])}
     assert queues[queue]["arguments"]["x-queue-type"] == "quorum"
     assert queue + amqp_client.UPGRADE_SUFFIX not in queues
+
+
+class Busy:
+    name = "busy"
+    failures = []
+
+    @event_handler("till", "paid")
+    def handle_paid(self, payload):
+        Busy.failures.append(payload["n"])
+        raise ConnectionError("store unreachable")
+
+    @rpc
+    def ping(self):
+        return "pong"
+
+
+def test_events_waiting_to_be_retried_hold_no_worker(container_factory, rabbit_config):
+    """RPC and event handlers share a service's workers: an event waiting for its next try
+    must not hold one, or a few failing events would stop the service answering."""
+    Busy.failures = []
+    config = {**rabbit_config, "max_workers": 2, "EVENT_REQUEUE_DELAY": 5}
+    container_factory(Busy, config).start()
+    dispatch = event_dispatcher(config)
+    for n in range(4):
+        dispatch("till", "paid", {"n": n})
+    wait_until(lambda: len(Busy.failures) >= 2)
+    with AmqpClient(config["AMQP_URI"], timeout=10, name="busy_test") as client:
+        started = time.monotonic()
+        assert client.call("busy", "ping") == "pong"
+        assert time.monotonic() - started < 2  # not after the 5 s pause
+    assert len(set(Busy.failures)) == len(Busy.failures)  # none tried twice yet
