@@ -6,9 +6,10 @@ import traceback
 
 import eventlet
 from kombu import Exchange, Queue
-from nameko.amqp.publish import get_producer
+from nameko.amqp.publish import get_connection, get_producer
 from nameko.constants import AMQP_SSL_CONFIG_KEY, LOGIN_METHOD_CONFIG_KEY
 from nameko.events import SERVICE_POOL, EventHandler
+from nameko.extensions import DependencyProvider
 from nameko.rpc import Rpc
 
 from shared import amqp_client as wire
@@ -161,6 +162,42 @@ class ReliableEventHandler(EventHandler):
             extra={"queue": self.queue.name, "deliveries": deliveries},
         )
         return True
+
+
+class DeadLetterCount(DependencyProvider):
+    """Injects a function answering how many events wait in the platform's dead-letter queue
+    (one queue for every service: ``aptic events dead`` says whose), or None if the broker does
+    not answer. For a service's ``health``::
+
+        dead_letters = DeadLetterCount()
+
+        @rpc
+        def health(self):
+            return {"service": self.name, ..., "dead_letters": self.dead_letters()}
+    """
+
+    def get_dependency(self, worker_ctx):
+        config = self.container.config
+
+        def count():
+            try:
+                with get_connection(
+                    config["AMQP_URI"],
+                    ssl=config.get(AMQP_SSL_CONFIG_KEY),
+                    login_method=config.get(LOGIN_METHOD_CONFIG_KEY),
+                ) as connection:
+                    channel = connection.channel()
+                    try:
+                        queue = dead_letter_queue()(channel)
+                        queue.declare()  # exchange, queue and binding, if none yet
+                        return queue.queue_declare(passive=True).message_count
+                    finally:
+                        channel.close()
+            except Exception as exc:  # the broker out of reach: health says so, does not fail
+                log.warning("could not count the dead letters: %r", exc)
+                return None
+
+        return count
 
 
 def event_handler(source_service, event_type, **kwargs):

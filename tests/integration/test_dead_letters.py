@@ -16,7 +16,7 @@ from nameko.standalone.events import event_dispatcher
 
 from shared import amqp_client
 from shared.amqp_client import AmqpClient, DeadLetters, EventConsumer, connection_parameters
-from shared.entrypoints import event_handler, rpc
+from shared.entrypoints import DeadLetterCount, event_handler, rpc
 
 pytestmark = pytest.mark.integration
 APTIC = str(Path(sys.executable).parent / "aptic")
@@ -208,3 +208,26 @@ def test_events_waiting_to_be_retried_hold_no_worker(container_factory, rabbit_c
         assert client.call("busy", "ping") == "pong"
         assert time.monotonic() - started < 2  # not after the 5 s pause
     assert len(set(Busy.failures)) == len(Busy.failures)  # none tried twice yet
+
+
+class Counted:
+    name = "counted"
+    dead_letters = DeadLetterCount()
+
+    @event_handler("till", "paid")
+    def handle_paid(self, payload):
+        raise RuntimeError("always")
+
+    @rpc
+    def health(self):
+        return {"service": self.name, "dead_letters": self.dead_letters()}
+
+
+def test_health_counts_the_dead_letters(container_factory, poison_config):
+    container_factory(Counted, poison_config).start()
+    with AmqpClient(poison_config["AMQP_URI"], timeout=10, name="count_test") as client:
+        assert client.call("counted", "health") == {"service": "counted", "dead_letters": 0}
+        dispatch = event_dispatcher(poison_config)
+        dispatch("till", "paid", {"n": 1})
+        dispatch("till", "paid", {"n": 2})
+        wait_until(lambda: client.call("counted", "health")["dead_letters"] == 2)
