@@ -18,6 +18,7 @@ from pathlib import Path
 
 from marshmallow import fields, validate
 
+from aptic import catalogue
 from aptic.catalogue import EVENTS, OPTIONAL_EVENTS, _load
 from aptic.registry import SERVICES, service_class
 
@@ -171,25 +172,15 @@ def _rules(field):
     return "; ".join(notes)
 
 
-def schema_table(schema_cls, seen=None):
-    """A schema's fields as JSON (name, type, required, rules), then its nested schemas'."""
-    seen = seen if seen is not None else set()
-    lines = ["| field | JSON type | required | rules |", "|---|---|---|---|"]
-    nested = []
-    for name, field in schema_cls().fields.items():
-        if field.dump_only:
-            continue
-        key = field.data_key or name
-        required = "yes" if field.required else ""
-        lines.append(f"| `{key}` | {json_type(field)} | {required} | {_rules(field)} |")
-        inner = field.inner if isinstance(field, fields.List) else field
-        if isinstance(inner, fields.Nested) and type(inner.schema) not in seen:
-            seen.add(type(inner.schema))
-            nested.append(type(inner.schema))
-    text = "\n".join(lines)
-    for sub in nested:
-        text += f"\n\n`{sub.__name__}`:\n\n" + schema_table(sub, seen)
-    return text
+def schema_table(schema_cls):
+    """A schema's fields as JSON (name, type, required, rules), then its nested schemas'; fields
+    only dumped are left out (what a caller sends)."""
+    return catalogue.schema_table(
+        schema_cls,
+        columns=("JSON type", "required", "rules"),
+        cells=lambda field: [json_type(field), "yes" if field.required else "", _rules(field)],
+        keep=lambda field: not field.dump_only,
+    )
 
 
 def _own_doc(cls):

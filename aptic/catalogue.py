@@ -43,21 +43,30 @@ def _field_type(field):
     return type(field).__name__.lower()
 
 
-def schema_table(schema_cls, seen=None):
+def _type_and_required(field):
+    return [_field_type(field), "yes" if field.required else ""]
+
+
+def schema_table(schema_cls, seen=None, columns=("type", "required"), cells=None, keep=None):
+    """A schema's fields as a Markdown table, then its nested schemas' tables: after the field's
+    name, the ``columns`` that ``cells(field)`` gives (type and required by default); only the
+    fields ``keep(field)`` accepts, when given."""
+    cells = cells or _type_and_required
     seen = seen if seen is not None else set()
-    schema = schema_cls()
-    lines = ["| field | type | required |", "|---|---|---|"]
+    lines = ["| " + " | ".join(["field", *columns]) + " |", "|" + "---|" * (len(columns) + 1)]
     nested = []
-    for name, field in schema.fields.items():
-        key = field.data_key or name
-        lines.append(f"| `{key}` | {_field_type(field)} | {'yes' if field.required else ''} |")
+    for name, field in schema_cls().fields.items():
+        if keep is not None and not keep(field):
+            continue
+        lines.append("| " + " | ".join([f"`{field.data_key or name}`", *cells(field)]) + " |")
         inner = field.inner if isinstance(field, fields.List) else field
         if isinstance(inner, fields.Nested) and type(inner.schema) not in seen:
             seen.add(type(inner.schema))
             nested.append(type(inner.schema))
     text = "\n".join(lines)
     for sub in nested:
-        text += f"\n\n`{sub.__name__}`:\n\n" + schema_table(sub, seen)
+        table = schema_table(sub, seen, columns, cells, keep)
+        text += f"\n\n`{sub.__name__}`:\n\n" + table
     return text
 
 

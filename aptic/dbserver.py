@@ -22,6 +22,19 @@ DEFAULT_DATA_DIR = ROOT / ".data" / "db"
 DEFAULT_PORT = 27017
 
 
+def terminate(process, timeout=30):
+    """Stop a child process cleanly (SIGTERM), or kill it after ``timeout`` seconds; nothing if
+    it was never started or has ended."""
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 class ServerError(RuntimeError):
     """The embedded server could not be started (missing, or it did not answer)."""
 
@@ -107,14 +120,7 @@ class EmbeddedServer:
 
     def stop(self, timeout=30):
         """Stop cleanly (SIGTERM), or kill it after ``timeout`` seconds."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        terminate(self.process, timeout)
 
     def __enter__(self):
         return self.start() if self.process is None else self

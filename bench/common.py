@@ -247,14 +247,9 @@ class ServiceProcess:
         return self
 
     def stop(self, timeout=30):
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        from aptic.dbserver import terminate
+
+        terminate(self.process, timeout)
 
 
 # -- figures --------------------------------------------------------------------------------------

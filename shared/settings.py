@@ -21,6 +21,23 @@ class ConfigSettings:
         return cls(**values)
 
 
+class OperatorIdentity:
+    """A mixin for settings with the ``operator_*`` fields (name, address, siret, vat_mention,
+    iban, bic, email): the operator as printed on its documents."""
+
+    def issuer(self):
+        """The operator as printed on documents (stored with each document: never re-read)."""
+        return {
+            "name": self.operator_name,
+            "address": self.operator_address,
+            "siret": self.operator_siret,
+            "vat_mention": self.operator_vat_mention,
+            "iban": self.operator_iban,
+            "bic": self.operator_bic,
+            "email": self.operator_email,
+        }
+
+
 class SettingsProvider(DependencyProvider):
     """Injects a service's settings (``settings_class.from_config``), read once at start."""
 

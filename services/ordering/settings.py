@@ -5,11 +5,11 @@ from dataclasses import dataclass
 
 from services.ordering.domain import COFUNDING_MIN_FACE_VALUE_CENTS, DEFAULT_ENVELOPE_CENTS
 from shared.money import STATE_COFUNDING_BP
-from shared.settings import ConfigSettings
+from shared.settings import ConfigSettings, OperatorIdentity
 
 
 @dataclass(frozen=True)
-class Settings(ConfigSettings):
+class Settings(ConfigSettings, OperatorIdentity):
     # config key = the field name in upper case
     operator_name: str = "APTIC"
     operator_address: str = "12 rue de la Médiation, 33000 Bordeaux"
@@ -22,15 +22,3 @@ class Settings(ConfigSettings):
     cofunding_rate_bp: int = STATE_COFUNDING_BP  # default campaign of a year nobody set
     cofunding_envelope_cents: int = DEFAULT_ENVELOPE_CENTS
     cofunding_min_face_value_cents: int = COFUNDING_MIN_FACE_VALUE_CENTS
-
-    def issuer(self):
-        """The operator as printed on invoices (stored with each invoice: never re-read)."""
-        return {
-            "name": self.operator_name,
-            "address": self.operator_address,
-            "siret": self.operator_siret,
-            "vat_mention": self.operator_vat_mention,
-            "iban": self.operator_iban,
-            "bic": self.operator_bic,
-            "email": self.operator_email,
-        }
