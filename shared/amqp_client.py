@@ -481,9 +481,30 @@ def ensure_event_queue(amqp_uri, source, event_type, queue, connect_attempts=6):
                 raise
             log.warning("event queue %s was declared otherwise (%s): upgrading", queue, exc)
             upgrade_event_queue(connection, source, event_type, queue)
+        else:
+            _finish_upgrade(connection, source, event_type, queue)
     finally:
         if connection.is_open:
             connection.close()
+
+
+def _finish_upgrade(connection, source, event_type, queue):
+    """An upgrade interrupted after the old queue was deleted left ``<queue>.upgrading``, still
+    bound: its events go to the queue, and it goes."""
+    holding = queue + UPGRADE_SUFFIX
+    try:
+        connection.channel().queue_declare(holding, passive=True)
+    except pika_errors.ChannelClosedByBroker as exc:
+        if exc.reply_code == 404:  # none: the usual case
+            return
+        raise
+    channel = connection.channel()
+    channel.confirm_delivery()
+    channel.queue_unbind(holding, EVENT_EXCHANGE.format(service=source), routing_key=event_type)
+    moved = _move(channel, holding, queue)
+    channel.queue_delete(holding)
+    channel.close()
+    log.warning("an interrupted upgrade of %s finished (%d events carried over)", queue, moved)
 
 
 def deliveries(headers):

@@ -231,3 +231,30 @@ def test_health_counts_the_dead_letters(container_factory, poison_config):
         dispatch("till", "paid", {"n": 1})
         dispatch("till", "paid", {"n": 2})
         wait_until(lambda: client.call("counted", "health")["dead_letters"] == 2)
+
+
+def test_an_upgrade_interrupted_midway_is_finished_at_the_next_start(
+    container_factory, poison_config
+):
+    """The old queue deleted, its events in the holding queue still bound: the next start moves
+    them to the new queue and deletes the holding queue."""
+    Ledgerish.handled, Ledgerish.broken = [], False
+    queue = "evt-till-paid--ledgerish.handle_paid"
+    holding = queue + amqp_client.UPGRADE_SUFFIX
+    uri = poison_config["AMQP_URI"]
+    with pika.BlockingConnection(connection_parameters(uri)) as connection:
+        channel = connection.channel()
+        amqp_client.declare_event_queue(channel, "till", "paid", holding)  # as the upgrade does
+    dispatch = event_dispatcher(poison_config)
+    for n in range(3):
+        dispatch("till", "paid", {"n": n})  # only the holding queue is bound
+
+    container_factory(Ledgerish, poison_config).start()
+    wait_until(lambda: len(Ledgerish.handled) >= 3)
+    dispatch("till", "paid", {"n": 3})
+    wait_until(lambda: len(Ledgerish.handled) >= 4)
+    eventlet.sleep(0.5)
+    assert sorted(n for n, _ in Ledgerish.handled) == [0, 1, 2, 3]  # each once
+    with pika.BlockingConnection(connection_parameters(uri)) as connection:
+        with pytest.raises(pika.exceptions.ChannelClosedByBroker):
+            connection.channel().queue_declare(holding, passive=True)
