@@ -112,9 +112,74 @@ def query_args(request, *names):
     return {name: request.args.get(name) for name in names if request.args.get(name) is not None}
 
 
+CORS_METHODS = "GET, POST"
+CORS_HEADERS = "Authorization, Content-Type, X-Correlation-Id"
+CORS_MAX_AGE = "600"
+
+
+def cors_origins(config):
+    """The origins of ``CORS_ORIGINS`` (comma- or space-separated, e.g.
+    ``https://app.example.org``; ``*``: any): none by default, and then no browser page of
+    another origin reads an answer."""
+    raw = (config or {}).get("CORS_ORIGINS") or ""
+    return frozenset(o.strip().rstrip("/") for o in re.split(r"[,\s]+", str(raw)) if o.strip())
+
+
+class Cors:
+    """The CORS policy, around the whole API: an answer to an allowed origin names it
+    (``Access-Control-Allow-Origin``, ``Vary: Origin``); a preflight from an allowed origin is a
+    ``204`` with the methods and headers the API takes, from another origin a ``403``
+    ``cors_origin_not_allowed``; no origin allowed unless configured."""
+
+    def __init__(self, app, origins):
+        self.app, self.origins = app, origins
+
+    def allows(self, origin):
+        return bool(origin) and ("*" in self.origins or origin in self.origins)
+
+    def __call__(self, environ, start_response):
+        origin = environ.get("HTTP_ORIGIN", "")
+        allowed = self.allows(origin)
+        preflight = environ["REQUEST_METHOD"] == "OPTIONS" and (
+            "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ
+        )
+        if preflight:
+            if not allowed:
+                body = {
+                    "error": {
+                        "code": "cors_origin_not_allowed",
+                        "message": "this origin may not call the API from a browser",
+                        "details": {},
+                    }
+                }
+                return json_response(body, 403)(environ, start_response)
+            headers = {
+                "Access-Control-Allow-Origin": origin,
+                "Access-Control-Allow-Methods": CORS_METHODS,
+                "Access-Control-Allow-Headers": CORS_HEADERS,
+                "Access-Control-Max-Age": CORS_MAX_AGE,
+                "Vary": "Origin",
+            }
+            return Response(status=204, headers=headers)(environ, start_response)
+        if not allowed:
+            return self.app(environ, start_response)
+
+        def start(status, headers, exc_info=None):
+            headers = [(k, v) for k, v in headers if not k.lower().startswith("access-control-")]
+            headers += [
+                ("Access-Control-Allow-Origin", origin),
+                ("Access-Control-Expose-Headers", "Retry-After, X-Correlation-Id"),
+                ("Vary", "Origin"),
+            ]
+            return start_response(status, headers, exc_info)
+
+        return self.app(environ, start)
+
+
 class ApiWebServer(WebServer):
     """Unknown paths and wrong methods answer with the JSON error envelope too; a client's
-    ``X-Correlation-Id`` (if sane) becomes the request's correlation id."""
+    ``X-Correlation-Id`` (if sane) becomes the request's correlation id; the CORS policy
+    (:class:`Cors`, ``CORS_ORIGINS``) applies to every answer."""
 
     def context_data_from_headers(self, request):
         given = request.headers.get("X-Correlation-Id", "")
@@ -138,7 +203,7 @@ class ApiWebServer(WebServer):
                 return json_response(body, exc.code)(environ, start_response)
             return app(environ, start_response)
 
-        return json_errors
+        return Cors(json_errors, cors_origins(self.container.config))
 
 
 class ApiHandler(HttpRequestHandler):
