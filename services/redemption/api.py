@@ -434,6 +434,17 @@ def _tombstone(repo, redemption_id, coupons, now):
         return existing["status"] if existing else None
 
 
+def on_run_completed(repo, event):
+    """A settlement run paid these redemptions: settled, no longer voidable. One the venue voided
+    after the run took it (the void crossed the run) was paid all the same: settlement refuses
+    that void, so it is settled too and takes its coupons back (where still usable), so that
+    they are not redeemed and paid a second time."""
+    at = times.parse(event["completed_at"])
+    repo.settle(event["redemption_ids"], event["run_id"], at)
+    for redemption in repo.voided_among(event["redemption_ids"]):
+        repo.restore_paid(redemption, event["run_id"], at)
+
+
 # -- void and read -------------------------------------------------------------------------
 def get_redemption(repo, redemption_id, venue_id=None):
     redemption = repo.redemption(redemption_id) if looks_like_id(redemption_id, "red") else None

@@ -90,8 +90,7 @@ class RedemptionService:
 
     @event_handler("settlement", "run_completed")
     def handle_run_completed(self, payload):
-        data = RunCompleted().load_or_raise(payload)
-        self.store.settle(data["redemption_ids"], data["run_id"], times.parse(data["completed_at"]))
+        api.on_run_completed(self.store, RunCompleted().load_or_raise(payload))
 
     @event_handler("settlement", "coupons_expired")
     def handle_coupons_expired(self, payload):

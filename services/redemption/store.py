@@ -15,7 +15,12 @@ from datetime import datetime
 from bson.codec_options import CodecOptions
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from services.redemption.domain import VISIBLE_STATUSES, CouponStatus, RedemptionStatus
+from services.redemption.domain import (
+    VISIBLE_STATUSES,
+    CouponStatus,
+    RedemptionStatus,
+    claim_key,
+)
 from shared import times
 from shared.mongo import ASCENDING, DESCENDING, Repository, update_and_get
 from shared.outbox import OUTBOX_FIELD
@@ -147,6 +152,58 @@ class RedemptionRepository(Repository):
             },
         )
         return result.modified_count
+
+    def voided_among(self, redemption_ids):
+        """The redemptions of ``redemption_ids`` that are voided (one query on the unique id)."""
+        return list(
+            self.db.redemptions.find(
+                {"id": {"$in": list(redemption_ids)}, "status": RedemptionStatus.VOIDED.value},
+                _NO_ID,
+            )
+        )
+
+    def restore_paid(self, redemption, run_id, at):
+        """A voided redemption that a settlement run paid (the void crossed the run; settlement
+        refused it): settled after all, its coupons taken back where still usable (a coupon
+        redeemed again meanwhile stays with that redemption, which settlement disputes). True if
+        it was voided."""
+        # the coupons first: interrupted, the redemption is still voided and found again
+        self.db.coupons.update_many(
+            {
+                "serial": {"$in": [c["serial"] for c in redemption["coupons"]]},
+                "status": CouponStatus.USABLE.value,
+            },
+            {
+                "$set": {
+                    "status": CouponStatus.REDEEMED.value,
+                    "redemption_id": redemption["id"],
+                    "redeemed_at": at,
+                    "claim_key": claim_key(redemption["venue_id"], redemption["idempotency_key"]),
+                }
+            },
+        )
+        restored = self.db.redemptions.update_one(
+            {"id": redemption["id"], "status": RedemptionStatus.VOIDED.value},
+            {
+                "$set": {
+                    "status": RedemptionStatus.SETTLED.value,
+                    "settled_at": at,
+                    "run_id": run_id,
+                    "void_refused": True,
+                },
+                "$push": {
+                    "history": {
+                        "from": "voided",
+                        "to": "settled",
+                        "at": times.iso(at),
+                        "by": {"role": "system", "label": f"settlement run {run_id}"},
+                        "reason": "paid by the run before the void reached settlement: "
+                        "the void is refused",
+                    }
+                },
+            },
+        ).modified_count
+        return bool(restored)
 
     def expire(self, serials):
         result = self.db.coupons.update_many(

@@ -123,6 +123,8 @@ def on_order_confirmed(repo, event):
             "confirmed_at": confirmed_at,
         }
     )
+    # the money is in: redemptions of its coupons that arrived first and waited are booked
+    book_waiting(repo, order_id)
 
 
 def on_order_cancelled(repo, settings, event):
@@ -355,6 +357,10 @@ def _order_lines(by_order, sign=1):
 
 
 def _book_redemption(repo, event):
+    """Book a redemption, whatever arrived before it (docs/settlement.md, "Whatever the order of
+    events"): its void (the pair of entries is written now), its order's cancellation (disputed),
+    another redemption or the expiry of its coupons (disputed), or nothing yet of its order's
+    money (it waits, unpaid, for the confirmation)."""
     rid = event["redemption_id"]
     by_serial = {c["serial"]: c for c in event["coupons"]}
     by_order = face_by_order(event["coupons"])
@@ -379,17 +385,16 @@ def _book_redemption(repo, event):
     # the coupons' orders were confirmed (a cancellation arriving from now on is refused); an
     # order whose cancellation was honoured was refunded: its coupons are never paid. Written
     # in this transaction, so that a cancellation at the same time cannot pass unseen.
-    cancelled = sorted(
-        order_id
-        for order_id in by_order
-        if (repo.note_coupons_of(order_id) or {}).get("status") == "cancelled"
-    )
+    orders = {order_id: repo.note_coupons_of(order_id) or {} for order_id in by_order}
     if known is not None and known["status"] == "voided":
         # voided already (the void overtook it, or this is a redelivery): its coupons stay
-        # usable; the entry is still written, so that the void's entry has its counterpart
+        # usable; the void waited for its redemption, both entries are written now, together
+        # (nothing is owed: the venue's payable never goes below zero)
         repo.add_payable(item)
-        _post_redemption(repo, event, item, by_order)
+        _post_redemption(repo, item)
+        _post_void(repo, item, known.get("voided_at") or item["redeemed_at"])
         return
+    cancelled = sorted(o for o, order in orders.items() if order.get("status") == "cancelled")
     if cancelled:
         log.error(
             "redemption %s holds coupons of orders cancelled and refunded %s: not paid",
@@ -407,8 +412,9 @@ def _book_redemption(repo, event):
         return
     refused = repo.mark_redeemed(list(by_serial), rid, by_serial)
     if refused:
-        # a coupon already expired and refunded (or redeemed elsewhere): paying it would pay a
-        # coupon twice. The redemption is kept aside for the operator; no money moves.
+        # a coupon already expired and refunded (or redeemed elsewhere, or paid to another
+        # redemption whose void settlement refused): paying it would pay a coupon twice. The
+        # redemption is kept aside for the operator; no money moves.
         log.error("redemption %s holds coupons no longer outstanding: %s", rid, refused)
         repo.release_coupons(rid)
         repo.add_payable(
@@ -420,67 +426,110 @@ def _book_redemption(repo, event):
             }
         )
         return
+    waiting = sorted(o for o, order in orders.items() if order.get("status") != "confirmed")
+    if waiting:
+        # no money booked in for these orders yet (their confirmation is late): the coupons are
+        # taken, the line waits unpaid, no entry; the confirmation books it (or the next run)
+        repo.add_payable({**item, "status": "waiting", "waiting_orders": waiting})
+        repo.note_waiting(waiting)
+        return
+    if known is not None and known["status"] == "waiting":
+        repo.open_waiting(rid)  # redelivered once its orders are confirmed: booked now
     repo.add_payable(item)
-    _post_redemption(repo, event, item, by_order)
+    _post_redemption(repo, item)
 
 
-def _post_redemption(repo, event, item, by_order):
+def _line_by_order(line, sign=1):
+    """``{order_id: face value}`` of a payable line (its ``orders``)."""
+    return {o["order_id"]: sign * o["amount_cents"] for o in line.get("orders") or ()}
+
+
+def _post_redemption(repo, line):
+    """The redemption's entry ``redeemed:<id>``: per order, coupon liability to the venue."""
     repo.post(
-        f"redeemed:{event['redemption_id']}",
+        f"redeemed:{line['redemption_id']}",
         "coupons_redeemed",
-        domain.redemption_postings(event["total_cents"], event["venue_id"], by_order),
-        item["redeemed_at"],
+        domain.redemption_postings(line["amount_cents"], line["venue_id"], _line_by_order(line)),
+        line["redeemed_at"],
         {
-            "redemption_id": event["redemption_id"],
-            "venue_id": event["venue_id"],
-            "serials": item["serials"],
+            "redemption_id": line["redemption_id"],
+            "venue_id": line["venue_id"],
+            "serials": line["serials"],
         },
     )
 
 
+def _post_void(repo, line, at):
+    """The void's entry ``voided:<id>``, the reverse of the redemption's (never after a run
+    paid it: that void is refused)."""
+    repo.post(
+        f"voided:{line['redemption_id']}",
+        "redemption_voided",
+        domain.void_postings(line["amount_cents"], line["venue_id"], _line_by_order(line)),
+        at,
+        {
+            "redemption_id": line["redemption_id"],
+            "venue_id": line["venue_id"],
+            "serials": line["serials"],
+        },
+    )
+
+
+def book_waiting(repo, order_id=None):
+    """Book the redemptions that waited for their orders' confirmation (of ``order_id``, or all
+    of them): each whose orders are all confirmed now is opened (paid by the next run) and its
+    entry written, in one transaction each. The number booked."""
+    booked = 0
+    for line in repo.waiting_payables(order_id):
+        booked += repo.in_transaction(lambda tx, rid=line["id"]: _book_waiting(tx, rid))
+    return booked
+
+
+def _book_waiting(repo, rid):
+    line = repo.get_payable(rid)
+    if line is None or line["status"] != "waiting":
+        return 0
+    for order_id in _line_by_order(line):
+        if (repo.get_order(order_id) or {}).get("status") != "confirmed":
+            return 0
+    if not repo.open_waiting(rid):
+        return 0
+    _post_redemption(repo, line)
+    return 1
+
+
 def on_redemption_voided(repo, event):
     """Before a run: the line is dropped. After a run paid it (the void crossed the run): the
-    venue owes it back, deducted from its next payout (a clawback line).
+    void is refused (the venue keeps what it was paid; the coupons stay used), recorded for the
+    operator (``anomalies``: ``void_refused``).
 
-    One transaction: the line (and clawback), the coupons and the journal entry."""
+    One transaction: the line, the coupons and the journal entries."""
     repo.in_transaction(lambda tx: _book_void(tx, event))
 
 
 def _book_void(repo, event):
     rid = event["redemption_id"]
     at = times.parse(event["voided_at"])
-    by_order = face_by_order(event["coupons"])
-    serials = sorted(c["serial"] for c in event["coupons"])
     before = repo.void_payable(rid, {"voided_at": at, "venue_id": event["venue_id"]})
-    if before is not None and before.get("status") == "disputed":
-        return  # no money moved for it
-    paid = before is not None and before.get("status") == "settled"
-    if paid:
-        repo.add_payable(
-            {
-                "id": f"clawback:{rid}",
-                "redemption_id": rid,
-                "kind": "clawback",
-                "venue_id": event["venue_id"],
-                "service_id": before.get("service_id", ""),
-                "category": before.get("category", ""),
-                "serials": serials,
-                "coupon_count": len(event["coupons"]),
-                "amount_cents": -event["total_cents"],
-                "orders": _order_lines(by_order, sign=-1),
-                "redeemed_at": at,
-                "status": "open",
-                "run_id": None,
-            }
+    if before is None:
+        return  # before its redemption: nothing booked; the redemption writes both entries
+    status = before.get("status")
+    if status == "settled":
+        # a run took (and paid) the line before the void arrived: a coupon's face value is
+        # payable to one redemption only, so the void cannot free its coupons to be paid again
+        log.error(
+            "redemption %s: void refused, run %s paid it already; the coupons stay used",
+            rid,
+            before.get("run_id"),
         )
+        repo.refuse_void(rid, at)
+        return
+    if status not in ("open", "waiting"):
+        return  # disputed (no money moved for it), or voided already (a redelivery)
     repo.release_coupons(rid)
-    repo.post(
-        f"voided:{rid}",
-        "redemption_voided",
-        domain.void_postings(event["total_cents"], event["venue_id"], by_order, paid=paid),
-        at,
-        {"redemption_id": rid, "venue_id": event["venue_id"], "serials": serials},
-    )
+    if status == "waiting":
+        _post_redemption(repo, before)  # it waited unbooked: the pair, together
+    _post_void(repo, before, at)
 
 
 # -- runs: shared ---------------------------------------------------------------------------------
@@ -573,7 +622,10 @@ def _settlement_run(repo, settings, run_id, period_end, progress, actor):
         },
     )
     if run["status"] == "claiming":
-        # from here the run's lines are fixed: a late void makes a clawback, not a change
+        # redemptions that waited for a confirmation since booked are paid too (a safety net:
+        # the confirmation books them)
+        book_waiting(repo)
+        # from here the run's lines are fixed: a late void is refused, not a change
         claimed = repo.claim_payables(run_id, run["cutoff"])
         refunds = repo.claim_refunds(run_id)
         repo.claim_fund_contributions(run_id)
@@ -585,6 +637,25 @@ def _settlement_run(repo, settings, run_id, period_end, progress, actor):
     if run["status"] == "computing":
         run = _compute_run(repo, settings, run, progress)
     return run, created
+
+
+def _void_released(repo, venue_id):
+    """A venue carried forward: its lines are open again, unpaid. A void refused meanwhile
+    (the run had taken the line) now applies: the line is voided, its coupons outstanding
+    again, the void's entry written (one transaction each)."""
+    for line in repo.refused_voids_open(venue_id):
+        repo.in_transaction(lambda tx, line=line: _apply_refused_void(tx, line["id"]))
+
+
+def _apply_refused_void(repo, rid):
+    line = repo.get_payable(rid)
+    if line is None or line["status"] != "open" or line.get("void_refused_at") is None:
+        return
+    before = repo.void_payable(rid, {"voided_at": line["void_refused_at"], "void_applied": True})
+    if before is None or before.get("status") != "open":
+        return
+    repo.release_coupons(rid)
+    _post_void(repo, before, line["void_refused_at"])
 
 
 def venue_totals(lines: Iterable[dict]):
@@ -648,6 +719,7 @@ def _compute_run(repo, settings, run, progress_callback):
             reason = "no_bank_details"
         if reason:
             repo.release_payables(run_id, venue_id)
+            _void_released(repo, venue_id)
             carried.append(
                 {
                     "venue_id": venue_id,
@@ -1048,6 +1120,7 @@ def _expiry_run(repo, settings, run_id, as_of, progress_callback, actor):
         # a run created before this field existed began at midnight UTC
         moment = run.get("before") or periods.start_of(as_of, times.UTC)
         progress = Progress(repo, "expiry_runs", run_id, "booklets", None, progress_callback)
+        orders = {}  # order_id -> its status here (one read per order)
         for booklet in repo.booklets_to_expire(moment):
             if booklet.get("cancelled_at") is not None:
                 reason = "cancelled"
@@ -1055,6 +1128,19 @@ def _expiry_run(repo, settings, run_id, as_of, progress_callback, actor):
                 reason = "expired"
             else:
                 continue  # in its grace month: late redemptions may still come
+            order_id = booklet.get("order_id")
+            if order_id not in orders:
+                orders[order_id] = (repo.get_order(order_id) or {}).get("status")
+            if orders[order_id] not in ("confirmed", "cancelled"):
+                # its order's money is not booked as received yet (the confirmation is late):
+                # nothing to refund from; its coupons stay outstanding for a later run
+                log.warning(
+                    "booklet %s of order %s not expired: the order's confirmation has not "
+                    "arrived; a later expiry run takes it",
+                    booklet["serial"],
+                    order_id,
+                )
+                continue
             repo.expire_booklet(booklet["serial"], run_id, reason)
             progress.advance()
         run = repo.update_run("expiry_runs", run_id, {"status": "refunding"})
@@ -1359,7 +1445,8 @@ def ledger_balance(repo):
     A violated invariant lists (up to 100) violations naming the entries, accounts, orders or
     coupons. ``anomalies`` lists what settlement refused to book (a cancellation of a confirmed
     order, a confirmation of a cancelled one, coupons of a cancelled order, disputed
-    redemptions): money did not move for them, the operator looks at them."""
+    redemptions, voids of redemptions a run had paid): money did not move for them, the
+    operator looks at them."""
     rows = repo.account_balances()
     accounts = []
     by_account = {}
@@ -1442,6 +1529,18 @@ def _anomalies(repo):
         ):
             if order.get(field_) is not None:
                 found.append({"kind": kind, "order_id": order["order_id"], "at": order[field_]})
+    for line in repo.anomalous_payables(VIOLATIONS_SHOWN):
+        if line.get("void_refused_at") is not None and not line.get("void_applied"):
+            found.append(
+                {
+                    "kind": "void_refused",
+                    "redemption_id": line["redemption_id"],
+                    "venue_id": line.get("venue_id"),
+                    "at": line["void_refused_at"],
+                    "reason": "paid",
+                    "order_ids": sorted({o["order_id"] for o in line.get("orders", [])}),
+                }
+            )
     for line in repo.disputed_payables(VIOLATIONS_SHOWN):
         found.append(
             {

@@ -250,7 +250,8 @@ class AnomalyOut(EventSchema):
     kind = fields.String(
         metadata={
             "description": "cancellation_refused, confirmation_refused, "
-            "coupons_of_cancelled_order or redemption_disputed"
+            "coupons_of_cancelled_order, redemption_disputed or void_refused (a void of a "
+            "redemption a run had paid: the venue keeps it, the coupons stay used)"
         }
     )
     order_id = fields.String()

@@ -70,6 +70,7 @@ class SettlementRepository(Repository):
             ([("id", ASCENDING)], {"unique": True}),
             ([("status", ASCENDING), ("redeemed_at", ASCENDING)], {}),
             ([("run_id", ASCENDING), ("venue_id", ASCENDING), ("redeemed_at", ASCENDING)], {}),
+            ([("anomaly", ASCENDING)], {"sparse": True}),
         ],
         "refunds": [
             ([("id", ASCENDING)], {"unique": True}),
@@ -374,8 +375,8 @@ class SettlementRepository(Repository):
         return self.db.payables.find_one({"id": item_id}, _NO_ID)
 
     def void_payable(self, redemption_id, fields_):
-        """Open -> voided; or create it voided when the redemption has not arrived yet. The line
-        as it was before (None if created)."""
+        """Open (or waiting) -> voided; or create it voided when the redemption has not arrived
+        yet. The line as it was before (None if created)."""
         while True:
             before = self.db.payables.find_one({"id": redemption_id}, _NO_ID)
             if before is None:
@@ -393,13 +394,62 @@ class SettlementRepository(Repository):
                 if created.upserted_id is not None:
                     return None
                 continue  # the redemption arrived meanwhile: read it again
-            if before["status"] != "open":
+            if before["status"] not in ("open", "waiting"):
                 return before
-            guard = {"id": redemption_id, "status": "open"}
+            guard = {"id": redemption_id, "status": before["status"]}
             if self.db.payables.update_one(
                 guard, {"$set": {"status": "voided", **fields_}}
             ).matched_count:
                 return before
+
+    def refuse_void(self, redemption_id, at):
+        """Record once on a paid line that its void was refused (``void_refused_at``), for the
+        operator (``anomaly: true`` lists it)."""
+        self.db.payables.update_one(
+            {"id": redemption_id, "void_refused_at": {"$exists": False}},
+            {"$set": {"void_refused_at": at, "anomaly": True}},
+        )
+
+    def anomalous_payables(self, limit=100):
+        return list(self.db.payables.find({"anomaly": True}, _NO_ID).limit(limit))
+
+    def refused_voids_open(self, venue_id):
+        """A venue's open lines whose void was refused (their run carried the venue forward):
+        read on the sparse ``anomaly`` index."""
+        return list(
+            self.db.payables.find(
+                {"anomaly": True, "venue_id": venue_id, "status": "open"}, {"_id": 0, "id": 1}
+            )
+        )
+
+    def waiting_payables(self, order_id=None):
+        """Lines waiting for their orders' confirmation (of ``order_id``, or all): few, read on
+        the ``(status, redeemed_at)`` index."""
+        query = {"status": "waiting"}
+        if order_id is not None:
+            query["waiting_orders"] = order_id
+        return list(self.db.payables.find(query, {"_id": 0, "id": 1}))
+
+    def open_waiting(self, redemption_id):
+        """Waiting -> open (its orders are confirmed: the next run pays it). True if it was
+        waiting."""
+        return bool(
+            self.db.payables.update_one(
+                {"id": redemption_id, "status": "waiting"},
+                {"$set": {"status": "open"}, "$unset": {"waiting_orders": ""}},
+            ).matched_count
+        )
+
+    def note_waiting(self, order_ids):
+        """Say on each order, not yet confirmed, that a redemption waits for it: a write on the
+        order's document in the redemption's transaction, so that a confirmation written at the
+        same time conflicts with it (one of the two is retried and sees the other) and the
+        confirmation never misses a line that waits for it."""
+        for order_id in order_ids:
+            self.db.orders.update_one(
+                {"order_id": order_id, "status": {"$exists": False}},
+                {"$inc": {"redemptions_waiting": 1}},
+            )
 
     def claim_payables(self, run_id, cutoff):
         """Every open line redeemed before ``cutoff`` now belongs to the run."""

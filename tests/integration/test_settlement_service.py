@@ -158,6 +158,7 @@ def test_events_a_crash_left_unsent_are_sent_by_the_timer(container_factory, ser
     issued = ev.booklets_issued(confirmed)
     redeemed = ev.redeemed(issued, ev.all_coupons(issued)[:2], venue_id=VENUE)
     dispatch("catalog", "venue_accredited", ev.venue(VENUE))
+    dispatch("ordering", "order_confirmed", confirmed)  # else the redemption waits, unpaid
     dispatch("redemption", "coupons_redeemed", CouponsRedeemed().dump(redeemed))
     with ClusterRpcProxy(service_config) as cluster:
         wait_until(

@@ -334,22 +334,168 @@ def test_coupon_paid_out_once_names_a_coupon_paid_to_a_venue_and_refunded(repo):
     )
 
 
-def test_a_void_after_the_run_is_owed_back_not_a_negative_payable(repo):
-    """A paid line voided afterwards: the venue owes it back (a receivable), deducted from its
-    next payout; no invariant is broken while it waits, nor when its coupons are refunded."""
+def test_a_void_after_the_run_is_refused_the_coupons_are_paid_once(repo):
+    """A paid line voided afterwards (the void crossed the run): settlement refuses the void -
+    the venue keeps what it was paid, the coupons stay used, the refusal is an anomaly - so a
+    second redemption of those coupons elsewhere is disputed, never paid, and an expiry run
+    does not refund them. (Before: a clawback freed the coupons, paid again to another venue.)"""
     confirmed, issued = scheme(repo)
     paid = repo.db.payables.find_one({"kind": "redemption"})
     coupons = [c for c in ev.all_coupons(issued) if c["serial"] in paid["serials"]]
     event = {**ev.redeemed(issued, coupons), "redemption_id": paid["redemption_id"]}
-    api.on_redemption_voided(repo, ev.voided(event, at=datetime(2026, 4, 2, tzinfo=UTC)))
+    void = ev.voided(event, at=datetime(2026, 4, 2, tzinfo=UTC))
+    for _ in range(2):  # redelivered: refused once
+        api.on_redemption_voided(repo, void)
+    assert repo.get_payable(paid["redemption_id"])["status"] == "settled"
+    assert not repo.has_entry(f"voided:{paid['redemption_id']}")
+    assert repo.db.payables.count_documents({"kind": "clawback"}) == 0
     balance = api.ledger_balance(repo)
-    assert balance["venue_receivable_cents"] == 2_000 and balance["balanced"]
-    assert balance["liabilities"]["venue_payable_cents"] == 0
-    third = [c for c in ev.all_coupons(issued) if c["serial"] not in paid["serials"]][:1]
-    api.on_coupons_redeemed(repo, ev.redeemed(issued, third, at=datetime(2026, 4, 10, tzinfo=UTC)))
-    carried = api.settlement_run(repo, S, date(2026, 4, 30), today=TODAY)
-    assert carried["carried_forward"][0]["reason"] == "clawbacks_exceed_redemptions"
-    api.expiry_run(repo, S, date(2027, 3, 1), today=TODAY)  # the voided coupons expire
+    assert balance["venue_receivable_cents"] == 0 and balance["balanced"]
+    refused = [a for a in balance["anomalies"] if a["kind"] == "void_refused"]
+    assert [(a["redemption_id"], a["venue_id"]) for a in refused] == [
+        (paid["redemption_id"], VENUE)
+    ]
+    again = ev.redeemed(
+        issued, coupons, venue_id="ven_00000000000000000002", at=datetime(2026, 4, 3, tzinfo=UTC)
+    )
+    api.on_coupons_redeemed(repo, again)
+    assert repo.get_payable(again["redemption_id"])["status"] == "disputed"
+    april = api.settlement_run(repo, S, date(2026, 4, 30), today=TODAY)
+    assert april["payouts"] == []
+    api.expiry_run(repo, S, date(2027, 3, 1), today=TODAY)  # the 3 unused coupons only
     balance = api.ledger_balance(repo)
-    assert balance["liabilities"]["refund_payable_cents"] == 4_000
+    assert balance["liabilities"]["refund_payable_cents"] == 3_000
+    assert balance["liabilities"]["coupon_liability_cents"] == 0
     assert balance["balanced"], balance["invariants"]
+
+
+# -- whatever the order of events (issue 10's property test found these) -------------------------
+def test_a_void_before_its_redemption_waits_for_it_no_payable_goes_negative(repo):
+    """The void reaches settlement first: nothing is booked (before, the void's reversal alone
+    made the venue's payable a debit); when the redemption arrives both entries are written,
+    together, and nothing is owed."""
+    api.on_venue_changed(repo, ev.venue())
+    confirmed = ev.order_confirmed(coupons=5)
+    api.on_order_confirmed(repo, confirmed)
+    issued = ev.booklets_issued(confirmed)
+    api.on_booklets_issued(repo, issued)
+    event = ev.redeemed(issued, ev.all_coupons(issued)[:1])
+    rid = event["redemption_id"]
+    api.on_redemption_voided(repo, ev.voided(event))
+    assert not repo.has_entry(f"voided:{rid}") and not repo.has_entry(f"redeemed:{rid}")
+    balance = api.ledger_balance(repo)
+    assert balance["balanced"] and balance["liabilities"]["venue_payable_cents"] == 0
+    for _ in range(2):
+        api.on_coupons_redeemed(repo, event)
+    assert repo.has_entry(f"voided:{rid}") and repo.has_entry(f"redeemed:{rid}")
+    assert repo.get_payable(rid)["status"] == "voided"
+    assert repo.db.coupons.count_documents({"status": "outstanding"}) == 5
+    assert api.settlement_run(repo, S, date(2026, 3, 31), today=TODAY)["payouts"] == []
+    balance = api.ledger_balance(repo)
+    assert balance["balanced"] and balance["liabilities"]["coupon_liability_cents"] == 5_000
+
+
+def test_a_redemption_before_its_order_confirmation_waits_unpaid(repo):
+    """A redemption reaches settlement before ``order_confirmed``: its coupons are taken, its
+    line waits (no entry, no payout: no money is in for the order); the confirmation books it
+    and the next run pays it. (Before: booked and paid from money not received.)"""
+    api.on_venue_changed(repo, ev.venue())
+    confirmed = ev.order_confirmed(coupons=5)
+    issued = ev.booklets_issued(confirmed)
+    api.on_booklets_issued(repo, issued)
+    event = ev.redeemed(issued, ev.all_coupons(issued)[:2])
+    rid = event["redemption_id"]
+    for _ in range(2):
+        api.on_coupons_redeemed(repo, event)
+    line = repo.get_payable(rid)
+    assert (line["status"], line["waiting_orders"]) == ("waiting", [confirmed["order_id"]])
+    assert not repo.has_entry(f"redeemed:{rid}")
+    march = api.settlement_run(repo, S, date(2026, 3, 31), today=TODAY)
+    assert march["payouts"] == []
+    assert api.ledger_balance(repo)["balanced"]
+    api.on_order_confirmed(repo, confirmed)
+    assert repo.get_payable(rid)["status"] == "open" and repo.has_entry(f"redeemed:{rid}")
+    api.on_coupons_redeemed(repo, event)  # redelivered once booked: nothing more
+    april = api.settlement_run(repo, S, date(2026, 4, 30), today=TODAY)
+    assert april["totals"]["gross_cents"] == 2_000
+    balance = api.ledger_balance(repo)
+    assert balance["balanced"] and balance["liabilities"]["coupon_liability_cents"] == 3_000
+
+
+def test_a_waiting_redemption_voided_books_nothing_owed(repo):
+    api.on_venue_changed(repo, ev.venue())
+    confirmed = ev.order_confirmed(coupons=5)
+    issued = ev.booklets_issued(confirmed)
+    api.on_booklets_issued(repo, issued)
+    event = ev.redeemed(issued, ev.all_coupons(issued)[:1])
+    api.on_coupons_redeemed(repo, event)
+    api.on_redemption_voided(repo, ev.voided(event))
+    assert repo.get_payable(event["redemption_id"])["status"] == "voided"
+    api.on_order_confirmed(repo, confirmed)
+    assert repo.get_payable(event["redemption_id"])["status"] == "voided"
+    assert repo.db.coupons.count_documents({"status": "outstanding"}) == 5
+    balance = api.ledger_balance(repo)
+    assert balance["balanced"] and balance["liabilities"]["venue_payable_cents"] == 0
+    assert balance["liabilities"]["coupon_liability_cents"] == 5_000
+
+
+def test_a_run_books_a_waiting_redemption_whose_order_was_confirmed_meanwhile(repo):
+    """The safety net: a line left waiting although its order is confirmed (a confirmation
+    handled while the redemption's transaction was being written) is booked by the next run."""
+    api.on_venue_changed(repo, ev.venue())
+    confirmed = ev.order_confirmed(coupons=5)
+    issued = ev.booklets_issued(confirmed)
+    api.on_booklets_issued(repo, issued)
+    event = ev.redeemed(issued, ev.all_coupons(issued)[:1])
+    api.on_coupons_redeemed(repo, event)
+    repo.db.payables.update_one({"id": event["redemption_id"]}, {"$set": {"status": "parked"}})
+    api.on_order_confirmed(repo, confirmed)  # does not see the line (hidden above)
+    repo.db.payables.update_one({"id": event["redemption_id"]}, {"$set": {"status": "waiting"}})
+    run = api.settlement_run(repo, S, date(2026, 3, 31), today=TODAY)
+    assert run["totals"]["gross_cents"] == 1_000
+    assert api.ledger_balance(repo)["balanced"]
+
+
+def test_coupons_of_an_order_not_yet_confirmed_are_not_expired_until_it_is(repo):
+    """The expiry run meets a cancelled booklet of an order whose confirmation has not reached
+    settlement: it leaves its coupons outstanding (before: expired, refunded never); the next
+    run after the confirmation expires and refunds them."""
+    confirmed = ev.order_confirmed(coupons=5)
+    issued = ev.booklets_issued(confirmed)
+    api.on_booklets_issued(repo, issued)
+    booklet = issued["booklets"][0]
+    api.on_booklet_cancelled(
+        repo, ev.booklet_cancelled(issued, booklet, datetime(2026, 2, 1, tzinfo=UTC))
+    )
+    first = api.expiry_run(repo, S, date(2026, 2, 2), today=TODAY)
+    assert first["coupon_count"] == 0
+    assert repo.db.coupons.count_documents({"status": "outstanding"}) == 5
+    api.on_order_confirmed(repo, confirmed)
+    second = api.expiry_run(repo, S, date(2026, 2, 3), today=TODAY)
+    assert (second["coupon_count"], second["refunded_cents"]) == (5, 5_000)
+    balance = api.ledger_balance(repo)
+    assert balance["liabilities"]["coupon_liability_cents"] == 0
+    assert balance["liabilities"]["refund_payable_cents"] == 5_000
+    assert balance["balanced"], balance["invariants"]
+
+
+def test_a_void_refused_by_a_run_that_carries_the_venue_forward_applies_then(repo):
+    """The run took the line (so the void was refused) but could not pay the venue (no bank
+    details): the line is open again, unpaid, and the void applies."""
+    confirmed = ev.order_confirmed(coupons=5)
+    api.on_order_confirmed(repo, confirmed)
+    issued = ev.booklets_issued(confirmed)
+    api.on_booklets_issued(repo, issued)
+    event = ev.redeemed(issued, ev.all_coupons(issued)[:1])
+    api.on_coupons_redeemed(repo, event)
+    rid = event["redemption_id"]
+    repo.claim_payables("SR-2026-03-31", datetime(2026, 4, 1, tzinfo=UTC))  # a run claims it
+    api.on_redemption_voided(repo, ev.voided(event))  # meanwhile: refused
+    assert repo.get_payable(rid)["void_refused_at"] is not None
+    repo.release_payables("SR-2026-03-31", VENUE)  # its venue carried forward
+    api._void_released(repo, VENUE)
+    assert repo.get_payable(rid)["status"] == "voided" and repo.has_entry(f"voided:{rid}")
+    assert repo.db.coupons.count_documents({"status": "outstanding"}) == 5
+    balance = api.ledger_balance(repo)
+    assert balance["balanced"] and balance["liabilities"]["venue_payable_cents"] == 0
+    assert not [a for a in balance["anomalies"] if a["kind"] == "void_refused"]

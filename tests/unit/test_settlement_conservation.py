@@ -1,6 +1,6 @@
 """Conservation over random scenarios (hypothesis): orders with and without co-funding,
-activations, cancellations, redemptions at several venues, voids before and after runs,
-redelivered events, settlement runs (and re-runs of the same cut-off) and expiry runs.
+activations, cancellations, redemptions at several venues, voids before runs (and after a run:
+refused), redelivered events, settlement runs (and re-runs of the same cut-off) and expiry runs.
 
 After every step: the journal balances and money in = money out + what is held; the coupon
 liability is exactly the face value of the coupons still outstanding; refunds payable are
@@ -126,9 +126,13 @@ class World:
             standing = [r for r in self.redemptions.values() if not r[1]]
             if standing:
                 record = standing[action[1] % len(standing)]
-                record[1] = True
-                for c in record[0]["coupons"]:
-                    self.coupons[c["serial"]]["status"] = "outstanding"
+                line = self.repo.get_payable(record[0]["redemption_id"])
+                # a run paid it already (the void crossed the run): settlement refuses the
+                # void, the redemption stands and its coupons stay used
+                if line is None or line["status"] != "settled":
+                    record[1] = True
+                    for c in record[0]["coupons"]:
+                        self.coupons[c["serial"]]["status"] = "outstanding"
                 self.deliver(
                     lambda p: api.on_redemption_voided(self.repo, p),
                     ev.voided(record[0], at=self.clock),

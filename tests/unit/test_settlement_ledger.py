@@ -198,7 +198,7 @@ def test_the_same_cut_off_again_pays_nobody_twice(repo):
     assert nxt["totals"]["gross_cents"] == 1000
 
 
-def test_void_before_the_run_drops_the_line_after_the_run_claws_it_back(repo):
+def test_void_before_the_run_drops_the_line_after_the_run_is_refused(repo):
     api.on_venue_changed(repo, ev.venue())
     _, issued = setup_order(repo, coupons=10)
     coupons = ev.all_coupons(issued)
@@ -209,16 +209,20 @@ def test_void_before_the_run_drops_the_line_after_the_run_claws_it_back(repo):
     api.on_redemption_voided(repo, ev.voided(first))
     march = run(repo)
     assert march["totals"]["gross_cents"] == 2000
-    # too late: the line was paid
+    # too late: the line was paid; the void is refused (no clawback: the coupons stay used)
     api.on_redemption_voided(repo, ev.voided(second, at=datetime(2026, 4, 2, tzinfo=UTC)))
     api.on_coupons_redeemed(
         repo, ev.redeemed(issued, coupons[4:9], at=datetime(2026, 4, 10, tzinfo=UTC))
     )
     april = run(repo, "2026-04-30")
-    assert april["totals"]["gross_cents"] == 5000 - 2000
+    assert april["totals"]["gross_cents"] == 5000
     _, lines = api.statement(repo, april["id"], "ven_00000000000000000001")
-    assert sorted(line["kind"] for line in lines) == ["clawback", "redemption"]
-    assert api.ledger_balance(repo)["balanced"]
+    assert sorted(line["kind"] for line in lines) == ["redemption"]
+    balance = api.ledger_balance(repo)
+    assert balance["balanced"]
+    assert [a["redemption_id"] for a in balance["anomalies"] if a["kind"] == "void_refused"] == [
+        second["redemption_id"]
+    ]
 
 
 def test_void_arriving_before_its_redemption_pays_nothing(repo):

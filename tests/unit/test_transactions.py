@@ -191,6 +191,7 @@ def test_a_failed_redemption_of_coupons_not_yet_issued_leaves_no_coupon(repo, db
     issued = ev.booklets_issued(confirmed)  # not delivered yet
     event = ev.redeemed(issued, ev.all_coupons(issued)[:1])
     serials = serials_of(event)
+    api.on_order_confirmed(repo, confirmed)  # booked as received: the redemption is booked
 
     with pytest.raises(Boom):
         api.on_coupons_redeemed(failing(db, "coupons_redeemed"), event)
@@ -256,41 +257,40 @@ def test_a_failure_in_the_middle_of_a_void_leaves_the_redemption_then_redelivery
     assert api.ledger_balance(repo)["liabilities"]["coupon_liability_cents"] == 5000
 
 
-def test_a_failed_void_after_the_run_writes_no_clawback_then_redelivery_claws_back_once(repo, db):
+def test_a_void_after_the_run_is_refused_once_whatever_the_redeliveries(repo):
     _, issued = setup_order(repo)
     event = ev.redeemed(issued, ev.all_coupons(issued)[:1])
     rid, serials = event["redemption_id"], serials_of(event)
     api.on_coupons_redeemed(repo, event)
     api.settlement_run(repo, S, date(2026, 3, 31), today=date(2026, 4, 1))
+    before = journal(repo)
     void = ev.voided(event, at=datetime(2026, 4, 2, tzinfo=UTC))
-
-    with pytest.raises(Boom):
-        api.on_redemption_voided(failing(db, "redemption_voided"), void)
-    assert FailingRepository.seen["clawback"]["amount_cents"] == -1000
-    assert repo.get_payable(f"clawback:{rid}") is None
-    assert repo.get_payable(rid)["status"] == "settled"
-    assert coupons_state(repo, serials) == dict.fromkeys(serials, ("redeemed", rid))
-    assert not repo.has_entry(f"voided:{rid}")
-
     for _ in range(2):
         api.on_redemption_voided(repo, void)
-    assert repo.db.payables.count_documents({"kind": "clawback"}) == 1
-    assert repo.get_payable(f"clawback:{rid}")["status"] == "open"
-    assert coupons_state(repo, serials) == dict.fromkeys(serials, ("outstanding", None))
-    assert repo.db.entries.count_documents({"key": f"voided:{rid}"}) == 1
-    # paid, now owed back by the venue (a receivable, deducted from its next payout)
-    assert balance_of(repo, "venue_payable", VENUE) == 0
-    assert balance_of(repo, "venue_receivable", VENUE) == 1000
+    # paid: the venue keeps it, the coupons stay used, no clawback (docs/settlement.md)
+    assert repo.get_payable(rid)["status"] == "settled"
+    assert repo.get_payable(f"clawback:{rid}") is None
+    assert coupons_state(repo, serials) == dict.fromkeys(serials, ("redeemed", rid))
+    assert journal(repo) == before
+    assert repo.get_payable(rid)["void_refused_at"] == datetime(2026, 4, 2, tzinfo=UTC)
     assert api.ledger_balance(repo)["balanced"]
 
 
-def test_a_failed_void_before_its_redemption_creates_no_line(repo, db):
+def test_a_void_before_its_redemption_books_both_entries_with_it_all_or_nothing(repo, db):
     _, issued = setup_order(repo)
     event = ev.redeemed(issued, ev.all_coupons(issued)[:1])
-    with pytest.raises(Boom):
-        api.on_redemption_voided(failing(db, "redemption_voided"), ev.voided(event))
-    assert FailingRepository.seen["payable"]["status"] == "voided"
-    assert repo.get_payable(event["redemption_id"]) is None
+    rid = event["redemption_id"]
+    api.on_redemption_voided(repo, ev.voided(event))  # first: the line, no entry
+    voided_line = repo.get_payable(rid)
+    assert voided_line["status"] == "voided"
+    before = journal(repo)
+    assert f"voided:{rid}" not in before
+    with pytest.raises(Boom):  # the void's entry follows the redemption's, in its transaction
+        api.on_coupons_redeemed(failing(db, "redemption_voided"), event)
+    assert repo.get_payable(rid) == voided_line and journal(repo) == before
+    api.on_coupons_redeemed(repo, event)
+    assert journal(repo) == sorted([*before, f"redeemed:{rid}", f"voided:{rid}"])
+    assert balance_of(repo, "venue_payable", VENUE) == 0
 
 
 # -- the normal paths never fail a write inside their transaction ---------------------------------
