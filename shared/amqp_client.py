@@ -492,12 +492,17 @@ def _finish_upgrade(connection, source, event_type, queue):
     """An upgrade interrupted after the old queue was deleted left ``<queue>.upgrading``, still
     bound: its events go to the queue, and it goes."""
     holding = queue + UPGRADE_SUFFIX
+    quiet = logging.getLogger("pika.channel")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # its 404 is the usual answer, not news
     try:
         connection.channel().queue_declare(holding, passive=True)
     except pika_errors.ChannelClosedByBroker as exc:
         if exc.reply_code == 404:  # none: the usual case
             return
         raise
+    finally:
+        quiet.setLevel(level)
     channel = connection.channel()
     channel.confirm_delivery()
     channel.queue_unbind(holding, EVENT_EXCHANGE.format(service=source), routing_key=event_type)

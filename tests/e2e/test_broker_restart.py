@@ -204,7 +204,7 @@ def test_every_service_reconnects_when_the_broker_drops_every_connection_under_l
     assert Counter(c["serial"] for r in listed for c in r["coupons"]) == Counter(serials)
     assert {r["status"] for r in listed} == {"accepted"}
 
-    # each payment recorded once, each order confirmed and its booklets issued (events flowed)
+    # each payment recorded once, each order confirmed
     assert sorted(cashier.final) == sorted(o["id"] for o in orders)
     for order in orders:
         status, body = cashier.final[order["id"]]
@@ -212,12 +212,6 @@ def test_every_service_reconnects_when_the_broker_drops_every_connection_under_l
         stored = api.get(f"/orders/{order['id']}", key=operator_key).json()
         assert len(stored["payments"]) == 1, stored["payments"]
         assert stored["status"] in ("confirmed", "issued"), stored["status"]
-
-        def issued(order_id=order["id"]):
-            answer = api.get(f"/orders/{order_id}/booklets", key=scheme["sponsor_key"])
-            return answer.ok and answer.json()["status"] == "published"
-
-        wait_for(issued, 60, f"the booklets of {order['id']}")
 
     # settlement heard of each redemption and each payment once; its ledger balances
     money_in = scheme["due_cents"] + sum(o["quote"]["sponsor_due_cents"] for o in orders)
@@ -238,6 +232,16 @@ def test_every_service_reconnects_when_the_broker_drops_every_connection_under_l
     wait_for(lambda: not outbox_leftovers(storage_uri), 30, "the outboxes to empty")
     with DeadLetters(rabbit_config["AMQP_URI"]) as dead:
         assert dead.count() == 0, [d.to_dict() for d in dead.list()]
+    # and the paid orders' booklets issued (order_confirmed, booklets_issued flowed). An issue
+    # whose booklets_issued could not be published during the outage keeps its right to publish
+    # for a minute (services/issuance resume_after_seconds), then its timer takes it up
+    for order in orders:
+
+        def issued(order_id=order["id"]):
+            answer = api.get(f"/orders/{order_id}/booklets", key=scheme["sponsor_key"])
+            return answer.ok and answer.json()["status"] == "published"
+
+        wait_for(issued, 120, f"the booklets of {order['id']}", every=1)
     print(
         f"cut {closed} connections after {cut_at} of {COUPONS} redemptions, then an outage "
         f"after {outage_at}; "
