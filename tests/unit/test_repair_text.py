@@ -177,7 +177,9 @@ def test_mongo_uri_is_required():
     assert done.exit_code == 2 and "MONGO_URI" in done.output
 
 
-def test_the_command_imports_neither_nameko_nor_eventlet(stored):
+def test_the_command_imports_neither_nameko_services_nor_eventlet(stored):
+    """Of nameko, only its config loader (shared/config.py reads ``${VAR:default}`` with it):
+    no container, no messaging, no eventlet."""
     _, config = stored
     code = (
         "import json, sys\n"
@@ -194,4 +196,5 @@ def test_the_command_imports_neither_nameko_nor_eventlet(stored):
     assert done.returncode == 0, done.stderr[-2000:]
     exit_code, output, modules = json.loads(done.stdout.splitlines()[-1])
     assert exit_code == 0 and "4 would change" in output, output
-    assert modules == []
+    loader = {"nameko.cli", "nameko.cli.main", "nameko.cli.actions", "nameko.cli.commands"}
+    assert set(modules) <= {"nameko", "nameko.exceptions", *loader}, modules
