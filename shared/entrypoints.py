@@ -75,11 +75,12 @@ class ReliableEventHandler(EventHandler):
     An expected error (an :class:`AppError`, e.g. a malformed payload) is final: the event is
     acknowledged and the refusal logged. Any other error (the store is down, a bug) puts the event
     back on the queue to be tried again after a pause that doubles (1 s, 2 s, 4 s... up to 30 s;
-    the worker is free meanwhile), so that a handler that recovers catches up. After ``EVENT_DELIVERY_LIMIT`` deliveries (default
-    :data:`shared.amqp_client.DELIVERY_LIMIT`) that all failed, the event goes to the dead-letter
-    queue with the error (``aptic events dead`` lists it, ``aptic events replay`` sends it
-    again). The queue is a quorum queue whose broker-side delivery limit dead-letters an event
-    that keeps killing its consumer (a crash, not an exception) the same way.
+    the worker is free meanwhile), so that a handler that recovers catches up. After
+    ``EVENT_DELIVERY_LIMIT`` deliveries (default :data:`shared.amqp_client.DELIVERY_LIMIT`) that
+    all failed, the event goes to the dead-letter queue with the error (``aptic events dead``
+    lists it, ``aptic events replay`` sends it again). The queue is a quorum queue whose own
+    delivery limit dead-letters an event that keeps killing its consumer (a crash, not an
+    exception) the same way. See docs/operations.md.
     """
 
     def setup(self):
