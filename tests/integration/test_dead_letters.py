@@ -258,3 +258,32 @@ def test_an_upgrade_interrupted_midway_is_finished_at_the_next_start(
     with pika.BlockingConnection(connection_parameters(uri)) as connection:
         with pytest.raises(pika.exceptions.ChannelClosedByBroker):
             connection.channel().queue_declare(holding, passive=True)
+
+
+def test_an_event_that_keeps_killing_its_consumer_is_dead_lettered_by_the_broker(rabbit_config):
+    """No exception to catch (the process dies holding the event): the quorum queue's own
+    delivery limit gives it up, with the broker's x-death header; listed and replayed the same."""
+    uri = rabbit_config["AMQP_URI"]
+    queue = "evt-till-paid--crashy.handle_paid"
+    with pika.BlockingConnection(connection_parameters(uri)) as connection:
+        amqp_client.declare_event_queue(connection.channel(), "till", "paid", queue)
+    with amqp_client.AmqpClient(uri, name="crash_test") as client:
+        client.publish_event("till", "paid", {"n": 7})
+    for _ in range(amqp_client.BROKER_DELIVERY_LIMIT + 1):  # taken, never acknowledged: a crash
+        with pika.BlockingConnection(connection_parameters(uri)) as connection:
+            method, _, _ = connection.channel().basic_get(queue, auto_ack=False)
+            assert method is not None
+    with DeadLetters(uri) as dead:
+        wait_until(lambda: dead.count() == 1)
+        (letter,) = dead.list()
+        assert (letter.queue, letter.source, letter.event_type) == (queue, "till", "paid")
+        assert letter.consumer == "crashy.handle_paid"
+        assert letter.error.startswith("delivery_limit: delivered more than 20 times")
+        assert letter.payload == {"n": 7} and letter.at.startswith("20")
+        replayed, _ = dead.replay({letter.id})
+        assert [r.id for r in replayed] == [letter.id] and dead.count() == 0
+    with pika.BlockingConnection(connection_parameters(uri)) as connection:
+        method, properties, body = connection.channel().basic_get(queue, auto_ack=True)
+    assert json.loads(body) == {"n": 7}
+    assert "x-death" not in properties.headers
+    assert properties.headers[amqp_client.REPLAYS_HEADER] == 1
