@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from marshmallow import ValidationError, fields, validate, validates_schema
 from nameko.extensions import DependencyProvider
 
+from services.gateway import limits
 from shared.errors import Forbidden, NotFound, Unauthenticated
 from shared.ids import new_id
 from shared.mongo import ASCENDING, Repository, get_database
@@ -141,9 +142,20 @@ class Authenticator:
     """The caller of one request, checked against the roles its route declares (``route(roles=)``
     in :mod:`services.gateway.http`: the only place they are written)."""
 
-    def __init__(self, keys, roles=()):
+    def __init__(self, keys, roles=(), limiter=None, path=None):
         self.keys = keys
         self.roles = tuple(roles)
+        self.limiter = limiter
+        self.path = path
+
+    def limit_anonymous(self, request):
+        """On a public route, count a request without a key against the client address's
+        rate limit (:mod:`services.gateway.limits`): 429 ``rate_limited`` past it."""
+        if self.roles or self.limiter is None or self.path in limits.EXEMPT:
+            return
+        if request.headers.get("Authorization"):
+            return
+        self.limiter.hit(request.remote_addr or "unknown")
 
     def require(self, request):
         """The caller's :class:`Principal`; 401 without a valid key, 403 for a role the route does
@@ -176,7 +188,16 @@ class ApiKeys(DependencyProvider):
             self.container.config, self.container.service_name, KeyRepository.TZ_AWARE
         )
         KeyRepository.ensure_indexes(self.db)
+        for collection, indexes in limits.INDEXES.items():
+            for keys, options in indexes:
+                self.db[collection].create_index(keys, **options)
+        self.limit = limits.parse_limit(self.container.config.get(limits.LIMIT_KEY))
 
     def get_dependency(self, worker_ctx):
         spec = getattr(worker_ctx.entrypoint, "spec", None)
-        return Authenticator(KeyRepository(self.db), getattr(spec, "roles", ()))
+        return Authenticator(
+            KeyRepository(self.db),
+            getattr(spec, "roles", ()),
+            limits.RateLimiter(self.db, self.limit),
+            getattr(spec, "path", None),
+        )

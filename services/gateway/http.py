@@ -1,5 +1,6 @@
 """The gateway's HTTP entrypoint: JSON in and out, the error envelope, body limits, OpenAPI routes."""
 
+import functools
 import json
 import logging
 import re
@@ -51,7 +52,9 @@ def error_response(exc):
     status, body = status_and_body(exc)
     if status >= 500:
         log.error("request failed: %r", exc)
-    return json_response(body, status)
+    retry = body["error"].get("details", {}).get("retry_after") if status == 429 else None
+    headers = {"Retry-After": str(retry)} if isinstance(retry, int) else None
+    return json_response(body, status, headers=headers)
 
 
 def nesting_depth(raw):
@@ -247,6 +250,17 @@ class RouteSpec:
 
 
 ROUTES: list[RouteSpec] = []
+
+
+def _limited(fn):
+    @functools.wraps(fn)
+    def limited(self, request, *args, **kwargs):
+        self.auth.limit_anonymous(request)
+        return fn(self, request, *args, **kwargs)
+
+    return limited
+
+
 _CONVERTER = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")
 
 
@@ -291,6 +305,8 @@ def route(
             errors=dict(errors or {}),
         )
         ROUTES.append(spec)
+        if not spec.roles:  # public: requests without a key count against a rate limit
+            fn = _limited(fn)
         # a refusal (AppError) is an answer: logged as one INFO line (shared.logs), not an error
         entrypoint = ApiHandler.decorator(
             method, API_PREFIX + path, expected_exceptions=AppError, spec=spec

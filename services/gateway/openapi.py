@@ -17,6 +17,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from services.gateway.auth import SUBJECT_ROLES
 from services.gateway.errors import STATUS_BY_KIND
 from services.gateway.http import API_PREFIX, ROUTES
+from services.gateway.limits import EXEMPT
 from shared.contracts import registry
 
 # What each status means, on any route
@@ -30,7 +31,7 @@ _ERROR_STATUSES = {
     413: "body too large",
     415: "the body is not sent as application/json",
     422: "refused by a business rule",
-    429: "too many attempts",
+    429: "too many attempts, or too many requests without a key (Retry-After)",
     503: "a service did not answer, or is not running",
 }
 _STATUS_OF_KIND = dict(STATUS_BY_KIND)
@@ -131,6 +132,8 @@ def route_errors(r):
             if status in (409, 422) and r.method == "GET":
                 continue  # a read changes nothing: a GET that may conflict says so itself
             add(status, *names)
+    if not r.roles and r.path not in EXEMPT:
+        add(429, "rate_limited")  # anonymous requests, counted per client address
     for status, names in r.errors.items():
         add(status, *names)
     return {status: sorted(names) for status, names in sorted(codes.items())}

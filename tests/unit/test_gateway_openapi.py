@@ -22,6 +22,7 @@ GATEWAY_CODES = {
     "not_yours",
     "invalid_json",
     "key_not_found",
+    "rate_limited",
 }
 
 

@@ -58,10 +58,12 @@ class SystemRoutes:
     # the API's page (Swagger UI from package files): not an operation of the API itself
     @ApiHandler.decorator("GET", docs.DOCS, expected_exceptions=AppError)
     def api_docs_page(self, request):
+        self.auth.limit_anonymous(request)
         return docs.page()
 
     @ApiHandler.decorator("GET", docs.DOCS + "/<name>", expected_exceptions=AppError)
     def api_docs_asset(self, request, name):
+        self.auth.limit_anonymous(request)
         answer = docs.asset(name)
         if answer is None:
             raise NotFound("no such file of the API page", code="route_not_found")
