@@ -4,10 +4,10 @@ import re
 from datetime import datetime
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, pre_load, validate
+from schwifty import IBAN
 
 from shared import times
 from shared.errors import validation_failed
-
 
 # Text a person could not have meant, and that some readers (UTF-8 encoders, PDF, CSV, terminals)
 # cannot take: lone UTF-16 surrogates, C0 controls but tab and newlines, DEL and C1 controls.
@@ -159,3 +159,14 @@ class HistoryEntry(EventSchema):
     reason = fields.String(allow_none=True)
     by = fields.Dict()
     at = UtcDateTime()
+
+
+class IbanField(fields.String):
+    """An IBAN, checked (country format and check digits) with schwifty, loaded compact."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return IBAN(text).compact
+        except ValueError as exc:
+            raise ValidationError(f"invalid IBAN: {exc}") from None

@@ -1,13 +1,20 @@
 """Every payload of the catalog service (RPC and events), as marshmallow schemas."""
 
 from marshmallow import ValidationError, fields, validate, validates
-from schwifty import IBAN
 from stdnum.fr import siret as siret_number
 
 from services.catalog.domain import MAX_RADIUS_KM, Decision, VenueStatus
 from services.catalog.taxonomy import SERVICE_CATEGORIES, VENUE_TYPES
 from shared.events import VenueChanged, VenueServiceSnapshot  # noqa: F401  (re-exported)
-from shared.schemas import MAX_OFFSET, EventSchema, HistoryEntry, StrictSchema, UtcDateTime, whole
+from shared.schemas import (
+    MAX_OFFSET,
+    EventSchema,
+    HistoryEntry,
+    IbanField,
+    StrictSchema,
+    UtcDateTime,
+    whole,
+)
 
 DEPARTMENT = r"0[1-9]|[1-8][0-9]|9[0-5]|2[AB]|97[1-6]"
 TOWN_CODE = r"[0-9]{5}|2[AB][0-9]{3}"  # INSEE code of the commune
@@ -19,17 +26,6 @@ def department_field(**kwargs):
 
 def town_code_field(**kwargs):
     return fields.String(validate=whole(TOWN_CODE, error="not an INSEE town code"), **kwargs)
-
-
-class IbanField(fields.String):
-    """An IBAN, checked (country format and check digits) with schwifty, loaded compact."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        text = super()._deserialize(value, attr, data, **kwargs)
-        try:
-            return IBAN(text).compact
-        except ValueError as exc:
-            raise ValidationError(f"invalid IBAN: {exc}") from None
 
 
 class LocationSchema(StrictSchema):

@@ -3,7 +3,6 @@ Event payloads are in ``shared/events.py`` (OrderConfirmed, OrderCancelled,
 DistributorRegistered)."""
 
 from marshmallow import ValidationError, fields, validate, validates, validates_schema
-from schwifty import IBAN
 from stdnum.fr import siret as siret_number
 
 from services.ordering.domain import (
@@ -18,7 +17,7 @@ from services.ordering.domain import (
     SponsorKind,
 )
 from shared.ids import looks_like_id
-from shared.schemas import EventSchema, HistoryEntry, StrictSchema, UtcDateTime, whole
+from shared.schemas import EventSchema, HistoryEntry, IbanField, StrictSchema, UtcDateTime, whole
 
 DEPARTMENT = r"0[1-9]|[1-8][0-9]|9[0-5]|2[AB]|97[1-6]"
 TOWN = r"[0-9]{5}|2[AB][0-9]{3}"  # INSEE code of the commune
@@ -46,17 +45,6 @@ def id_field(prefix, **kwargs):
     return fields.String(validate=check, **kwargs)
 
 
-class Iban(fields.String):
-    """An IBAN checked with schwifty (country format and check digits), loaded compact."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        text = super()._deserialize(value, attr, data, **kwargs)
-        try:
-            return IBAN(text).compact
-        except ValueError as exc:
-            raise ValidationError(f"invalid IBAN: {exc}") from None
-
-
 # -- sponsors and distributors ------------------------------------------------------------------
 class SponsorInput(StrictSchema):
     name = fields.String(required=True, validate=validate.Length(min=2, max=200))
@@ -65,7 +53,7 @@ class SponsorInput(StrictSchema):
     members = fields.List(
         town_field(), load_default=list, validate=validate.Length(max=1000)
     )  # town codes of a group
-    iban = Iban(required=True)
+    iban = IbanField(required=True)
     address = fields.String(
         load_default=None, allow_none=True, validate=validate.Length(max=300)
     )  # printed on invoices
