@@ -1,6 +1,6 @@
 # make run   : RabbitMQ up, the embedded storage server (data in .data/db), one process per service
 #              and the gateway on http://127.0.0.1:8000
-# make test  : venvs + pinned dependencies, RabbitMQ up, lint, every test tier (on its own server)
+# make test  : venvs + pinned dependencies (npm ci for the pages' JavaScript), RabbitMQ up, lint, every test tier (on its own server)
 PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -8,8 +8,9 @@ STAMP  := $(VENV)/.installed
 # The embedded storage server (SecantusDB, GPL-2.0) lives in its own virtualenv, never imported.
 DBVENV  := .venv-db
 DBSTAMP := $(DBVENV)/.installed
+WEBSTAMP := services/web/node_modules/.installed
 
-.PHONY: run test lint format unit documents integration e2e bench system-deps rabbitmq db-deps clean
+.PHONY: web-assets run test lint format unit documents integration e2e bench system-deps rabbitmq db-deps clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is needed"; exit 1; }
@@ -17,6 +18,15 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install -q --upgrade "pip==26.3"
 	$(BIN)/pip install -q -c constraints.txt -e ".[test]"
 	@touch $(STAMP)
+
+# The web pages' JavaScript (Leaflet, html5-qrcode; axe-core for the browser tests), from the npm
+# registry at the lockfile's versions, served by the web service itself (never a CDN).
+$(WEBSTAMP): services/web/package.json services/web/package-lock.json
+	@command -v npm >/dev/null || { echo "npm (Node.js 20) is needed for the web pages"; exit 1; }
+	cd services/web && npm ci --no-audit --no-fund --loglevel=error
+	@touch $(WEBSTAMP)
+
+web-assets: $(WEBSTAMP)
 
 $(DBSTAMP): deploy/secantusdb-requirements.txt
 	@test -x $(DBVENV)/bin/python || $(PYTHON) -m venv $(DBVENV)
@@ -32,7 +42,7 @@ system-deps:
 rabbitmq:
 	@./scripts/ensure-rabbitmq.sh
 
-run: $(STAMP) $(DBSTAMP) system-deps rabbitmq
+run: $(STAMP) $(DBSTAMP) $(WEBSTAMP) system-deps rabbitmq
 	$(BIN)/aptic run
 
 lint: $(STAMP)
@@ -54,10 +64,10 @@ documents: $(STAMP) $(DBSTAMP) system-deps
 integration: $(STAMP) $(DBSTAMP) rabbitmq
 	$(BIN)/pytest -q tests/integration
 
-e2e: $(STAMP) $(DBSTAMP) system-deps rabbitmq
+e2e: $(STAMP) $(DBSTAMP) $(WEBSTAMP) system-deps rabbitmq
 	$(BIN)/pytest -q tests/e2e
 
-test: $(STAMP) $(DBSTAMP) system-deps rabbitmq lint
+test: $(STAMP) $(DBSTAMP) $(WEBSTAMP) system-deps rabbitmq lint
 	$(BIN)/pytest -q tests
 
 # Each bench starts its own storage server (or uses MONGO_URI) and a RabbitMQ vhost of its own; the

@@ -9,6 +9,7 @@ SERVICES = {
     "redemption": "services.redemption.service:RedemptionService",
     "settlement": "services.settlement.service:SettlementService",
     "gateway": "services.gateway.service:GatewayService",
+    "web": "services.web.service:WebService",
 }
 
 

@@ -1,9 +1,10 @@
-"""``aptic run``: one process per service, the gateway alone, N redemption processes, supervised.
+"""``aptic run``: one process per service, the gateway and the web pages alone, N redemption
+processes, supervised.
 
 Each child is ``aptic run --service NAME`` in a session of its own (a Ctrl-C reaches the
-supervisor only, which then stops the children in order: the gateway first, so that no request
-starts while the services stop). A child that exits on its own is logged and started again, after
-a pause that doubles while it keeps failing (1 s up to 30 s) and resets once it has run a minute.
+supervisor only, which then stops the children in order: the gateway and the web pages first, so
+that no request starts while the services stop). A child that exits on its own is logged and
+started again, after a pause that doubles while it keeps failing (1 s up to 30 s) and resets once it has run a minute.
 """
 
 import logging
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 log = logging.getLogger("aptic.supervisor")
 
 FIRST_PAUSE, LONGEST_PAUSE, STABLE_AFTER = 1.0, 30.0, 60.0
+FRONTS = ("gateway", "web")  # what people and machines reach over HTTP: started last, stopped first
 
 
 @dataclass
@@ -54,7 +56,7 @@ def child_argv(config_path, service):
 
 def plan(services, redemption_instances, config_path, env):
     """The children: every service once, redemption ``redemption_instances`` times, the
-    gateway last."""
+    gateway and the web pages last."""
     children = []
     for service in services:
         count = redemption_instances if service == "redemption" else 1
@@ -62,7 +64,7 @@ def plan(services, redemption_instances, config_path, env):
             name = f"{service}-{number}" if count > 1 else service
             child_env = {**env, "APTIC_INSTANCE": name}
             children.append(Child(name, service, child_argv(config_path, service), child_env))
-    return sorted(children, key=lambda child: child.service == "gateway")
+    return sorted(children, key=lambda child: child.service in FRONTS)
 
 
 class Supervisor:
@@ -105,11 +107,12 @@ class Supervisor:
             self.sleep(interval)
 
     def stop(self, timeout=20.0):
-        """SIGTERM the gateway, then every service; kill what is still there after ``timeout``."""
+        """SIGTERM the gateway and the web pages, then every service; kill what is still there
+        after ``timeout``."""
         self.stopping = True
         for group in (
-            [c for c in self.children if c.service == "gateway"],
-            [c for c in self.children if c.service != "gateway"],
+            [c for c in self.children if c.service in FRONTS],
+            [c for c in self.children if c.service not in FRONTS],
         ):
             for child in group:
                 if child.running:

@@ -1,0 +1,83 @@
+"""Names people read for the platform's codes: service categories, venue types, roles, and the
+redemption service's refusals (its stable error codes) in plain French. Marked for translation
+here (``_`` returns the text; the pages translate it when they show it)."""
+
+
+def _(text):
+    return text
+
+
+CATEGORIES = {  # the catalog's service categories (docs/catalog.md)
+    "online_admin_procedures": _("Démarches administratives en ligne"),
+    "discovering_internet": _("Découvrir internet et l'ordinateur"),
+    "email_digital_identity": _("Messagerie et identité numérique"),
+    "digital_parenting": _("Être parent à l'heure du numérique"),
+    "smartphone_use": _("Utiliser son smartphone ou sa tablette"),
+    "job_search_online": _("Chercher un emploi en ligne"),
+    "online_safety": _("Se protéger en ligne"),
+    "office_software": _("Traitement de texte, tableur"),
+    "online_health": _("Santé en ligne"),
+    "online_banking_shopping": _("Banque et achats en ligne"),
+}
+
+VENUE_TYPES = {
+    "public_digital_space": _("Espace public numérique"),
+    "library": _("Médiathèque, bibliothèque"),
+    "fablab": _("Fablab"),
+    "third_place": _("Tiers-lieu"),
+    "france_services": _("France services"),
+    "social_centre": _("Centre social, maison de quartier"),
+    "association": _("Association de médiation numérique"),
+    "mobile_unit": _("Point itinérant"),
+    "repair_cafe": _("Repair café"),
+    "training_centre": _("Organisme de formation"),
+}
+
+ROLES = {
+    "operator": _("Équipe APTIC (opérateur)"),
+    "venue": _("Lieu (guichet)"),
+    "sponsor": _("Commanditaire"),
+    "distributor": _("Structure distributrice"),
+}
+
+STATUSES = {  # a redemption's status
+    "accepted": _("Encaissé"),
+    "voided": _("Annulé"),
+    "settled": _("Payé"),
+}
+
+# the redemption service's refusals (shared/contracts/errors_redemption.py), for the person at
+# the desk: what happened, in words, next to the coupon concerned
+REFUSALS = {
+    "invalid_serial": _("Ce numéro de chèque n'existe pas : vérifiez les chiffres."),
+    "invalid_code_format": _("Le code de sécurité a 8 caractères : vérifiez-le."),
+    "coupon_not_found": _("Aucun chèque ne porte ce numéro."),
+    "invalid_security_code": _("Le code de sécurité ne correspond pas à ce chèque."),
+    "booklet_cancelled": _(
+        "Ce chèque vient d'un carnet déclaré perdu ou volé : il ne peut pas être encaissé."
+    ),
+    "coupon_expired": _("Ce chèque n'est plus valable : sa date de validité est passée."),
+    "coupon_not_yet_valid": _("Ce chèque n'est pas encore valable."),
+    "coupon_already_redeemed": _("Ce chèque a déjà été encaissé."),
+    "venue_not_accredited": _("Votre lieu n'est pas habilité à encaisser des chèques."),
+    "service_not_offered": _("Ce service ne fait pas partie de l'offre de votre lieu."),
+    "rule_broken": _("Le commanditaire de ce chèque ne permet pas de l'utiliser ici."),
+    "rule_territory": _("Ce chèque ne peut pas être utilisé dans votre commune."),
+    "rule_venue_type": _("Ce chèque ne peut pas être utilisé dans ce type de lieu."),
+    "rule_category": _("Ce chèque ne peut pas payer ce type d'atelier."),
+    "too_many_attempts": _("Trop d'erreurs de saisie : le guichet est bloqué un moment."),
+    "coupon_locked": _("Trop d'erreurs pour ce chèque : il est bloqué un moment."),
+    "validation_error": _("Vérifiez le numéro et le code de sécurité."),
+    "idempotency_key_reused": _("Ce formulaire a déjà servi : recommencez l'encaissement."),
+    "request_in_progress": _("L'encaissement est en cours : patientez un instant."),
+}
+UNKNOWN_REFUSAL = _("Ce chèque ne peut pas être encaissé.")
+
+
+def refusal(code):
+    """The sentence for a redemption refusal code (``rule_<rule>`` codes included)."""
+    if code in REFUSALS:
+        return REFUSALS[code]
+    if code and code.startswith("rule_"):
+        return REFUSALS["rule_broken"]
+    return UNKNOWN_REFUSAL
