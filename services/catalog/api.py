@@ -1,7 +1,7 @@
 """What the catalog does, as plain functions over its repository (called by the service class)."""
 
 from services.catalog import domain
-from services.catalog.domain import DEFAULT_RADIUS_KM, VenueStatus
+from services.catalog.domain import DEFAULT_RADIUS_KM, ServiceStatus, VenueStatus
 from services.catalog.schemas import VenueChanged, parse_near
 from shared.contracts.errors_catalog import VenueNotFound
 from shared.history import history_entry
@@ -58,20 +58,77 @@ def decide_accreditation(repo, venue_id, decision, reason, actor):
             return updated
 
 
-def add_service(repo, venue_id, data):
-    service = {"id": new_id("svc"), **data}
+def add_service(repo, venue_id, data, actor=None):
+    """Add a service to the venue: ``pending`` (not offered, not redeemable) until the operator
+    approves it, unless the operator adds it (approved at once). ``actor`` None: an internal
+    caller that does not say who (pending)."""
+    at = now()
+    status = domain.status_when_added(actor)
+    reason = "added and approved by the operator" if status is ServiceStatus.APPROVED else "added"
+    service = {
+        "id": new_id("svc"),
+        **data,
+        "status": status.value,
+        "added_at": at,
+        "history": [history_entry(None, status, actor, at, reason)],
+    }
     while True:
         venue = get_venue(repo, venue_id)
-        event = _event_after(venue, {"services": [*venue["services"], service]})
-        updated = repo.add_service(venue_id, venue["version"], venue["location"], service, event)
+        services = [*venue["services"], service]
+        event = _event_after(venue, {"services": services})
+        updated = repo.set_services(
+            venue_id,
+            venue["version"],
+            venue["location"],
+            services,
+            domain.categories_offered({"services": services}),
+            event,
+        )
         if updated is not None:
             return updated, service
+
+
+def decide_service(repo, venue_id, service_id, decision, reason, actor):
+    """The operator approves or refuses a venue's service, with a reason kept in the service's
+    history; the venue event that follows offers it (or no longer does) to redemption. Applied
+    on the venue's version, read again if it changed meanwhile."""
+    while True:
+        venue = get_venue(repo, venue_id)
+        service = domain.find_service(venue, service_id)
+        current = domain.service_status(service)
+        new_status = domain.next_service_status(current, decision)
+        entry = history_entry(current, new_status, actor, now(), reason)
+        changed = {
+            **service,
+            "status": new_status.value,
+            "history": [*service.get("history", []), entry],
+        }
+        services = [changed if s["id"] == service_id else s for s in venue["services"]]
+        event = _event_after(venue, {"services": services})
+        updated = repo.set_services(
+            venue_id,
+            venue["version"],
+            venue["location"],
+            services,
+            domain.categories_offered({"services": services}),
+            event,
+        )
+        if updated is not None:
+            return updated, domain.find_service(updated, service_id)
+
+
+def services_by_status(repo, query):
+    """One page of the services in ``query["status"]`` (the operator's list of those awaiting
+    approval), oldest first: ``(page, total)``, selected, counted and paged by the database."""
+    return repo.services_by_status(
+        query["status"], skip=query.get("offset", 0), limit=query.get("limit", 50)
+    )
 
 
 def search(repo, query):
     """Accredited venues for the public map, filtered, nearest first when ``near`` is given:
     ``(page, total)``. The database selects, measures, sorts and pages (``$geoNear``)."""
-    return repo.search_accredited(
+    venues, total = repo.search_accredited(
         department=query.get("department"),
         venue_type=query.get("venue_type"),
         category=query.get("category"),
@@ -80,12 +137,13 @@ def search(repo, query):
         skip=query.get("offset", 0),
         limit=query.get("limit", 50),
     )
+    return [domain.public_view(venue) for venue in venues], total
 
 
 def geojson(venues):
     """A GeoJSON FeatureCollection (RFC 7946: coordinates are ``[lon, lat]``)."""
     features = []
-    for venue in venues:
+    for venue in map(domain.public_view, venues):  # only approved services are offered
         features.append(
             {
                 "type": "Feature",

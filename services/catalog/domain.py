@@ -1,8 +1,14 @@
-"""Catalog rules: venue lifecycle, search limits, GeoJSON points. Plain Python, no I/O."""
+"""Catalog rules: venue lifecycle, services' approval, search limits, GeoJSON points. Plain
+Python, no I/O."""
 
 from enum import StrEnum
 
-from shared.contracts.errors_catalog import InvalidTransition, VenueRevoked
+from shared.contracts.errors_catalog import (
+    InvalidServiceTransition,
+    InvalidTransition,
+    ServiceNotFound,
+    VenueRevoked,
+)
 
 DEFAULT_RADIUS_KM = 30
 MAX_RADIUS_KM = 1000
@@ -45,13 +51,77 @@ def next_status(current, decision):
         ) from None
 
 
+class ServiceStatus(StrEnum):
+    PENDING = "pending"  # added by a venue, not offered until the operator approves it
+    APPROVED = "approved"  # offered: on the map and in search, redeemable
+    REFUSED = "refused"  # not offered; the operator may approve it later
+
+
+class ServiceDecision(StrEnum):
+    APPROVE = "approve"
+    REFUSE = "refuse"
+
+
+_SERVICE_TRANSITIONS = {
+    (ServiceStatus.PENDING, ServiceDecision.APPROVE): ServiceStatus.APPROVED,
+    (ServiceStatus.REFUSED, ServiceDecision.APPROVE): ServiceStatus.APPROVED,
+    (ServiceStatus.PENDING, ServiceDecision.REFUSE): ServiceStatus.REFUSED,
+    (ServiceStatus.APPROVED, ServiceDecision.REFUSE): ServiceStatus.REFUSED,  # withdrawn
+}
+
+
+def service_status(service):
+    """The status of a service; one stored before services were approved has none: it was
+    offered then and stays offered (approved), without a migration."""
+    return ServiceStatus(service.get("status") or ServiceStatus.APPROVED)
+
+
+def status_when_added(actor):
+    """A service starts pending, to be checked by the operator; one the operator adds itself is
+    approved at once (the operator is the one who checks)."""
+    if actor and actor.get("role") == "operator":
+        return ServiceStatus.APPROVED
+    return ServiceStatus.PENDING
+
+
+def next_service_status(current, decision):
+    """The status an operator's decision on a service leads to, or why it cannot be taken."""
+    current, decision = ServiceStatus(current), ServiceDecision(decision)
+    try:
+        return _SERVICE_TRANSITIONS[(current, decision)]
+    except KeyError:
+        raise InvalidServiceTransition(
+            f"cannot {decision.value} a service that is {current.value}",
+            details={"status": current.value, "decision": decision.value},
+        ) from None
+
+
+def find_service(venue, service_id):
+    """The venue's service ``service_id``, or ServiceNotFound."""
+    for service in venue.get("services", []):
+        if service["id"] == service_id:
+            return service
+    raise ServiceNotFound(details={"venue_id": venue["id"], "service_id": service_id})
+
+
+def offered_services(venue):
+    """The services the public sees and coupons pay for: the approved ones."""
+    return [s for s in venue.get("services", []) if service_status(s) is ServiceStatus.APPROVED]
+
+
+def public_view(venue):
+    """``venue`` with only its offered services (search, map, public venue page)."""
+    return {**venue, "services": offered_services(venue)}
+
+
 def geojson_point(location):
     """``{lat, lon}`` as a GeoJSON Point (RFC 7946: coordinates are ``[lon, lat]``)."""
     return {"type": "Point", "coordinates": [location["lon"], location["lat"]]}
 
 
 def categories_offered(venue):
-    return sorted({service["category"] for service in venue.get("services", [])})
+    """The categories of the offered (approved) services: what search filters on."""
+    return sorted({service["category"] for service in offered_services(venue)})
 
 
 def venue_snapshot(venue):
@@ -72,6 +142,6 @@ def venue_snapshot(venue):
                 "category": s["category"],
                 "price_coupons": s["price_coupons"],
             }
-            for s in venue.get("services", [])
+            for s in offered_services(venue)  # a pending or refused one is not redeemable
         ],
     }

@@ -1,9 +1,15 @@
 """Every payload of the catalog service (RPC and events), as marshmallow schemas."""
 
-from marshmallow import ValidationError, fields, validate, validates
+from marshmallow import ValidationError, fields, pre_dump, validate, validates
 from stdnum.fr import siret as siret_number
 
-from services.catalog.domain import MAX_RADIUS_KM, Decision, VenueStatus
+from services.catalog.domain import (
+    MAX_RADIUS_KM,
+    Decision,
+    ServiceStatus,
+    VenueStatus,
+    service_status,
+)
 from services.catalog.taxonomy import SERVICE_CATEGORIES, VENUE_TYPES
 from shared.events import VenueChanged, VenueServiceSnapshot  # noqa: F401  (re-exported)
 from shared.schemas import (
@@ -69,6 +75,29 @@ class ServiceInput(StrictSchema):
     )
 
 
+class ServiceApprovalInput(StrictSchema):
+    """The operator approves a venue's service: the service is offered from then on."""
+
+    reason = fields.String(load_default=None, validate=validate.Length(min=3, max=500))
+
+
+class ServiceRefusalInput(StrictSchema):
+    """The operator refuses a venue's service (or withdraws an approved one), saying why."""
+
+    reason = fields.String(required=True, validate=validate.Length(min=3, max=500))
+
+
+class ServiceQuery(StrictSchema):
+    """The operator's list of services: those awaiting approval (default), or refused ones."""
+
+    status = fields.String(
+        load_default=ServiceStatus.PENDING.value,
+        validate=validate.OneOf([ServiceStatus.PENDING.value, ServiceStatus.REFUSED.value]),
+    )
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
+
+
 class SearchQuery(StrictSchema):
     near = fields.String(load_default=None)
     radius_km = fields.Float(load_default=None, validate=validate.Range(min=0.1, max=MAX_RADIUS_KM))
@@ -104,6 +133,27 @@ class ServiceOut(EventSchema):
     price_coupons = fields.Integer()
 
 
+class ServiceDetailOut(ServiceOut):
+    """A service as the operator and its venue see it: with its approval status and history."""
+
+    status = fields.String(validate=validate.OneOf([s.value for s in ServiceStatus]))
+    added_at = UtcDateTime(allow_none=True)
+    history = fields.List(fields.Nested(HistoryEntry))
+
+    @pre_dump
+    def with_status(self, service, **kwargs):
+        # a service stored before approvals existed has no status: it is approved
+        return {**service, "status": service_status(service).value}
+
+
+class ServiceQueueOut(ServiceDetailOut):
+    """A service in the operator's list, with its venue."""
+
+    venue_id = fields.String()
+    venue_name = fields.String()
+    venue_status = fields.String(validate=validate.OneOf([s.value for s in VenueStatus]))
+
+
 class VenueOut(EventSchema):
     """A venue as the public sees it (no IBAN, no history)."""
 
@@ -127,6 +177,7 @@ class VenueDetailOut(VenueOut):
 
     iban = fields.String()
     siret = fields.String(allow_none=True)
+    services = fields.List(fields.Nested(ServiceDetailOut))  # every one, with its status
     history = fields.List(fields.Nested(HistoryEntry))
     created_at = UtcDateTime()
     version = fields.Integer()

@@ -3,12 +3,17 @@
 from nameko.events import EventDispatcher
 from nameko.timer import timer
 
-from services.catalog import api
+from services.catalog import api, domain
 from services.catalog.domain import VenueStatus
 from services.catalog.schemas import (
     AccreditationInput,
     SearchQuery,
+    ServiceApprovalInput,
+    ServiceDetailOut,
     ServiceInput,
+    ServiceQuery,
+    ServiceQueueOut,
+    ServiceRefusalInput,
     VenueDetailOut,
     VenueInput,
     VenueOut,
@@ -62,11 +67,49 @@ class CatalogService:
         return VenueDetailOut().dump(venue)
 
     @rpc
-    def add_service(self, venue_id, payload):
-        """Add a service to a venue's offer; returns the service with its id."""
-        _, service = api.add_service(self.store, venue_id, ServiceInput().load_or_raise(payload))
+    def add_service(self, venue_id, payload, actor=None):
+        """Add a service to a venue's offer; returns the service with its id and ``status``:
+        ``pending`` (not offered nor redeemable until the operator approves it), or
+        ``approved`` when ``actor`` is the operator."""
+        actor = ActorSchema().load_or_raise(actor) if actor is not None else None
+        _, service = api.add_service(
+            self.store, venue_id, ServiceInput().load_or_raise(payload), actor
+        )
         self.outbox.publish_pending(self.dispatch, "venues", {"id": venue_id})
-        return {"venue_id": venue_id, **service}
+        return {"venue_id": venue_id, **ServiceDetailOut().dump(service)}
+
+    @rpc
+    def approve_service(self, venue_id, service_id, payload, actor):
+        """The operator approves a pending (or refused) service: offered and redeemable."""
+        data = ServiceApprovalInput().load_or_raise(payload)
+        return self._decide_service(venue_id, service_id, "approve", data["reason"], actor)
+
+    @rpc
+    def refuse_service(self, venue_id, service_id, payload, actor):
+        """The operator refuses a pending service, or withdraws an approved one, with a reason."""
+        data = ServiceRefusalInput().load_or_raise(payload)
+        return self._decide_service(venue_id, service_id, "refuse", data["reason"], actor)
+
+    def _decide_service(self, venue_id, service_id, decision, reason, actor):
+        _, service = api.decide_service(
+            self.store, venue_id, service_id, decision, reason, ActorSchema().load_or_raise(actor)
+        )
+        self.outbox.publish_pending(self.dispatch, "venues", {"id": venue_id})
+        return {"venue_id": venue_id, **ServiceDetailOut().dump(service)}
+
+    @rpc
+    def list_services(self, query):
+        """One page of the services awaiting approval (``status`` pending, the default) or
+        refused, oldest first, with ``total``: the database pages and counts."""
+        data = ServiceQuery().load_or_raise(query)
+        services, total = api.services_by_status(self.store, data)
+        return {
+            "total": total,
+            "limit": data["limit"],
+            "offset": data["offset"],
+            "status": data["status"],
+            "services": ServiceQueueOut(many=True).dump(services),
+        }
 
     @rpc
     def get_venue(self, venue_id, public=True):
@@ -75,7 +118,7 @@ class CatalogService:
         if public:
             if venue["status"] != VenueStatus.ACCREDITED:
                 raise api.VenueNotFound(details={"venue_id": venue_id})
-            return VenueOut().dump(venue)
+            return VenueOut().dump(domain.public_view(venue))  # approved services only
         return VenueDetailOut().dump(venue)
 
     @rpc

@@ -1,4 +1,5 @@
-"""The catalog's own database: venues with their services and history.
+"""The catalog's own database: venues with their services (each with its approval status and
+history) and history.
 
 A venue keeps its ``location`` as clients give and see it (``{lat, lon}``) and, for the database,
 the same point as GeoJSON in ``GEO_FIELD``, under a 2dsphere index: the database finds the venues
@@ -91,6 +92,8 @@ class CatalogRepository(Repository):
             ),
             ([("status", ASCENDING), ("department", ASCENDING)], {}),
             ([("status", ASCENDING), ("categories", ASCENDING)], {}),
+            # the operator's list of services awaiting approval (services_by_status)
+            ([("services.status", ASCENDING)], {}),
         ]
     }
 
@@ -156,18 +159,63 @@ class CatalogRepository(Repository):
             },
         )
 
-    def add_service(self, venue_id, version, location, service, event):
-        """Add ``service`` if the venue is still at ``version`` (None otherwise), with its event."""
+    def set_services(self, venue_id, version, location, services, categories, event):
+        """Write the venue's ``services`` (one added, or one approved or refused) and the
+        ``categories`` it offers, if the venue is still at ``version`` (None otherwise), with
+        its event in the same atomic update."""
         return update_and_get(
             self.venues,
             {"id": venue_id, "version": version},
             {
-                "$set": {GEO_FIELD: geojson_point(location)},
-                "$push": {"services": service, OUTBOX_FIELD: event},
-                "$addToSet": {"categories": service["category"]},
+                "$set": {
+                    "services": services,
+                    "categories": categories,
+                    GEO_FIELD: geojson_point(location),
+                },
+                "$push": {OUTBOX_FIELD: event},
                 "$inc": {"version": 1},
             },
         )
+
+    def services_by_status(self, status, skip=0, limit=50):
+        """``(services, total)``: one page of the services in ``status`` (any venue), oldest
+        first (then by id), each with its venue's id, name and status, and how many in all.
+
+        One aggregation: the venues holding such a service (index ``services.status``), one row
+        per service, filtered again, counted and paged in the database."""
+        pipeline = [
+            {"$match": {"services.status": status}},
+            {"$unwind": "$services"},
+            {"$match": {"services.status": status}},
+            {
+                "$project": {
+                    "_id": 0,
+                    "venue_id": "$id",
+                    "venue_name": "$name",
+                    "venue_status": "$status",
+                    "service": "$services",
+                }
+            },
+            {"$sort": {"service.added_at": ASCENDING, "service.id": ASCENDING}},
+            {
+                "$facet": {
+                    "total": [{"$count": "n"}],
+                    "services": [{"$skip": skip}, {"$limit": limit}],
+                }
+            },
+        ]
+        result = next(self.venues.aggregate(pipeline), None) or {}
+        counted = result.get("total") or [{"n": 0}]
+        rows = [
+            {
+                **row["service"],
+                "venue_id": row["venue_id"],
+                "venue_name": row["venue_name"],
+                "venue_status": row["venue_status"],
+            }
+            for row in result.get("services", [])
+        ]
+        return rows, counted[0]["n"]
 
     def find_accredited(self, department=None, venue_type=None, category=None):
         """Every accredited venue matching the filters, by id (the public map)."""

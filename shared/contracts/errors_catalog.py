@@ -10,6 +10,8 @@ __all__ = [
     "VenueNotFound",
     "InvalidTransition",
     "VenueRevoked",
+    "ServiceNotFound",
+    "InvalidServiceTransition",
 ]
 
 
@@ -29,3 +31,16 @@ class VenueRevoked(Refused):
     """The venue is revoked: it can no longer change."""
 
     code = "venue_revoked"
+
+
+class ServiceNotFound(NotFound):
+    """The venue has no service with this id."""
+
+    code = "service_not_found"
+
+
+class InvalidServiceTransition(Conflict):
+    """This decision is not possible from the service's current status (approve a pending or
+    refused service, refuse a pending or approved one)."""
+
+    code = "invalid_service_transition"

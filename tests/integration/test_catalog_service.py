@@ -56,26 +56,36 @@ def test_accreditation_events_carry_what_other_services_need(catalog):
         proxy.decide_accreditation(
             venue["id"], {"decision": "accredit", "reason": "label ok"}, OPERATOR
         )
+    venue_key = {"role": "venue", "key_id": "key_v", "subject_id": venue["id"], "label": None}
     with entrypoint_waiter(listener, "on_updated"):
-        service = proxy.add_service(venue["id"], service_payload("digital_parenting"))
+        service = proxy.add_service(venue["id"], service_payload("digital_parenting"), venue_key)
+    assert service["status"] == "pending"
+    with entrypoint_waiter(listener, "on_updated"):
+        approved = proxy.approve_service(
+            venue["id"], service["id"], {"reason": "programme vérifié"}, OPERATOR
+        )
+    assert approved["status"] == "approved"
+    assert [h["to"] for h in approved["history"]] == ["pending", "approved"]
     with entrypoint_waiter(listener, "on_suspended"):
         proxy.decide_accreditation(
             venue["id"], {"decision": "suspend", "reason": "audit"}, OPERATOR
         )
 
     kinds = [kind for kind, _ in Listener.received]
-    assert kinds == ["venue_accredited", "venue_updated", "venue_suspended"]
+    assert kinds == ["venue_accredited", "venue_updated", "venue_updated", "venue_suspended"]
     accredited = VenueChanged().load(Listener.received[0][1])
     assert accredited["venue_type"] == "fablab" and accredited["department"] == "33"
     assert accredited["town_code"] == "33318" and accredited["status"] == "accredited"
     assert accredited["iban"].startswith("FR76") or accredited["iban"].startswith("FR")
-    updated = Listener.received[1][1]
+    pending = Listener.received[1][1]  # a pending service is not offered: not redeemable
+    assert pending["categories"] == [] and pending["services"] == []
+    updated = Listener.received[2][1]
     assert updated["categories"] == ["digital_parenting"]
     assert updated["services"] == [
         {"service_id": service["id"], "category": "digital_parenting", "price_coupons": 1}
     ]
     versions = [payload["version"] for _, payload in Listener.received]
-    assert versions == sorted(versions) and len(set(versions)) == 3
+    assert versions == sorted(versions) and len(set(versions)) == 4
 
 
 def test_invalid_payload_is_refused_and_changes_nothing(catalog):

@@ -66,6 +66,7 @@ def accredited(repo, location, venue_type="public_digital_space", category=None,
             repo,
             venue["id"],
             {"title": "Atelier", "category": category, "duration_minutes": 60, "price_coupons": 1},
+            OPERATOR,  # approved at once
         )
     return api.decide_accreditation(repo, venue["id"], "accredit", "ok", OPERATOR)
 
