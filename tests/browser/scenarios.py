@@ -90,6 +90,81 @@ def near_me_and_without_javascript(visitor, data):
     return {"without_js": without_js}
 
 
+# -- the venue desk ----------------------------------------------------------------------------
+@scenario
+def desk_redeems(visitor, data):
+    site = data["site"]
+    (serial1, code1), (serial2, _), (serial3, _) = data["coupons"]
+    person = visitor(f"{data['test']}-tablet", viewport=TABLET)
+    page = person.page
+    page.goto(f"{site}/guichet")  # not logged in: to the login page, then back
+    assert "/connexion" in page.url
+    login(person, site, data["email"], "pas le bon mot de passe")
+    assert "incorrect" in page.get_by_role("alert").inner_text()
+    person.look("login-refused")
+    login(person, site, data["email"], data["password"])
+    assert page.url.endswith("/guichet"), page.url
+    page.get_by_label("Service rendu").select_option(data["service_id"])
+    page.get_by_label("Numéro du chèque 1").fill(serial1)
+    page.get_by_label("Code de sécurité 1").fill(code1)
+    person.look("desk")
+    # the second coupon is scanned: its printed QR code, read by html5-qrcode from a photo
+    page.set_input_files("#scan-file", data["photo"])
+    page.wait_for_function(f"document.getElementById('serial_1').value === '{serial2}'")
+    assert page.locator("#scan-status").inner_text().startswith("Chèque ajouté")
+    # a third coupon with a wrong code: nothing is redeemed, the reason next to it
+    page.get_by_role("button", name="Ajouter un chèque").click()
+    page.get_by_label("Numéro du chèque 3").fill(serial3)
+    page.get_by_label("Code de sécurité 3").fill(data["wrong_code"])
+    page.get_by_role("button", name="Encaisser", exact=True).click()
+    page.wait_for_load_state()
+    outcomes = page.locator(".outcome").all_inner_texts()
+    assert "Aucun chèque n'a été encaissé" in page.get_by_role("alert").inner_text()
+    person.look("refused")
+    # the third taken out: the two others are redeemed, in one go
+    page.get_by_label("Numéro du chèque 3").fill("")
+    page.get_by_label("Code de sécurité 3").fill("")
+    form = page.evaluate(
+        "() => Object.fromEntries(new FormData(document.getElementById('desk-form')))"
+    )
+    page.get_by_role("button", name="Encaisser", exact=True).click()
+    page.wait_for_url("**/guichet/encaissements/*")
+    confirmed = page.locator("main").inner_text()
+    redemption_url = page.url.split("?")[0]
+    rating_link = page.locator("#rating-link").get_attribute("href")
+    person.look("redeemed")
+    # a double tap, or a retry after a network error: the same form sent again
+    again = page.request.post(f"{site}/guichet", form={**form, "action": "redeem"})
+    assert again.ok and again.url.split("?")[0] == redemption_url, again.url
+    page.goto(f"{site}/guichet/encaissements")
+    rows = page.locator("tbody tr").count()
+    person.look("redemptions")
+    page.get_by_role("button", name="Annuler").first.click()
+    page.wait_for_url("**/guichet/encaissements?annule=*")
+    after_void = page.locator("main").inner_text()
+    person.look("voided")
+    page.goto(f"{site}/guichet/services")
+    page.get_by_label("Nom de l'atelier").fill("Premiers pas sur smartphone")
+    page.get_by_label("Type d'atelier").select_option("smartphone_use")
+    page.get_by_label("Durée en minutes (15 à 480)").fill("90")
+    page.get_by_label("Prix en chèques (1 à 20)").fill("1")
+    page.get_by_role("button", name="Ajouter le service").click()
+    page.wait_for_load_state()
+    services = page.locator("main").inner_text()
+    person.look("services")
+    page.goto(f"{site}/guichet/releves")
+    person.look("statements")
+    return {
+        "outcomes": outcomes,
+        "confirmed": confirmed,
+        "redemption_id": redemption_url.rsplit("/", 1)[1],
+        "rating_link": rating_link,
+        "rows": rows,
+        "after_void": after_void,
+        "services": services,
+    }
+
+
 def main():
     name = sys.argv[1]
     data = json.loads(sys.stdin.read())

@@ -1,6 +1,7 @@
 """The world of the browser tests: accredited venues with services, coupons issued, accounts."""
 
 import eventlet
+from nameko.exceptions import MethodNotFound
 from nameko.standalone.events import event_dispatcher
 
 from shared.mongo import get_database
@@ -26,6 +27,10 @@ def accredited_venue(rpc, config, place="bordeaux", category="online_admin_proce
         venue["id"], {"decision": "accredit", "reason": "visite faite"}, OPERATOR
     )
     service = catalog.add_service(venue["id"], service_payload(category))
+    try:  # where the operator checks a venue's services before coupons pay for them
+        catalog.approve_service(venue["id"], service["id"], {"reason": "atelier vu"}, OPERATOR)
+    except MethodNotFound:
+        pass
     store = get_database(config, "redemption")
 
     def known():

@@ -1,0 +1,57 @@
+"""Venue staff log in, type one coupon and scan another from a photo of a printed coupon, see the
+refusal of a third, redeem the two in one go (a double tap redeems nothing twice), void it."""
+
+import pytest
+from PIL import Image, ImageDraw
+
+from services.issuance.printing import qr_text
+from shared.mongo import get_database
+from tests.browser.support import PASSWORD, accredited_venue, coupons
+
+pytestmark = pytest.mark.browser
+
+
+def printed_coupon(path, serial, code):
+    """A photo-like image of a printed coupon: text around its QR code (``serial:code``)."""
+    import qrcode
+
+    qr = qrcode.make(qr_text(serial, code), box_size=8, border=4).convert("RGB")
+    card = Image.new("RGB", (qr.width + 420, qr.height + 80), (250, 248, 240))
+    draw = ImageDraw.Draw(card)
+    draw.text((20, 30), "Chèque APTIC - Pass numérique - 10,00 EUR", fill=(20, 20, 20))
+    draw.text((20, 60), f"N° {serial}", fill=(20, 20, 20))
+    draw.text((20, 90), f"Code de sécurité : {code}", fill=(20, 20, 20))
+    card.paste(qr, (400, 40))
+    card.save(path)
+    return str(path)
+
+
+def test_venue_staff_type_scan_redeem_and_void(rpc, stack_config, browse, tmp_path):
+    venue, service = accredited_venue(rpc, stack_config, "bordeaux")
+    email = "mediatrice@epn-bordeaux.example"
+    rpc("web").create_user(email, "venue", venue["id"], PASSWORD)
+    (s1, c1), (s2, c2), (s3, _), (_, c4), _ = coupons(stack_config)
+    seen = browse(
+        "desk_redeems",
+        email=email,
+        password=PASSWORD,
+        service_id=service["id"],
+        coupons=[[s1, c1], [s2, None], [s3, None]],
+        wrong_code=c4,
+        photo=printed_coupon(tmp_path / "coupon.png", s2, c2),
+    )
+    assert seen["outcomes"] == [
+        "Valable : 10,00\xa0€",
+        "Valable : 10,00\xa0€",
+        "Refusé : Le code de sécurité ne correspond pas à ce chèque.",
+    ]
+    assert "2 chèques encaissés : 20,00\xa0€" in seen["confirmed"]
+    assert s1 in seen["confirmed"] and s2 in seen["confirmed"]
+    assert seen["rating_link"].startswith(stack_config["PUBLIC_WEB_URL"] + "/avis/")
+    assert seen["rows"] == 1  # the retry answered the first redemption
+    store = get_database(stack_config, "redemption")
+    assert store.redemptions.count_documents({}) == 1
+    assert store.redemptions.find_one({"id": seen["redemption_id"]})["status"] == "voided"
+    assert "L'encaissement est annulé" in seen["after_void"]
+    assert "Annulé" in seen["after_void"]
+    assert "Premiers pas sur smartphone" in seen["services"]
