@@ -165,6 +165,115 @@ def desk_redeems(visitor, data):
     }
 
 
+# -- ratings -----------------------------------------------------------------------------------
+@scenario
+def beneficiaries_rate(visitor, data):
+    site, venue_url = data["site"], f"{data['site']}/lieux/{data['venue_id']}"
+    scores = data["scores"]
+    seen = {}
+    for number, (link, score) in enumerate(zip(data["links"], scores, strict=True), start=1):
+        person = visitor(f"{data['test']}-beneficiary-{number}")
+        page = person.page
+        page.goto(link)
+        page.get_by_label(re.compile(f"^{score} —")).check()
+        if number == 1:
+            page.get_by_label(re.compile("Un commentaire")).fill(
+                "Très patiente, j'ai appris à envoyer un e-mail."
+            )
+            person.look("rate")
+        page.get_by_role("button", name="Envoyer mon avis").click()
+        page.wait_for_load_state()
+        assert "Votre avis est enregistré" in page.locator("main").inner_text()
+        if number == 1:
+            person.look("thanks")
+        page.goto(venue_url)
+        seen[f"venue_after_{number}"] = page.locator("main").inner_text()
+        person.context.close()
+    again = visitor(f"{data['test']}-twice")
+    again.page.goto(data["links"][0])
+    seen["twice"] = again.page.locator("main").inner_text()
+    again.look("twice")
+    again.page.goto(f"{site}/carte?q=Bordeaux")
+    seen["map"] = again.page.locator("ol.venues").inner_text()
+    again.look("map-with-score")
+    again.page.goto(data["links"][0][:-4] + "0000")  # a made-up signature
+    seen["forged"] = again.page.locator("h1").inner_text()
+
+    operator = visitor(f"{data['test']}-operator", viewport=TABLET)
+    login(operator, site, data["operator_email"], data["password"])
+    assert operator.page.url.endswith("/operateur"), operator.page.url
+    operator.look("operator-home")
+    operator.page.get_by_role("link", name=re.compile("commentaire à valider")).click()
+    operator.look("comments")
+    operator.page.get_by_role("button", name="Valider").click()
+    operator.page.wait_for_load_state()
+    operator.page.goto(venue_url)
+    seen["venue_approved"] = operator.page.locator("main").inner_text()
+    operator.look("venue-with-comment")
+    return seen
+
+
+# -- accounts ----------------------------------------------------------------------------------
+@scenario
+def operator_makes_accounts(visitor, data):
+    site = data["site"]
+    operator = visitor(f"{data['test']}-operator", viewport=TABLET)
+    page = operator.page
+    login(operator, site, data["operator_email"], data["password"])
+    page.goto(f"{site}/operateur/comptes")
+    page.get_by_label("Adresse e-mail").fill("accueil@mediatheque.example")
+    page.get_by_label("Rôle").select_option("venue")
+    page.get_by_label(re.compile("^Identifiant du lieu")).fill(data["venue_id"])
+    page.get_by_label(re.compile("^Mot de passe de départ")).fill("bienvenue à la médiathèque")
+    page.get_by_role("button", name="Créer le compte").click()
+    page.wait_for_load_state()
+    created = page.locator("main").inner_text()
+    operator.look("account-created")
+    page.get_by_label("Adresse e-mail").fill("autre@example.org")
+    page.get_by_label("Rôle").select_option("venue")
+    page.get_by_label(re.compile("^Identifiant du lieu")).fill("ven_00000000000000000000")
+    page.get_by_label(re.compile("^Mot de passe de départ")).fill("un autre mot de passe")
+    page.get_by_role("button", name="Créer le compte").click()
+    page.wait_for_load_state()
+    unknown_venue = page.get_by_role("alert").inner_text()
+    # a form sent without its token (from another site) does nothing
+    forged = page.request.post(f"{site}/operateur/comptes", form={"email": "x@example.org"})
+
+    staff = visitor(f"{data['test']}-staff")
+    login(staff, site, "accueil@mediatheque.example", "bienvenue à la médiathèque")
+    landed = staff.page.url
+    staff.page.goto(f"{site}/compte/mot-de-passe")
+    staff.page.get_by_label("Mot de passe actuel").fill("bienvenue à la médiathèque")
+    staff.page.get_by_label(re.compile("^Nouveau mot de passe \\(")).fill("un nouveau mot de passe")
+    staff.page.get_by_label("Nouveau mot de passe, une seconde fois").fill(
+        "un nouveau mot de passe"
+    )
+    staff.page.get_by_role("button", name="Changer le mot de passe").click()
+    staff.page.wait_for_load_state()
+    changed = staff.page.locator("main").inner_text()
+    staff.look("password-changed")
+    staff.page.get_by_role("button", name="Se déconnecter").click()
+    staff.page.wait_for_load_state()
+    staff.page.goto(f"{site}/guichet")
+    after_logout = staff.page.url
+
+    guesser = visitor(f"{data['test']}-guesser")
+    for _ in range(5):
+        login(guesser, site, "accueil@mediatheque.example", "essai au hasard")
+    login(guesser, site, "accueil@mediatheque.example", "un nouveau mot de passe")
+    throttled = guesser.page.get_by_role("alert").inner_text()
+    guesser.look("throttled")
+    return {
+        "created": created,
+        "unknown_venue": unknown_venue,
+        "forged_status": forged.status,
+        "landed": landed,
+        "changed": changed,
+        "after_logout": after_logout,
+        "throttled": throttled,
+    }
+
+
 def main():
     name = sys.argv[1]
     data = json.loads(sys.stdin.read())
