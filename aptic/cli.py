@@ -135,6 +135,12 @@ def _gateway_url(config):
     return f"http://{host}:{port}/api/v1"
 
 
+def _pages_url(config):
+    host, _, port = str(config.get("WEB_PAGES_ADDRESS") or "127.0.0.1:8001").rpartition(":")
+    host = "127.0.0.1" if host in ("", "0.0.0.0") else host
+    return f"http://{host}:{port}"
+
+
 def _announce_when_up(config, storage, supervisor):
     """Print how to start once the gateway answers (in a green thread)."""
     import requests
@@ -155,6 +161,8 @@ def _announce_when_up(config, storage, supervisor):
         "Create the first operator key in another terminal:\n"
         "  KEY=$(.venv/bin/aptic keys create --role operator --label me | tail -1)\n"
         f'  curl -H "Authorization: Bearer $KEY" {url}/health\n'
+        f"Web pages: {_pages_url(config)}  (public map: /carte; first operator account:\n"
+        "  .venv/bin/aptic users create --email you@example.org --role operator)\n"
         "Stop with Ctrl-C.\n",
         err=True,
     )

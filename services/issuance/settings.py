@@ -9,7 +9,7 @@ from services.issuance.domain import BATCH_BOOKLETS
 from shared.settings import ConfigSettings
 
 DEFAULT_PUBLIC_SITE_URL = "https://www.aptic.fr"
-MAP_PATH = "/api/v1/map.geojson"
+MAP_PATH = "/carte"  # the public map page (services/web), not the GeoJSON data file
 
 
 @dataclass(frozen=True)
