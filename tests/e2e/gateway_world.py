@@ -95,7 +95,14 @@ def make_world(api, operator_key, make_key):
     venue_b, venue_b_key = _venue(api, operator_key, make_key, "merignac")
     applied = ok(api.post("/venues", json=venue_payload("pessac"), key=operator_key))
     service = ok(api.post(f"/venues/{venue['id']}/services", json=service_payload(), key=venue_key))
-    ok(api.post(f"/venues/{venue_b['id']}/services", json=service_payload(), key=venue_b_key))
+    service_b = ok(
+        api.post(f"/venues/{venue_b['id']}/services", json=service_payload(), key=venue_b_key)
+    )
+    # a venue's service is redeemable once the operator approves it; one is left pending
+    for owner, added in [(venue, service), (venue_b, service_b)]:
+        approve = f"/venues/{owner['id']}/services/{added['id']}/approve"
+        ok(api.post(approve, json={"reason": "programme vérifié"}, key=operator_key))
+    pending = ok(api.post(f"/venues/{venue['id']}/services", json=service_payload(), key=venue_key))
     w["keys"] = {
         "anonymous": None,
         "operator": operator_key,
@@ -210,6 +217,7 @@ def make_world(api, operator_key, make_key):
         "funder_id": f"sponsor:{sponsor['id']}",
         "reference": note["reference"],
         "run_id": run["id"],
+        "service_id": pending["id"],  # approved, then refused, by the matrix
     }
     w["by_path"] = {
         "/venues/{venue_id}/accreditation": {"venue_id": applied["id"]},
@@ -226,6 +234,8 @@ def make_world(api, operator_key, make_key):
         "/venues": venue_payload("libourne"),
         "/venues/{venue_id}/accreditation": {"decision": "accredit", "reason": "label APTIC"},
         "/venues/{venue_id}/services": service_payload("smartphone_use"),
+        "/venues/{venue_id}/services/{service_id}/approve": {"reason": "programme vérifié"},
+        "/venues/{venue_id}/services/{service_id}/refuse": {"reason": "hors du dispositif"},
         "/sponsors": {
             "name": "Commune de Pessac",
             "kind": "town",

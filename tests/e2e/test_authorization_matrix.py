@@ -32,6 +32,9 @@ MATRIX = """
 POST /venues                                                    401  201  403  403  403  403  403  403
 POST /venues/{venue_id}/accreditation                           401  200  403  403  403  403  403  403
 POST /venues/{venue_id}/services                                401  201  403  403  403  403  201  403
+POST /venues/{venue_id}/services/{service_id}/approve           401  200  403  403  403  403  403  403
+POST /venues/{venue_id}/services/{service_id}/refuse            401  200  403  403  403  403  403  403
+GET  /services                                                  401  200  403  403  403  403  403  403
 GET  /venues                                                    200  200  200  200  200  200  200  200
 GET  /venues/{venue_id}                                         200  200  200  200  200  200  200  200
 GET  /map.geojson                                               200  200  200  200  200  200  200  200

@@ -46,6 +46,13 @@ def test_register_accredit_add_service_and_find_near(api, operator_key, make_key
     answer = api.post(f"/venues/{venue['id']}/services", json=service_payload(), key=venue_key)
     assert answer.status_code == 201, answer.text
     assert answer.json()["id"].startswith("svc_")
+    assert answer.json()["status"] == "pending"  # offered once the operator approves it
+    approved = api.post(
+        f"/venues/{venue['id']}/services/{answer.json()['id']}/approve",
+        json={"reason": "programme vérifié"},
+        key=operator_key,
+    )
+    assert approved.status_code == 200, approved.text
 
     found = api.get("/venues", params={"near": "44.8378,-0.5792", "radius_km": 10}).json()
     assert [v["id"] for v in found["venues"]] == [venue["id"]]

@@ -280,6 +280,8 @@ def make_world(api, operator_key, make_key):
     service = ok(
         api.post(f"/venues/{venue['id']}/services", json=service_payload(), key=w["keys"]["venue"])
     )
+    approve = f"/venues/{venue['id']}/services/{service['id']}/approve"
+    ok(api.post(approve, json={}, key=operator_key))  # redeemable once approved
     applied = ok(api.post("/venues", json=venue_payload("pessac"), key=operator_key))
     payload = {"name": "Département", "kind": "department", "territory": "33", "iban": IBANS[1]}
     sponsor = ok(api.post("/sponsors", json=payload, key=operator_key))
@@ -538,8 +540,10 @@ def test_every_body_route_survives_hostile_fields(api, operator_key, make_key):
         answer = api.get(path, key=world["keys"][role])
         assert answer.status_code == 200, (path, answer.text[:500])
         assert verdict(answer) is None
-    # bidi marks are text: a title holding some was taken, and is shown as it was sent
-    services = api.get(f"/venues/{world['venue']['id']}").json()["services"]
+    # bidi marks are text: a title holding some was taken, and is shown as it was sent (to the
+    # operator: a venue's new service is not public until approved)
+    venue_page = api.get(f"/venues/{world['venue']['id']}", key=world["keys"]["operator"])
+    services = venue_page.json()["services"]
     assert "\u202eevil\u200f" in [service["title"] for service in services]
 
 

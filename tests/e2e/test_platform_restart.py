@@ -104,6 +104,9 @@ def prepare(api, operator_key, booklets, per_booklet, storage_uri):
     venue_key = make_key(api, operator_key, "venue", venue["id"])
     service = api.post(f"/venues/{venue['id']}/services", json=service_payload(), key=venue_key)
     assert service.status_code == 201, service.text
+    approve = f"/venues/{venue['id']}/services/{service.json()['id']}/approve"
+    approved = api.post(approve, json={}, key=operator_key)  # redeemable once approved
+    assert approved.status_code == 200, approved.text
     sponsor = api.post(
         "/sponsors",
         json={"name": "Département de la Gironde", "kind": "department", "territory": "33"}

@@ -88,6 +88,9 @@ def scheme(api, operator_key, make_key):
     service = api.post(
         f"/venues/{venue['id']}/services", json=service_payload(), key=venue_key
     ).json()
+    api.post(  # a venue's service is redeemable once approved
+        f"/venues/{venue['id']}/services/{service['id']}/approve", json={}, key=operator_key
+    )
     order = api.post(
         "/orders",
         json={

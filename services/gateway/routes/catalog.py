@@ -43,18 +43,74 @@ class CatalogRoutes:
     @route(
         "POST",
         "/venues/<venue_id>/services",
-        summary="Add a service to a venue's offer",
+        summary="Add a service to a venue's offer: pending (not offered nor redeemable) until the "
+        "operator approves it; approved at once when the operator adds it",
         tag=TAG,
         roles=("operator", "venue"),
         body=catalog.ServiceInput,
-        response=catalog.ServiceOut,
+        response=catalog.ServiceDetailOut,
         status=201,
     )
     def add_venue_service(self, request, venue_id):
         caller = self.auth.require(request)
         caller.require_owner("venue", venue_id)
-        service = call(self.catalog_rpc.add_service, venue_id, read_json(request))
+        service = call(self.catalog_rpc.add_service, venue_id, read_json(request), caller.actor())
         return json_response(service, 201)
+
+    @route(
+        "GET",
+        "/services",
+        summary="Venues' services awaiting approval (status=pending, the default) or refused, "
+        "oldest first, a page at a time (limit, offset; total: how many match)",
+        tag=TAG,
+        roles=("operator",),
+        query=catalog.ServiceQuery,
+        response=listing("ServiceListOut", "services", catalog.ServiceQueueOut),
+    )
+    def list_services(self, request):
+        self.auth.require(request)
+        query = query_args(request, *catalog.ServiceQuery().fields)
+        return json_response(call(self.catalog_rpc.list_services, query))
+
+    @route(
+        "POST",
+        "/venues/<venue_id>/services/<service_id>/approve",
+        summary="Approve a venue's pending (or refused) service: offered and redeemable",
+        tag=TAG,
+        roles=("operator",),
+        body=catalog.ServiceApprovalInput,
+        response=catalog.ServiceDetailOut,
+    )
+    def approve_venue_service(self, request, venue_id, service_id):
+        caller = self.auth.require(request)
+        answer = call(
+            self.catalog_rpc.approve_service,
+            venue_id,
+            service_id,
+            read_json(request),
+            caller.actor(),
+        )
+        return json_response(answer)
+
+    @route(
+        "POST",
+        "/venues/<venue_id>/services/<service_id>/refuse",
+        summary="Refuse a venue's pending service, or withdraw an approved one, with a reason",
+        tag=TAG,
+        roles=("operator",),
+        body=catalog.ServiceRefusalInput,
+        response=catalog.ServiceDetailOut,
+    )
+    def refuse_venue_service(self, request, venue_id, service_id):
+        caller = self.auth.require(request)
+        answer = call(
+            self.catalog_rpc.refuse_service,
+            venue_id,
+            service_id,
+            read_json(request),
+            caller.actor(),
+        )
+        return json_response(answer)
 
     @route(
         "GET",
