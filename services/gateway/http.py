@@ -48,6 +48,34 @@ def file_response(content, mimetype, filename):
     )
 
 
+def stored_file_response(request, record, mimetype, read_chunk):
+    """A file stored by a service, answered as it is read: ``read_chunk(index)`` (an RPC) gives
+    its bytes ``chunk_bytes`` at a time, pulled while the answer is sent, so that neither the
+    gateway nor a message holds the whole file. ``record``: ``filename``, ``size``,
+    ``chunk_bytes``, ``sha256`` (the ``ETag``; ``If-None-Match`` with it answers 304)."""
+    etag = record["sha256"]
+    headers = {
+        "Content-Disposition": f'inline; filename="{record["filename"]}"',
+        "ETag": f'"{etag}"',
+        "Cache-Control": "private, no-cache",
+    }
+    if etag in request.if_none_match:
+        return Response(status=304, headers=headers)
+    size, step = record["size"], record["chunk_bytes"]
+
+    def body():
+        sent = 0
+        for index in range(-(-size // step)):
+            chunk = read_chunk(index)
+            sent += len(chunk)
+            yield chunk
+        if sent != size:  # the connection ends short of Content-Length: the client sees it
+            log.error("stored file %s: %s bytes sent of %s", record["filename"], sent, size)
+
+    headers["Content-Length"] = str(size)
+    return Response(body(), status=200, mimetype=mimetype, headers=headers, direct_passthrough=True)
+
+
 def error_response(exc):
     status, body = status_and_body(exc)
     if status >= 500:

@@ -5,7 +5,13 @@ Issuing an order is a resumable state machine on its ``issues`` record (``IssueS
 redelivered ``order_confirmed``, a second instance, or the timer taking up a stalled issue all
 continue from where it stands, and none of the steps can do its work twice."""
 
+import hashlib
+import hmac
+import json
 import logging
+import os
+import tempfile
+import time
 from datetime import timedelta
 
 from services.issuance import domain
@@ -27,6 +33,7 @@ from shared.contracts.errors_issuance import (
     IssueInProgress,
     OrderNotIssued,
 )
+from shared.errors import InvalidInput, NotFound
 from shared.events import BookletActivated, BookletCancelled, BookletsIssued
 from shared.history import history_entry
 from shared.ids import new_id
@@ -450,3 +457,109 @@ def _record_prints(repo, booklets, actor):
     at = now()
     entries = {b["serial"]: domain.print_entry(b["status"], actor, at) for b in booklets}
     repo.record_prints([b["serial"] for b in booklets], entries)
+
+
+# -- stored print files ---------------------------------------------------------------------------
+PRINT_WAIT_SECONDS = 1  # how often a request waits for a file another one is making
+PRINT_STALE_SECONDS = 900  # a file "in progress" this long was left by a crash: made again
+
+
+def print_file_id(settings, booklets, name, title):
+    """The key of a print file: its name and a digest of everything it is made of (each booklet's
+    serial, sponsor, value and coupons, the title, the map's address), keyed with the operator's
+    secret (the codes come from it, and the key tells nothing of it). The same inputs give the
+    same file: it is made once and read again."""
+    inputs = hashlib.sha256()
+    inputs.update(json.dumps([title, settings.map_url]).encode())
+    for b in booklets:
+        inputs.update(
+            json.dumps(
+                [b["serial"], b["sponsor_name"], b["face_value_cents"], b["coupon_serials"]]
+            ).encode()
+        )
+    key = hmac.new(settings.operator_secret.encode(), inputs.digest(), hashlib.sha256)
+    return f"{name}-{key.hexdigest()[:32]}"
+
+
+def stored_print_file(repo, settings, booklets, name, title, owner, make):
+    """The record of the print file of ``booklets``, made now (``make(booklets, path)`` writes
+    it to ``path`` and answers its pages) unless it is stored already; its bytes are in the
+    store's file bucket (:meth:`IssuanceRepository.store_print_file`), never in a message.
+
+    ``owner``: who may read it (``sponsor_id``, ``order_id``, ``serial`` of a one-booklet file).
+    A request for a file another request is making waits for it."""
+    file_id = print_file_id(settings, booklets, name, title)
+    holder = new_id("prt")
+    started = time.monotonic()
+    while True:
+        found = repo.get_print_file(file_id)
+        if found is None:
+            record = {
+                "file_id": file_id,
+                "filename": f"{name}.pdf",
+                "status": "in_progress",
+                "holder": holder,
+                "started_at": now(),
+                "booklet_count": len(booklets),
+                "coupon_count": sum(len(b["coupon_serials"]) for b in booklets),
+                **owner,
+            }
+            if repo.claim_print_file(record):
+                break
+            continue
+        if found["status"] == "ready":
+            return found
+        stale = now() - timedelta(seconds=PRINT_STALE_SECONDS)
+        if repo.take_over_print_file(file_id, holder, stale, now()):
+            break
+        if time.monotonic() - started > PRINT_STALE_SECONDS:
+            raise IssueInProgress(
+                "the print file is still being made", details={"file_id": file_id}
+            )
+        time.sleep(PRINT_WAIT_SECONDS)
+    began = time.perf_counter()
+    try:
+        with tempfile.TemporaryDirectory(prefix="aptic-printfile-") as folder:
+            path = os.path.join(folder, "file.pdf")
+            pages = make(booklets, path)
+            with open(path, "rb") as source:
+                size, sha256 = repo.store_print_file(file_id, f"{name}.pdf", source)
+    except BaseException:
+        repo.drop_print_file(file_id, holder)
+        raise
+    changes = {
+        "pages": pages,
+        "size": size,
+        "sha256": sha256,
+        "chunk_bytes": repo.CHUNK_BYTES,
+        "seconds": round(time.perf_counter() - began, 3),
+        "ready_at": now(),
+    }
+    log.info("print file %s stored: %s pages, %s bytes", file_id, pages, size)
+    # None: a request took the production over meanwhile (this one was thought dead)
+    return repo.mark_print_file_ready(file_id, holder, changes) or repo.get_print_file(file_id)
+
+
+def print_file_of(repo, file_id, actor):
+    """The record of a stored print file, to the operator, or to the sponsor of a one-booklet
+    file while it still holds that booklet (as when it was made)."""
+    found = (
+        repo.get_print_file(file_id) if isinstance(file_id, str) and len(file_id) < 120 else None
+    )
+    if found is None:
+        raise NotFound("no such print file", details={"file_id": str(file_id)[:120]})
+    if actor["role"] != "operator":
+        if found.get("serial") is None:
+            domain.require_operator(actor)
+        domain.require_may_print(actor, booklet_by_serial(repo, found["serial"]))
+    return found
+
+
+def print_file_chunk(repo, file_id, index, actor):
+    """Chunk ``index`` (0-based, ``CHUNK_BYTES`` each) of a ready print file."""
+    found = print_file_of(repo, file_id, actor)
+    if found["status"] != "ready":
+        raise IssueInProgress("the print file is being made", details={"file_id": file_id})
+    if not isinstance(index, int) or index < 0 or index * repo.CHUNK_BYTES >= max(found["size"], 1):
+        raise InvalidInput("no such chunk", details={"index": str(index)[:20]})
+    return repo.read_print_chunk(file_id, index)

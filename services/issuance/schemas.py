@@ -107,8 +107,21 @@ class DispatchOut(EventSchema):
 
 
 class PrintFileOut(EventSchema):
+    """A stored print file (its bytes are read a chunk at a time: ``print_file_chunk``)."""
+
+    file_id = fields.String()
     filename = fields.String()
-    content_b64 = fields.String()
+    status = fields.String()  # ready | in_progress
+    size = fields.Integer(allow_none=True)  # bytes
+    pages = fields.Integer(allow_none=True)
+    sha256 = fields.String(allow_none=True)
+    chunk_bytes = fields.Integer(allow_none=True)
     booklet_count = fields.Integer()
     coupon_count = fields.Integer()
-    seconds = fields.Float()
+    seconds = fields.Float(allow_none=True)  # to make it (when it was made)
+
+
+class PrintChunkOut(EventSchema):
+    file_id = fields.String()
+    index = fields.Integer()
+    content_b64 = fields.String()

@@ -5,13 +5,12 @@ ownership (a sponsor's own booklets, a distributor's assigned ones) is checked h
 """
 
 import base64
-import time
 
 from nameko.events import EventDispatcher
 from nameko.timer import timer
 
 from services.issuance import api
-from services.issuance.documents import print_file
+from services.issuance.documents import write_print_file
 from services.issuance.schemas import (
     ActivationInput,
     AssignmentInput,
@@ -21,6 +20,7 @@ from services.issuance.schemas import (
     DispatchOut,
     ListQuery,
     OrderBookletsOut,
+    PrintChunkOut,
     PrintFileOut,
 )
 from services.issuance.settings import Settings
@@ -154,37 +154,67 @@ class IssuanceService:
         return BlockOut().dump(result)
 
     # -- print files ----------------------------------------------------------------------------
-    def _print(self, booklets, name, title):
-        started = time.perf_counter()
+    # Made once, stored in issuance's file bucket (GridFS), read back a chunk at a time: no
+    # message carries more than one chunk (docs/issuance.md, "Print files out of RPC").
+    def _print(self, booklets, name, title, owner):
         settings = self.settings
-        content = print_file(
-            booklets,
-            settings.operator_secret,
-            title,
-            settings.map_url,
-            workers=settings.print_workers,
-        )
-        return PrintFileOut().dump(
-            {
-                "filename": f"{name}.pdf",
-                "content_b64": base64.b64encode(content).decode("ascii"),
-                "booklet_count": len(booklets),
-                "coupon_count": sum(len(b["coupon_serials"]) for b in booklets),
-                "seconds": round(time.perf_counter() - started, 3),
-            }
-        )
+
+        def make(items, path):
+            return write_print_file(
+                items,
+                settings.operator_secret,
+                title,
+                settings.map_url,
+                path,
+                workers=settings.print_workers,
+            )
+
+        record = api.stored_print_file(self.store, settings, booklets, name, title, owner, make)
+        return PrintFileOut().dump(record)
 
     @rpc
     def print_order(self, order_id, actor):
-        """The print file (PDF) of every booklet of an order (operator only).
+        """The print file (PDF) of every booklet of an order (operator only): its record.
 
-        ``{"filename", "content_b64", "booklet_count", "coupon_count", "seconds"}``."""
+        Made once and stored: ``{file_id, filename, status, size, pages, sha256, chunk_bytes,
+        booklet_count, coupon_count, seconds}`` (the bytes: ``print_file_chunk``)."""
         booklets = api.booklets_to_print(self.store, order_id, _actor(actor))
-        return self._print(booklets, f"print-{order_id}", f"Impression commande {order_id}")
+        owner = {
+            "order_id": order_id,
+            "sponsor_id": booklets[0]["sponsor_id"] if booklets else None,
+        }
+        return self._print(booklets, f"print-{order_id}", f"Impression commande {order_id}", owner)
 
     @rpc
     def print_booklet(self, serial, actor):
-        """The print file (PDF) of one booklet (operator or its sponsor)."""
+        """The print file (PDF) of one booklet (operator, or its sponsor while it holds it).
+
+        The same record as ``print_order``. Each call is recorded in the booklet's history."""
         booklet = api.booklet_to_print(self.store, serial, _actor(actor))
         name = booklet["serial"]
-        return self._print([booklet], f"print-{name}", f"Impression carnet {name}")
+        owner = {
+            "order_id": booklet["order_id"],
+            "sponsor_id": booklet["sponsor_id"],
+            "serial": name,
+        }
+        return self._print([booklet], f"print-{name}", f"Impression carnet {name}", owner)
+
+    @rpc
+    def print_file(self, file_id, actor):
+        """The record of a stored print file (``status``: ``ready`` or ``in_progress``)."""
+        return PrintFileOut().dump(api.print_file_of(self.store, file_id, _actor(actor)))
+
+    @rpc
+    def print_file_chunk(self, file_id, index, actor):
+        """One chunk (1 MiB, ``index`` from 0) of a ready print file, in base64.
+
+        ``{file_id, index, content_b64}``; a chunk of ``chunk_bytes`` is the most a message
+        carries."""
+        content = api.print_file_chunk(self.store, file_id, index, _actor(actor))
+        return PrintChunkOut().dump(
+            {
+                "file_id": file_id,
+                "index": index,
+                "content_b64": base64.b64encode(content).decode("ascii"),
+            }
+        )

@@ -5,6 +5,9 @@ on its ``version``; events of a change go to the booklet's outbox in that same u
 Times are BSON dates, read back as aware UTC datetimes (``shared.times``): the server compares
 them (``publishing.until``, ``updated_at``)."""
 
+import hashlib
+
+import gridfs
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from shared.mongo import ASCENDING, DESCENDING, Repository, update_and_get
@@ -31,7 +34,11 @@ class IssuanceRepository(Repository):
             ([("order_id", ASCENDING), ("sequence", ASCENDING)], {}),
         ],
         "distributors": [([("distributor_id", ASCENDING)], {"unique": True})],
+        # one record per print file made (its bytes in the GridFS bucket ``print_files``)
+        "print_files": [([("file_id", ASCENDING)], {"unique": True})],
     }
+    PRINT_BUCKET = "print_files"
+    CHUNK_BYTES = 1024 * 1024  # a GridFS chunk, and what one RPC gives of a file
 
     # -- the issue of an order ------------------------------------------------------------------
     def insert_issue(self, issue):
@@ -181,6 +188,68 @@ class IssuanceRepository(Repository):
 
     def get_distributor(self, distributor_id):
         return self.db.distributors.find_one({"distributor_id": distributor_id}, {"_id": 0})
+
+    # -- print files: produced once, stored in GridFS, read a chunk at a time ------------------
+    def _bucket(self):
+        return gridfs.GridFSBucket(
+            self.db, bucket_name=self.PRINT_BUCKET, chunk_size_bytes=self.CHUNK_BYTES
+        )
+
+    def get_print_file(self, file_id):
+        return self.db.print_files.find_one({"file_id": file_id}, {"_id": 0})
+
+    def claim_print_file(self, record):
+        """Become the one that produces this print file: True, or False if it is recorded
+        already (ready, or in progress elsewhere)."""
+        try:
+            self.db.print_files.insert_one(dict(record))
+        except DuplicateKeyError:
+            return False
+        return True
+
+    def take_over_print_file(self, file_id, holder, started_before, at):
+        """Take over a production left in progress since before ``started_before`` (a crash)."""
+        result = self.db.print_files.update_one(
+            {"file_id": file_id, "status": "in_progress", "started_at": {"$lt": started_before}},
+            {"$set": {"holder": holder, "started_at": at}},
+        )
+        return bool(result.matched_count)
+
+    def store_print_file(self, file_id, filename, source, block_bytes=CHUNK_BYTES):
+        """Copy the open binary file ``source`` into the bucket under ``file_id``, a block at a
+        time (memory bounded): ``(size, sha256 hex)``. Leftovers of an earlier try go first."""
+        bucket = self._bucket()
+        try:
+            bucket.delete(file_id)
+        except gridfs.errors.NoFile:
+            pass
+        digest, size = hashlib.sha256(), 0
+        with bucket.open_upload_stream_with_id(file_id, filename) as upload:
+            while block := source.read(block_bytes):
+                digest.update(block)
+                size += len(block)
+                upload.write(block)
+        return size, digest.hexdigest()
+
+    def mark_print_file_ready(self, file_id, holder, changes):
+        return update_and_get(
+            self.db.print_files,
+            {"file_id": file_id, "holder": holder},
+            {"$set": {**changes, "status": "ready"}},
+        )
+
+    def drop_print_file(self, file_id, holder):
+        """Forget a production that failed (the next request makes the file again)."""
+        self.db.print_files.delete_one({"file_id": file_id, "holder": holder})
+
+    def read_print_chunk(self, file_id, index):
+        """Bytes ``index * CHUNK_BYTES`` to the next CHUNK_BYTES of a stored print file."""
+        stream = self._bucket().open_download_stream(file_id)
+        try:
+            stream.seek(index * self.CHUNK_BYTES)
+            return stream.read(self.CHUNK_BYTES)
+        finally:
+            stream.close()
 
     def ping(self):
         self.db.command("ping")

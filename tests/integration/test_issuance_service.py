@@ -4,6 +4,7 @@ received by a listener service (standing for redemption and ordering), RPC as th
 """
 
 import base64
+import hashlib
 import io
 import subprocess
 from datetime import datetime
@@ -242,6 +243,20 @@ def test_lifecycle_events_and_distributor_checks(issuance, service_config, liste
     assert cancelled[0]["reason"] == "lost"
 
 
+def download(issuance, record, actor=OPERATOR):
+    """A stored print file read back a chunk per RPC, as the gateway does."""
+    assert record["status"] == "ready"
+    chunks = []
+    for index in range(-(-record["size"] // record["chunk_bytes"])):
+        answer = issuance.print_file_chunk(record["file_id"], index, actor)
+        assert answer["index"] == index
+        chunks.append(base64.b64decode(answer["content_b64"]))
+    content = b"".join(chunks)
+    assert len(content) == record["size"]
+    assert hashlib.sha256(content).hexdigest() == record["sha256"]
+    return content
+
+
 def test_print_file_of_an_order_over_rpc_is_read_back_by_zbar_and_pdftotext(
     issuance, service_config, tmp_path
 ):
@@ -249,9 +264,9 @@ def test_print_file_of_an_order_over_rpc_is_read_back_by_zbar_and_pdftotext(
     dispatch("ordering", "order_confirmed", confirmed("ord_p", lines=((10, 2), (5, 1))))
     wait_published(issuance, ["ord_p"])
     document = issuance.print_order("ord_p", OPERATOR)
-    pdf = base64.b64decode(document["content_b64"])
+    pdf = download(issuance, document)
     assert document["coupon_count"] == 25 and document["filename"] == "print-ord_p.pdf"
-    assert len(PdfReader(io.BytesIO(pdf)).pages) == 3 + 3 + 2
+    assert len(PdfReader(io.BytesIO(pdf)).pages) == document["pages"] == 3 + 3 + 2
     path = tmp_path / "order.pdf"
     path.write_bytes(pdf)
     text = subprocess.run(["pdftotext", path, "-"], capture_output=True, check=True).stdout.decode()
@@ -270,8 +285,16 @@ def test_print_file_of_an_order_over_rpc_is_read_back_by_zbar_and_pdftotext(
         issuance.print_order("ord_p", sponsor("spo_1"))
     one = issuance.print_booklet(booklet_serial(3), sponsor("spo_1"))
     assert one["coupon_count"] == 5
+    assert len(PdfReader(io.BytesIO(download(issuance, one, sponsor("spo_1")))).pages) == 2
     with pytest.raises(NotYours):
         issuance.print_booklet(booklet_serial(3), sponsor("spo_2"))
+    with pytest.raises(NotYours):  # another sponsor cannot read the stored file either
+        issuance.print_file_chunk(one["file_id"], 0, sponsor("spo_2"))
+    with pytest.raises(NotYours):  # nor a sponsor the order's file
+        issuance.print_file_chunk(document["file_id"], 0, sponsor("spo_1"))
+    # made once: asked again, the same stored file (and its bytes) comes back
+    again = issuance.print_order("ord_p", OPERATOR)
+    assert again["file_id"] == document["file_id"] and again["sha256"] == document["sha256"]
 
 
 def test_a_large_order_is_printed_by_worker_processes_while_the_service_answers(
@@ -289,7 +312,7 @@ def test_a_large_order_is_printed_by_worker_processes_while_the_service_answers(
             eventlet.sleep(0.2)
     document = printing.wait()
     assert document["coupon_count"] == 750
-    pdf = base64.b64decode(document["content_b64"])
+    pdf = download(issuance, document)
     reader = PdfReader(io.BytesIO(pdf))
     assert len(reader.pages) == 150 * 2
     text = subprocess.run(

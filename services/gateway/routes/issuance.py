@@ -5,7 +5,13 @@ checked by the issuance service, which gets the caller's actor with every call (
 Security codes are never in a JSON answer: only in the print files.
 """
 
-from services.gateway.http import file_response, json_response, query_args, read_json, route
+from services.gateway.http import (
+    json_response,
+    query_args,
+    read_json,
+    route,
+    stored_file_response,
+)
 from services.gateway.rpc import call, decode_file
 from services.issuance import schemas as issuance
 
@@ -76,10 +82,10 @@ class IssuanceRoutes:
     )
     def issuance_print_order(self, request, order_id):
         caller = self.auth.require(request)
-        document = call(
+        record = call(
             self.issuance_rpc.print_order, order_id, caller.actor(), timeout=PRINT_TIMEOUT
         )
-        return file_response(decode_file(document), "application/pdf", document["filename"])
+        return self._print_file(request, record, caller)
 
     @route(
         "GET",
@@ -103,8 +109,17 @@ class IssuanceRoutes:
     )
     def issuance_print_booklet(self, request, serial):
         caller = self.auth.require(request)
-        document = call(self.issuance_rpc.print_booklet, serial, caller.actor(), timeout=60)
-        return file_response(decode_file(document), "application/pdf", document["filename"])
+        record = call(self.issuance_rpc.print_booklet, serial, caller.actor(), timeout=60)
+        return self._print_file(request, record, caller)
+
+    def _print_file(self, request, record, caller):
+        """A print file stored by issuance, streamed a chunk (1 MiB) per RPC as it is sent."""
+        proxy, actor = self.issuance_rpc, caller.actor()
+
+        def read_chunk(index):
+            return decode_file(call(proxy.print_file_chunk, record["file_id"], index, actor))
+
+        return stored_file_response(request, record, "application/pdf", read_chunk)
 
     @route(
         "POST",
