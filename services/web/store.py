@@ -24,8 +24,15 @@ class WebRepository(Repository):
             ([("email", ASCENDING)], {"unique": True}),
             ([("user_id", ASCENDING)], {"unique": True}),
         ],
-        "sessions": [([("token_hash", ASCENDING)], {"unique": True})],
-        "login_failures": [([("key", ASCENDING), ("at", ASCENDING)], {})],
+        # the server deletes ended sessions and failures past the guard's window (TTL indexes)
+        "sessions": [
+            ([("token_hash", ASCENDING)], {"unique": True}),
+            ([("expires_at", ASCENDING)], {"expireAfterSeconds": 0}),
+        ],
+        "login_failures": [
+            ([("key", ASCENDING), ("at", ASCENDING)], {}),
+            ([("at", ASCENDING)], {"expireAfterSeconds": 3600}),
+        ],
         "ratings": [
             ([("redemption_id", ASCENDING)], {"unique": True}),
             ([("rating_id", ASCENDING)], {"unique": True}),
