@@ -1,0 +1,222 @@
+"""A large order's print file produced by issuance and downloaded through the gateway, with the
+peak memory of both processes, against a small order in the same run.
+
+``python -m bench.print_file_bench [--booklets 20000] [--baseline 10] [--workers 0]``
+(``MONGO_URI`` names a server, else the bench starts an embedded one; ``AMQP_URI``, else a vhost
+of its own on the local RabbitMQ).
+
+The issuance service and the gateway run as OS processes (``aptic run --service ...``), as in
+production. For each order (the baseline, then the large one), ``ordering.order_confirmed`` is
+dispatched as ordering would; once issuance has issued the booklets:
+
+1. **make + download**: ``GET /orders/{id}/print.pdf`` as the operator, read by the client a MiB
+   at a time (never held whole): issuance makes the file (worker processes draw the pages, pikepdf
+   assembles them, the file goes to GridFS a MiB at a time), the gateway streams it a chunk per
+   RPC. Its sha256 is checked against the ``ETag``.
+2. **download again**: the same request; the stored file is streamed, not made again.
+
+Before each step the peak resident memory (``VmHWM``) of both processes is reset
+(``/proc/<pid>/clear_refs``, Linux); after it, it is read. The print workers are processes of
+their own (their memory is a chunk of 50 booklets) and are not counted.
+"""
+
+import warnings
+
+warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+
+import argparse  # noqa: E402
+import hashlib  # noqa: E402
+import os  # noqa: E402
+import secrets  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from bench import common  # noqa: E402
+
+SECRET = "bench-operator-secret-0123456789"
+DIGEST_KEY = "bench-digest-key-0123456789"
+MIB = 1024 * 1024
+
+
+def order_confirmed(order_id, booklets, per_booklet=10):
+    coupons = booklets * per_booklet
+    return {
+        "order_id": order_id,
+        "sponsor_id": "spo_00000000000000000001",
+        "sponsor_name": "Département de la Gironde",
+        "sponsor_kind": "department",
+        "territory": "33",
+        "lines": [
+            {
+                "line_no": 1,
+                "coupons_per_booklet": per_booklet,
+                "face_value_cents": 1000,
+                "quantity": booklets,
+            }
+        ],
+        "coupon_count": coupons,
+        "face_value_cents": coupons * 1000,
+        "fee_cents": coupons * 40,
+        "state_share_cents": 0,
+        "sponsor_due_cents": coupons * 1040,
+        "cofunded": False,
+        "state_rate_bp": 0,
+        "rules": {"territories": ["33"], "venue_types": [], "categories": []},
+        "payments": [],
+        "confirmed_at": "2026-11-22T10:00:00Z",
+    }
+
+
+def status_value(pid, key):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) * 1024
+    return None
+
+
+def reset_peak(pid):
+    """Reset the process's peak RSS to its current RSS (Linux >= 4.0); False if refused."""
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def mb(value):
+    return None if value is None else value / MIB
+
+
+def wait_issued(db, order_id, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        issue = db.issues.find_one({"order_id": order_id}, {"status": 1})
+        if issue and issue["status"] == "published":
+            return
+        time.sleep(0.5)
+    raise RuntimeError(f"order {order_id} not issued within {timeout} s")
+
+
+def download(url, key):
+    """Read the answer a MiB at a time (its sha256 checked against the ``ETag``):
+    ``(seconds to the headers, seconds in all, bytes)``."""
+    import requests
+
+    started = time.perf_counter()
+    digest, size = hashlib.sha256(), 0
+    with requests.get(
+        url, headers={"Authorization": f"Bearer {key}"}, stream=True, timeout=3600
+    ) as answer:
+        first = time.perf_counter() - started
+        if answer.status_code != 200:
+            raise RuntimeError(f"{url}: {answer.status_code} {answer.text[:300]}")
+        for block in answer.iter_content(MIB):
+            digest.update(block)
+            size += len(block)
+        etag = answer.headers["ETag"].strip('"')
+        length = int(answer.headers["Content-Length"])
+    if size != length or digest.hexdigest() != etag:
+        raise RuntimeError(f"{url}: {size} bytes of {length}, digest {digest.hexdigest()}")
+    return first, time.perf_counter() - started, size
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--booklets", type=int, default=20000, help="booklets of 10 (large order)")
+    parser.add_argument("--baseline", type=int, default=10, help="booklets of the small order")
+    parser.add_argument("--workers", type=int, default=0, help="print workers (0: one per core)")
+    args = parser.parse_args(argv)
+    common.stop_on_sigterm()
+    from nameko.standalone.events import event_dispatcher
+    from nameko.standalone.rpc import ClusterRpcProxy
+
+    from shared.mongo import get_database
+
+    print(f"# print file bench: {common.machine()}", flush=True)
+    folder = Path(tempfile.mkdtemp(prefix="aptic-bench-printfile-"))
+    port = common.free_port()
+    with common.storage("printfile") as store, common.rabbit() as amqp_uri:
+        prefix = f"bench_{secrets.token_hex(3)}_"
+        env = {
+            **os.environ,
+            "AMQP_URI": amqp_uri,
+            "MONGO_URI": store.uri,
+            "MONGO_DB_PREFIX": prefix,
+            "OPERATOR_SECRET": SECRET,
+            "CODE_DIGEST_KEY": DIGEST_KEY,
+            "PRINT_WORKERS": str(args.workers),
+            "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}",
+            "RPC_TIMEOUT": "3600",
+            "LOG_LEVEL": "WARNING",
+        }
+        processes = {
+            name: common.ServiceProcess.aptic(name, dict(env), folder / f"{name}.log").start()
+            for name in ("issuance", "gateway")
+        }
+        try:
+            for name in processes:
+                common.wait_for_consumers(amqp_uri, name, 1)
+            config = {"AMQP_URI": amqp_uri, "MONGO_URI": store.uri, "MONGO_DB_PREFIX": prefix}
+            db = get_database(config, "issuance", True)
+            with ClusterRpcProxy(config, timeout=60) as cluster:
+                key = cluster.gateway.create_api_key("operator", None, "bench")["api_key"]
+            dispatch = event_dispatcher(config)
+            pids = {name: p.process.pid for name, p in processes.items()}
+            idle = {name: status_value(pid, "VmRSS") for name, pid in pids.items()}
+            rows = []
+            for label, booklets in (("baseline", args.baseline), ("large", args.booklets)):
+                order_id = f"ord_bench_{label}_{secrets.token_hex(3)}"
+                started = time.perf_counter()
+                dispatch("ordering", "order_confirmed", order_confirmed(order_id, booklets))
+                wait_issued(db, order_id, timeout=3600)
+                issued = time.perf_counter() - started
+                url = f"http://127.0.0.1:{port}/api/v1/orders/{order_id}/print.pdf"
+                for step in ("make + download", "download again"):
+                    resettable = all([reset_peak(pid) for pid in pids.values()])
+                    first, seconds, size = download(url, key)
+                    peaks = {name: status_value(pid, "VmHWM") for name, pid in pids.items()}
+                    record = db.print_files.find_one({"order_id": order_id})
+                    rows.append(
+                        [
+                            label,
+                            f"{booklets:,}",
+                            f"{record['pages']:,}",
+                            common.fmt(mb(size)),
+                            step,
+                            common.fmt(first),
+                            common.fmt(seconds),
+                            common.fmt(mb(peaks["issuance"])),
+                            common.fmt(mb(peaks["gateway"])),
+                            "" if resettable else "since start",
+                        ]
+                    )
+                    print(f"# {label} {step}: {rows[-1]}", flush=True)
+                print(f"# {label}: issued in {issued:.1f} s", flush=True)
+        finally:
+            for process in processes.values():
+                process.stop()
+    print(
+        f"\nIdle RSS after start: issuance {mb(idle['issuance']):.1f} MB, "
+        f"gateway {mb(idle['gateway']):.1f} MB\n",
+        flush=True,
+    )
+    common.table(
+        [
+            "order",
+            "booklets",
+            "pages",
+            "file MB",
+            "step",
+            "headers after s",
+            "seconds",
+            "issuance peak RSS MB",
+            "gateway peak RSS MB",
+            "note",
+        ],
+        rows,
+    )
+
+
+if __name__ == "__main__":
+    main()
