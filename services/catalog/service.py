@@ -107,7 +107,6 @@ class CatalogService:
             "total": total,
             "limit": data["limit"],
             "offset": data["offset"],
-            "status": data["status"],
             "services": ServiceQueueOut(many=True).dump(services),
         }
 
