@@ -4,6 +4,8 @@
 operator's secret (they are stored nowhere); worker processes get only the codes of their chunk.
 """
 
+import array
+import contextlib
 import io
 import json
 import logging
@@ -15,6 +17,7 @@ import sys
 import tempfile
 import threading
 import time
+import zlib
 from pathlib import Path
 
 import pikepdf
@@ -162,6 +165,110 @@ class Assembly:
         return buffer.getvalue()
 
 
+class StreamingAssembly(Assembly):
+    """The print file written as it is made: the static part (forms, font: a few objects, made
+    by pikepdf as in :class:`Assembly`) first, then each page's objects as its chunk arrives,
+    the page tree, cross-reference table and trailer at the end. What it keeps in memory is one
+    offset per object and one number per page (a few MB for 100,000 booklets), whatever the
+    size of the file; :class:`Assembly` holds every page in qpdf until the file is saved."""
+
+    def open(self, out):
+        """Start writing to ``out`` (a binary file): header and static objects."""
+        self.out, self.offsets, self.kids, self.base = out, array.array("Q", [0]), None, None
+        self.page_numbers = array.array("Q")
+        out.write(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+        head = list(self.pdf.objects)
+        numbers = [obj.objgen[0] for obj in head]
+        assert numbers == list(range(1, len(head) + 1)), "pikepdf numbered its objects apart"
+        for obj in head:
+            if obj.objgen in (self.pdf.Root.objgen, self.pdf.Root.Pages.objgen):
+                self._write(obj.objgen[0], b"null")  # ours are written at the end
+            elif isinstance(obj, pikepdf.Stream):
+                raw = obj.read_raw_bytes()
+                header = Dictionary(obj.stream_dict)
+                if Name.Filter not in header:  # the font, the forms: compressed as pikepdf would
+                    raw = zlib.compress(raw, 9)
+                    header.Filter = Name.FlateDecode
+                header.Length = len(raw)
+                self._write(obj.objgen[0], header.unparse(resolved=True), raw)
+            else:
+                self._write(obj.objgen[0], obj.unparse(resolved=True))
+        self.font_number = self.font.objgen[0]
+        self.form_numbers = {key: form.objgen[0] for key, form in self.forms.items()}
+        number = len(head) + 1
+        self.tree, self.catalog, self.info = number, number + 1, number + 2
+        self.offsets.extend([0, 0, 0])
+        self.media_box_text = b"[0 0 %.4f %.4f]" % (overlay.PAGE_W, overlay.PAGE_H)
+
+    def _write(self, number, body, stream=None):
+        if number == len(self.offsets):
+            self.offsets.append(self.out.tell())
+        else:
+            self.offsets[number] = self.out.tell()
+        self.out.write(b"%d 0 obj\n" % number + body)
+        if stream is not None:
+            self.out.write(b"\nstream\n" + stream + b"\nendstream")
+        self.out.write(b"\nendobj\n")
+
+    def _stream(self, header, data):
+        number = len(self.offsets)
+        packed = zlib.compress(data, 6)
+        self._write(
+            number, b"<< %s /Filter /FlateDecode /Length %d >>" % (header, len(packed)), packed
+        )
+        return number
+
+    def add(self, pages):
+        """Write the pages of a chunk (:func:`overlay.render_chunk`) to the file now."""
+        for form, content, qr_codes in pages:
+            xobjects = [b"/T %d 0 R" % self.form_numbers[form]]
+            for slot, (size, rows) in enumerate(qr_codes):
+                image = self._stream(
+                    b"/Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray"
+                    b" /BitsPerComponent 1 /Interpolate false" % (size, size),
+                    rows,
+                )
+                xobjects.append(b"/Q%d %d 0 R" % (slot, image))
+            contents = self._stream(b"", content)
+            number = len(self.offsets)
+            self._write(
+                number,
+                b"<< /Type /Page /Parent %d 0 R /MediaBox %s /Resources << /XObject << %s >>"
+                b" /Font << /V %d 0 R >> >> /Contents %d 0 R >>"
+                % (self.tree, self.media_box_text, b" ".join(xobjects), self.font_number, contents),
+            )
+            self.page_numbers.append(number)
+
+    def finish(self):
+        """The page tree, catalog, document information, cross-reference table and trailer."""
+        out = self.out
+        self.offsets[self.tree] = out.tell()
+        out.write(
+            b"%d 0 obj\n<< /Type /Pages /Count %d /Kids [" % (self.tree, len(self.page_numbers))
+        )
+        for start in range(0, len(self.page_numbers), 10000):
+            out.write(b"".join(b"%d 0 R " % n for n in self.page_numbers[start : start + 10000]))
+        out.write(b"] >>\nendobj\n")
+        self._write(self.catalog, b"<< /Type /Catalog /Pages %d 0 R >>" % self.tree)
+        title = Dictionary(T=pikepdf.String(str(self.pdf.docinfo.get(Name.Title, ""))))
+        self._write(
+            self.info,
+            b"<< /Title %s /Producer (APTIC platform) >>" % title.T.unparse(),
+        )
+        size = len(self.offsets)
+        xref = out.tell()
+        out.write(b"xref\n0 %d\n0000000000 65535 f \n" % size)
+        for start in range(1, size, 10000):
+            out.write(
+                b"".join(b"%010d 00000 n \n" % o for o in self.offsets[start : start + 10000])
+            )
+        out.write(
+            b"trailer\n<< /Size %d /Root %d 0 R /Info %d 0 R >>\nstartxref\n%d\n%%%%EOF\n"
+            % (size, self.catalog, self.info, xref)
+        )
+        return len(self.page_numbers)
+
+
 # -- running the chunks ---------------------------------------------------------------------------
 def _run_in_workers(jobs, workers, progress):
     """Run the jobs in ``workers`` processes (round robin); the chunks back in job order."""
@@ -223,12 +330,13 @@ def write_print_file(
     booklets, secret, title, map_url, out, workers=0, chunk_booklets=CHUNK_BOOKLETS
 ):
     """Write the print file of ``booklets`` to ``out`` (a path or a binary file); its number
-    of pages. Each chunk the workers drew is added to the document as it is read back (one
-    chunk in memory at a time); pikepdf (qpdf) holds the document itself until it is saved."""
+    of pages. Each chunk the workers drew is written to ``out`` as it is read back (one chunk in
+    memory at a time, :class:`StreamingAssembly`): memory grows with the booklets' views (a few
+    KB a booklet), not with the file."""
     started = time.perf_counter()
     kinds, views = views_of(booklets, secret)
     template, keys = render_templates(kinds, views, title, map_url)
-    assembly = Assembly(template, keys, title)
+    assembly = StreamingAssembly(template, keys, title)
     total = sum(view["coupon_count"] for view in views)
     state = {"coupons": 0}
 
@@ -243,19 +351,21 @@ def write_print_file(
         )
 
     workers = workers or os.cpu_count() or 1
-    with tempfile.TemporaryDirectory(prefix="aptic-print-") as tmp:
+    with contextlib.ExitStack() as stack:
+        if isinstance(out, (str, os.PathLike)):
+            out = stack.enter_context(open(out, "wb"))
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="aptic-print-"))
         groups = [views[i : i + chunk_booklets] for i in range(0, len(views), chunk_booklets)]
         jobs = [assembly.job(i, group, Path(tmp, f"{i:05d}.bin")) for i, group in enumerate(groups)]
-        del views
+        del views, groups
+        assembly.open(out)
         if workers > 1 and len(jobs) > 1 and len(booklets) >= PARALLEL_FROM:
             chunks = _run_in_workers(jobs, min(workers, len(jobs)), progress)
         else:
             chunks = _in_process(jobs, progress)
         for pages in chunks:
             assembly.add(pages)
-    pages = len(assembly.kids)
-    assembly.write(out)
-    return pages
+        return assembly.finish()
 
 
 def _in_process(jobs, progress):
