@@ -69,14 +69,22 @@ def run_axe(page):
 
 
 @contextmanager
-def chromium():
-    """A ``visitor(name, **context options)`` factory over one Chromium, closed afterwards."""
+def chromium(camera=None):
+    """A ``visitor(name, **context options)`` factory over one Chromium, closed afterwards;
+    ``camera``: an MJPEG file its fake camera films (the permission granted)."""
     from playwright.sync_api import sync_playwright
 
     assert Path(CHROMIUM).exists(), "Chromium is missing: `make system-deps` installs it"
     assert AXE.exists(), "axe-core is missing: `make` runs npm ci in services/web"
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        args = list(CHROMIUM_ARGS)
+        if camera:
+            args += [
+                "--use-fake-device-for-media-stream",
+                "--use-fake-ui-for-media-stream",
+                f"--use-file-for-fake-video-capture={camera}",
+            ]
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=args)
 
         def visitor(name, **options):
             options.setdefault("viewport", PHONE)

@@ -1,6 +1,8 @@
 """Venue staff log in, type one coupon and scan another from a photo of a printed coupon, see the
 refusal of a third, redeem the two in one go (a double tap redeems nothing twice), void it."""
 
+import io
+
 import pytest
 from PIL import Image, ImageDraw
 
@@ -55,3 +57,33 @@ def test_venue_staff_type_scan_redeem_and_void(rpc, stack_config, browse, tmp_pa
     assert "L'encaissement est annulé" in seen["after_void"]
     assert "Annulé" in seen["after_void"]
     assert "Premiers pas sur smartphone" in seen["services"]
+
+
+def filmed(path, photo):
+    """An MJPEG file (JPEG frames end to end): the coupon held up to the camera, its QR code in
+    the middle of the picture, as the desk's viewfinder asks."""
+    coupon = Image.open(photo).convert("RGB")
+    near = coupon.crop((340, 0, coupon.width, coupon.height))  # the QR code's side of the coupon
+    picture = Image.new("RGB", (640, 480), (120, 110, 100))
+    picture.paste(near, ((640 - near.width) // 2, (480 - near.height) // 2))
+    frame = io.BytesIO()
+    picture.save(frame, "JPEG", quality=90)
+    path.write_bytes(frame.getvalue() * 30)
+    return str(path)
+
+
+def test_a_coupon_filmed_by_the_camera(rpc, stack_config, browse, tmp_path):
+    venue, _ = accredited_venue(rpc, stack_config, "merignac")
+    email = "accueil@epn-merignac.example"
+    rpc("web").create_user(email, "venue", venue["id"], PASSWORD)
+    ((serial, code),) = coupons(stack_config, count=1)
+    photo = printed_coupon(tmp_path / "coupon.png", serial, code)
+    seen = browse(
+        "desk_camera",
+        email=email,
+        password=PASSWORD,
+        serial=serial,
+        camera=filmed(tmp_path / "coupon.mjpeg", photo),
+    )
+    assert seen["code"] == code
+    assert seen["outcomes"] == ["Valable : 10,00\xa0€"]

@@ -62,7 +62,7 @@
       reader.stop().then(function () { running = false; });
       return;
     }
-    reader.start({ facingMode: "environment" }, { fps: 10, qrbox: 240 }, function (text) {
+    reader.start({ facingMode: "environment" }, { fps: 10 }, function (text) {
       found(text);
       reader.stop().then(function () { running = false; });
     }).then(function () {
