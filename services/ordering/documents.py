@@ -4,6 +4,10 @@ Both take the invoice snapshot stored on the order when it was issued (never the
 the document rendered again months later says exactly what it said the first time.
 """
 
+import hashlib
+import json
+
+from shared.filestore import FileStore
 from shared.pdf import format_iban, format_percent, html_to_pdf, template_environment
 
 KIND_LABELS = {
@@ -68,3 +72,29 @@ def render_invoice_pdf(invoice):
     return html_to_pdf(
         html, title=f"Facture {invoice['reference']}", author=invoice["issuer"]["name"]
     )
+
+
+INVOICE_BUCKET = "invoices"  # ordering's file store (GridFS): each invoice's PDF, made once
+
+
+def stored_invoice(db, invoice, order_id):
+    """The record of the invoice's PDF in ordering's file store, made and stored the first time
+    (``shared.filestore``): its bytes are read a chunk at a time, never sent whole in a message.
+    Keyed by the reference and a digest of the invoice snapshot: the same invoice, the same file."""
+    files = FileStore(db, INVOICE_BUCKET)
+    snapshot = json.dumps(invoice, sort_keys=True, default=str).encode()
+    file_id = f"{invoice['reference']}-{hashlib.sha256(snapshot).hexdigest()[:24]}"
+    found = files.find(file_id)
+    if found is not None:
+        return found
+    metadata = {"order_id": order_id, "reference": invoice["reference"]}
+    return files.put(file_id, f"{invoice['reference']}.pdf", render_invoice_pdf(invoice), metadata)
+
+
+def invoice_chunk(db, file_id, index):
+    """``(record, bytes)``: chunk ``index`` of a stored invoice (None if there is no such)."""
+    files = FileStore(db, INVOICE_BUCKET)
+    found = files.find(file_id) if isinstance(file_id, str) and len(file_id) < 120 else None
+    if found is None or not isinstance(index, int) or index < 0:
+        return found, None
+    return found, files.chunk(file_id, index)

@@ -10,7 +10,7 @@ from nameko.events import EventDispatcher
 from nameko.timer import timer
 
 from services.ordering import api
-from services.ordering.documents import render_invoice_pdf
+from services.ordering.documents import invoice_chunk, stored_invoice
 from services.ordering.domain import OrderStatus
 from services.ordering.schemas import (
     CampaignInput,
@@ -32,6 +32,7 @@ from services.ordering.schemas import (
 from services.ordering.settings import Settings
 from services.ordering.store import OrderingRepository
 from shared.entrypoints import event_handler, rpc
+from shared.errors import InvalidInput, NotFound
 from shared.events import BookletsIssued
 from shared.logs import Correlation
 from shared.mongo import Store
@@ -42,6 +43,9 @@ from shared.settings import SettingsProvider
 
 def _actor(actor):
     return ActorSchema().load_or_raise(actor)
+
+
+INVOICE_RECORD = ("reference", "filename", "file_id", "size", "sha256", "chunk_bytes")
 
 
 class OrderingService:
@@ -186,12 +190,28 @@ class OrderingService:
 
     @rpc
     def invoice_pdf(self, order_id, actor):
-        """The order's invoice as PDF: ``{"reference", "filename", "content_b64"}``."""
+        """The order's invoice as PDF, stored once: its record, never its bytes.
+
+        ``{"reference", "filename", "file_id", "size", "sha256", "chunk_bytes"}``; the bytes:
+        ``invoice_file_chunk`` (1 MiB each)."""
         invoice = api.invoice_of(self.store, self.settings, order_id, _actor(actor))
-        content = render_invoice_pdf(invoice)
+        record = stored_invoice(self.store.db, invoice, order_id)
+        return {key: record[key] for key in INVOICE_RECORD}
+
+    @rpc
+    def invoice_file_chunk(self, file_id, index, actor):
+        """One chunk (1 MiB, ``index`` from 0) of a stored invoice, in base64.
+
+        ``{file_id, index, content_b64}``; who may read the order may read it."""
+        record, content = invoice_chunk(self.store.db, file_id, index)
+        if record is None:
+            raise NotFound("no such invoice file", details={"file_id": str(file_id)[:120]})
+        api.get_order(self.store, record["order_id"], _actor(actor))
+        if content is None or (index > 0 and not content):
+            raise InvalidInput("no such chunk", details={"index": str(index)[:20]})
         return {
-            "reference": invoice["reference"],
-            "filename": f"{invoice['reference']}.pdf",
+            "file_id": file_id,
+            "index": index,
             "content_b64": base64.b64encode(content).decode("ascii"),
         }
 

@@ -2,6 +2,7 @@
 listener service standing for issuance and settlement) and the issuance event it consumes."""
 
 import base64
+import hashlib
 import io
 from datetime import datetime
 
@@ -239,8 +240,17 @@ def test_invoice_pdf_over_rpc(ordering):
     sponsor, key = sponsor_of(proxy, "association")
     order = proxy.submit_order(proxy.create_order(order_payload(sponsor, False, 3), key)["id"], key)
     document = proxy.invoice_pdf(order["id"], key)
-    text = PdfReader(io.BytesIO(base64.b64decode(document["content_b64"]))).pages[0].extract_text()
+    assert "content_b64" not in document  # stored by ordering, read a chunk at a time
+    chunk = proxy.invoice_file_chunk(document["file_id"], 0, key)
+    content = base64.b64decode(chunk["content_b64"])
+    assert len(content) == document["size"] < document["chunk_bytes"]
+    assert hashlib.sha256(content).hexdigest() == document["sha256"]
+    text = PdfReader(io.BytesIO(content)).pages[0].extract_text()
     assert document["reference"] in text and document["filename"] == f"{document['reference']}.pdf"
+    assert proxy.invoice_pdf(order["id"], key)["file_id"] == document["file_id"]  # made once
+    _, other_key = sponsor_of(proxy, "department", territory="40")
+    with pytest.raises(NotYours):  # the stored file: who may read the order, no one else
+        proxy.invoice_file_chunk(document["file_id"], 0, other_key)
     assert "312,00" in text  # 3 booklets x 10 x 10 EUR = 300.00 EUR + 4 % fee
 
 

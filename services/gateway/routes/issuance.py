@@ -16,7 +16,7 @@ from services.gateway.rpc import call, decode_file
 from services.issuance import schemas as issuance
 
 TAG = "issuance"
-PRINT_TIMEOUT = 300  # seconds: an order of 20,000 coupons prints in well under a minute
+PRINT_TIMEOUT = 900  # seconds: 20,000 coupons print in under a minute; issuance goes on after it
 
 
 class IssuanceRoutes:

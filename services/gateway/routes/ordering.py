@@ -4,7 +4,13 @@ Roles are checked here; ownership (a sponsor's own orders) is checked by the ord
 which gets the caller's actor with every call (403 ``not_yours``).
 """
 
-from services.gateway.http import file_response, json_response, query_args, read_json, route
+from services.gateway.http import (
+    json_response,
+    query_args,
+    read_json,
+    route,
+    stored_file_response,
+)
 from services.gateway.rpc import call, decode_file
 from services.ordering import schemas as ordering
 
@@ -221,5 +227,11 @@ class OrderingRoutes:
     )
     def ordering_invoice_pdf(self, request, order_id):
         caller = self.auth.require(request)
-        document = call(self.ordering_rpc.invoice_pdf, order_id, caller.actor(), timeout=60)
-        return file_response(decode_file(document), "application/pdf", document["filename"])
+        actor = caller.actor()
+        record = call(self.ordering_rpc.invoice_pdf, order_id, actor, timeout=60)
+        proxy = self.ordering_rpc
+
+        def read_chunk(index):  # stored by ordering, streamed a chunk per RPC (issue 14)
+            return decode_file(call(proxy.invoice_file_chunk, record["file_id"], index, actor))
+
+        return stored_file_response(request, record, "application/pdf", read_chunk)
