@@ -96,6 +96,7 @@ def near_me_and_without_javascript(visitor, data):
     plain.page.goto(f"{site}/carte?q=33000")
     without_js = listed(plain.page)
     assert plain.page.get_by_role("button", name="Autour de moi").is_hidden()
+    assert plain.page.locator("#map").is_hidden()  # no empty box where the map would be
     plain.look("no-javascript", axe=False)  # axe-core is JavaScript
     return {"without_js": without_js}
 

@@ -22,7 +22,8 @@
     });
   }
   var element = document.getElementById("map");
-  if (!element || !window.L) return;
+  if (!element || !window.L) return;  // no map without JavaScript: the list is the page
+  element.hidden = false;
   var items = Array.prototype.slice.call(document.querySelectorAll(".venues li[data-lat]"));
   var map = L.map(element, { scrollWheelZoom: false });
   L.tileLayer(element.dataset.tiles, {
