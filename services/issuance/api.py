@@ -440,7 +440,7 @@ def booklets_to_print(repo, order_id, actor):
     if issue["status"] not in (IssueStatus.CREATED, IssueStatus.PUBLISHED):
         raise IssueInProgress(details={"order_id": order_id, "status": issue["status"]})
     booklets = repo.booklets_of_order(order_id, history=False)
-    _record_prints(repo, booklets, actor)
+    _record_prints(repo, booklets, actor, order_id)
     return booklets
 
 
@@ -453,10 +453,10 @@ def booklet_to_print(repo, serial, actor):
     return booklet
 
 
-def _record_prints(repo, booklets, actor):
+def _record_prints(repo, booklets, actor, order_id=None):
     at = now()
     entries = {b["serial"]: domain.print_entry(b["status"], actor, at) for b in booklets}
-    repo.record_prints([b["serial"] for b in booklets], entries)
+    repo.record_prints([b["serial"] for b in booklets], entries, order_id)
 
 
 # -- stored print files ---------------------------------------------------------------------------
