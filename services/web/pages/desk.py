@@ -10,6 +10,7 @@ from services.web.rpc import call, decode_file
 from shared.errors import AppError, InvalidInput, NotFound
 
 VENUE_WIDE = {"too_many_attempts", "venue_not_accredited", "service_not_offered"}
+LATEST = 100  # redemptions listed on the venue's page
 IN_PROGRESS_RETRIES = 20  # x 0.25 s: a double tap waits for the first request's answer
 
 
@@ -153,8 +154,7 @@ class DeskPages:
     def redemptions(self, request):
         visit = self.web.visit(request)
         person = visit.require("venue")
-        found = call(self.redemption_rpc.list_redemptions, {"venue_id": person.subject_id})
-        found = sorted(found["redemptions"], key=lambda r: r["created_at"], reverse=True)
+        found = self._latest_redemptions(person.subject_id)
         venue = self._venue(person)
         services = {s["id"]: s["title"] for s in venue["services"]}
         return visit.render(
@@ -166,6 +166,15 @@ class DeskPages:
             voided=request.args.get("annule"),
             error=request.args.get("erreur"),
         )
+
+    def _latest_redemptions(self, venue_id):
+        """The venue's latest redemptions, newest first (redemption pages them oldest first)."""
+        query = {"venue_id": venue_id, "limit": LATEST}
+        found = call(self.redemption_rpc.list_redemptions, query)
+        if found.get("total", 0) > LATEST:  # older than the last page: read the last page
+            query["offset"] = found["total"] - LATEST
+            found = call(self.redemption_rpc.list_redemptions, query)
+        return sorted(found["redemptions"], key=lambda r: r["created_at"], reverse=True)
 
     @page("POST", "/guichet/encaissements/<redemption_id>/annuler")
     def void(self, request, redemption_id):
