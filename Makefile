@@ -10,7 +10,7 @@ DBVENV  := .venv-db
 DBSTAMP := $(DBVENV)/.installed
 WEBSTAMP := services/web/node_modules/.installed
 
-.PHONY: web-assets run test lint format unit documents integration e2e bench system-deps rabbitmq db-deps clean
+.PHONY: web-assets run test lint format unit documents integration e2e bench fuzz system-deps rabbitmq db-deps clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is needed"; exit 1; }
@@ -76,6 +76,10 @@ test: $(STAMP) $(DBSTAMP) $(WEBSTAMP) system-deps rabbitmq lint
 bench: $(STAMP) $(DBSTAMP) system-deps rabbitmq
 	$(BIN)/pip install -q -c constraints.txt -e ".[test,bench]"
 	$(BIN)/python -m bench
+
+# money safety (issue 10): the state machine of tests/property, 5,000 longer runs (nightly)
+fuzz: $(STAMP) $(DBSTAMP) system-deps rabbitmq
+	MONEY_FUZZ_EXAMPLES=5000 $(BIN)/pytest -q tests/property
 
 clean:
 	rm -rf $(VENV) $(DBVENV) .pytest_cache .ruff_cache .hypothesis
