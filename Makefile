@@ -80,6 +80,7 @@ bench: $(STAMP) $(DBSTAMP) system-deps rabbitmq
 # money safety (issue 10): the state machine of tests/property, 5,000 longer runs (nightly)
 fuzz: $(STAMP) $(DBSTAMP) system-deps rabbitmq
 	MONEY_FUZZ_EXAMPLES=5000 $(BIN)/pytest -q tests/property
+	SCHEMATHESIS_EXAMPLES=50 $(BIN)/pytest -q tests/e2e/test_schemathesis.py
 
 clean:
 	rm -rf $(VENV) $(DBVENV) .pytest_cache .ruff_cache .hypothesis
