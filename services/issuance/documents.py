@@ -47,9 +47,10 @@ def kind_of(booklet):
     return (booklet["sponsor_name"], booklet["face_value_cents"], len(booklet["coupon_serials"]))
 
 
-def views_of(booklets, secret):
-    """The views of the booklets (codes made from the secret now), each tagged with its kind."""
-    kinds, views = {}, []
+def views_of(booklets, secret, kinds=None):
+    """The views of the booklets (codes made from the secret now), each tagged with its kind
+    (``kinds``: the kinds known already, completed here)."""
+    kinds, views = ({} if kinds is None else kinds), []
     for booklet in booklets:
         kind = kinds.setdefault(kind_of(booklet), str(len(kinds)))
         codes = {serial: security_code(secret, serial) for serial in booklet["coupon_serials"]}
@@ -270,7 +271,7 @@ class StreamingAssembly(Assembly):
 
 
 # -- running the chunks ---------------------------------------------------------------------------
-def _run_in_workers(jobs, workers, progress):
+def _run_in_workers(jobs, workers, progress, materialize=lambda job: job):
     """Run the jobs in ``workers`` processes (round robin); the chunks back in job order."""
     procs, results = [], queue.Queue()
     env = {
@@ -286,7 +287,7 @@ def _run_in_workers(jobs, workers, progress):
             cwd=str(ROOT),
         )
         mine = jobs[index::workers]
-        threading.Thread(target=_feed, args=(proc, mine), daemon=True).start()
+        threading.Thread(target=_feed, args=(proc, mine, materialize), daemon=True).start()
         threading.Thread(target=_read, args=(proc, results), daemon=True).start()
         procs.append(proc)
     done = 0
@@ -304,9 +305,9 @@ def _run_in_workers(jobs, workers, progress):
             yield pickle.load(handle)  # written by our own worker, just now
 
 
-def _feed(proc, jobs):
-    for job in jobs:
-        proc.stdin.write((json.dumps(job, ensure_ascii=False) + "\n").encode())
+def _feed(proc, jobs, materialize):
+    for job in jobs:  # each job's booklets made into views only when it is sent
+        proc.stdin.write((json.dumps(materialize(job), ensure_ascii=False) + "\n").encode())
     proc.stdin.close()
 
 
@@ -334,10 +335,15 @@ def write_print_file(
     memory at a time, :class:`StreamingAssembly`): memory grows with the booklets' views (a few
     KB a booklet), not with the file."""
     started = time.perf_counter()
-    kinds, views = views_of(booklets, secret)
-    template, keys = render_templates(kinds, views, title, map_url)
+    # one booklet of each kind lays the static sheets out; the views of a chunk's booklets (codes
+    # and all) are made only when the chunk is sent to a worker, never all at once
+    firsts = {}
+    for booklet in booklets:
+        firsts.setdefault(kind_of(booklet), booklet)
+    kinds, samples = views_of(list(firsts.values()), secret)
+    template, keys = render_templates(kinds, samples, title, map_url)
     assembly = StreamingAssembly(template, keys, title)
-    total = sum(view["coupon_count"] for view in views)
+    total = sum(len(booklet["coupon_serials"]) for booklet in booklets)
     state = {"coupons": 0}
 
     def progress(chunk, coupons):
@@ -350,19 +356,23 @@ def write_print_file(
             time.perf_counter() - started,
         )
 
+    def materialize(job):
+        start = job["chunk"] * chunk_booklets
+        views = views_of(booklets[start : start + chunk_booklets], secret, kinds)[1]
+        return {**job, "booklets": views}
+
     workers = workers or os.cpu_count() or 1
     with contextlib.ExitStack() as stack:
         if isinstance(out, (str, os.PathLike)):
             out = stack.enter_context(open(out, "wb"))
         tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="aptic-print-"))
-        groups = [views[i : i + chunk_booklets] for i in range(0, len(views), chunk_booklets)]
-        jobs = [assembly.job(i, group, Path(tmp, f"{i:05d}.bin")) for i, group in enumerate(groups)]
-        del views, groups
+        count = -(-len(booklets) // chunk_booklets)
+        jobs = [assembly.job(i, None, Path(tmp, f"{i:05d}.bin")) for i in range(count)]
         assembly.open(out)
         if workers > 1 and len(jobs) > 1 and len(booklets) >= PARALLEL_FROM:
-            chunks = _run_in_workers(jobs, min(workers, len(jobs)), progress)
+            chunks = _run_in_workers(jobs, min(workers, len(jobs)), progress, materialize)
         else:
-            chunks = _in_process(jobs, progress)
+            chunks = _in_process(map(materialize, jobs), progress)
         for pages in chunks:
             assembly.add(pages)
         return assembly.finish()
