@@ -9,6 +9,8 @@ happens to import. An error whose class it still lacks (a newer service) arrives
 import json
 import re
 
+from amqp.exceptions import ConnectionError as AmqpConnectionError
+from kombu.exceptions import OperationalError
 from nameko.exceptions import RemoteError, UnknownService
 
 from shared import errors
@@ -31,6 +33,9 @@ STATUS_BY_KIND = (
 )
 
 CODE = re.compile(r"[a-z][a-z0-9_]*\Z")
+# the broker out of reach (refused, cut, or refusing logins while it starts): the services cannot
+# be asked, which is an outage to wait out (503), not a failure of the platform's code (500)
+BROKER_ERRORS = (OperationalError, AmqpConnectionError, ConnectionError)
 
 
 def known_remote_error(exc, data=None):
@@ -67,6 +72,9 @@ def status_and_body(exc):
     if isinstance(exc, UnknownService):
         body = {"code": "service_unavailable", "message": "a service is not running", "details": {}}
         return 503, {"error": body}
+    if isinstance(exc, BROKER_ERRORS):
+        message = "the services cannot be reached for now: try again in a moment"
+        return 503, {"error": {"code": "service_unavailable", "message": message, "details": {}}}
     if isinstance(exc, RemoteError):
         body = {
             "code": "internal_error",

@@ -10,6 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from amqp.exceptions import ConnectionError as AmqpConnectionError
+from amqp.exceptions import NotAllowed
+from kombu.exceptions import OperationalError
 from nameko.exceptions import RemoteError, deserialize, serialize
 
 import services
@@ -141,3 +144,27 @@ def test_an_unknown_remote_error_keeps_its_details_when_the_reply_is_at_hand():
         "message": "gone",
         "details": {"run_id": "SR-2026-01-31"},
     }
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        OperationalError("[Errno 111] Connection refused"),
+        AmqpConnectionError("Connection reset"),
+        ConnectionRefusedError(111, "Connection refused"),
+        NotAllowed("access to vhost refused"),
+    ],
+    ids=["kombu", "amqp", "socket", "login refused"],
+)
+def test_the_broker_out_of_reach_is_503_service_unavailable(exc):
+    """What nameko's proxy raises while RabbitMQ is down or cut: an outage to wait out, not 500."""
+    status, body = status_and_body(exc)
+    assert (status, body["error"]["code"]) == (503, "service_unavailable")
+    assert set(body["error"]) == {"code", "message", "details"}
+
+
+def test_an_unexpected_error_stays_500():
+    assert status_and_body(KeyError("x")) == (
+        500,
+        {"error": {"code": "internal_error", "message": "internal error", "details": {}}},
+    )
