@@ -35,7 +35,7 @@ HOME = {  # where each role lands after logging in
     Role.OPERATOR: "/operateur",
     Role.VENUE: "/guichet",
     Role.SPONSOR: "/espace",
-    Role.DISTRIBUTOR: "/espace",
+    Role.DISTRIBUTOR: "/distribution",
 }
 
 _hasher = PasswordHasher()

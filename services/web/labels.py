@@ -81,3 +81,57 @@ def refusal(code):
     if code and code.startswith("rule_"):
         return REFUSALS["rule_broken"]
     return UNKNOWN_REFUSAL
+
+
+# the anonymous profile recorded when a booklet is handed out (issuance's ProfileInput)
+AGE_BANDS = {
+    "under_18": _("Moins de 18 ans"),
+    "18_25": _("18 à 25 ans"),
+    "26_35": _("26 à 35 ans"),
+    "36_45": _("36 à 45 ans"),
+    "46_55": _("46 à 55 ans"),
+    "56_65": _("56 à 65 ans"),
+    "66_75": _("66 à 75 ans"),
+    "over_75": _("Plus de 75 ans"),
+}
+
+PUBLIC_CATEGORIES = {
+    "job_seeker": _("Demandeur ou demandeuse d'emploi"),
+    "minimum_income": _("Bénéficiaire de minima sociaux (RSA, ASS, AAH…)"),
+    "senior": _("Personne âgée"),
+    "young_person": _("Jeune (mission locale…)"),
+    "disability": _("Personne en situation de handicap"),
+    "newcomer": _("Personne récemment arrivée en France"),
+    "employee": _("Salarié ou salariée (reconversion, formation)"),
+    "other": _("Autre"),
+}
+
+BOOKLET_STATUSES = {
+    "issued": _("Émis"),
+    "dispatched": _("Envoyé au commanditaire"),
+    "assigned": _("À remettre"),
+    "activated": _("Remis à un bénéficiaire"),
+    "cancelled": _("Bloqué, perdu ou volé"),
+}
+
+# the issuance service's refusals of an activation (shared/contracts/errors_issuance.py)
+ACTIVATION_REFUSALS = {
+    "no_serial": _("Tapez le numéro du carnet."),
+    "invalid_serial": _("Ce numéro de carnet n'existe pas : vérifiez les chiffres."),
+    "booklet_not_found": _("Aucun carnet ne porte ce numéro."),
+    "not_yours": _(
+        "Ce carnet n'a pas été confié à votre structure : vous ne pouvez pas le remettre."
+    ),
+    "invalid_booklet_transition": _(
+        "Ce carnet ne peut pas être remis : il l'a déjà été, ou il a été bloqué ou déclaré perdu."
+    ),
+    "booklet_expired": _("Ce carnet n'est plus valable : sa date de validité est passée."),
+    "invalid_postcode": _("Le code postal a 5 chiffres."),
+    "validation_error": _("Vérifiez le numéro du carnet et le profil choisi."),
+}
+UNKNOWN_ACTIVATION_REFUSAL = _("Ce carnet ne peut pas être remis.")
+
+
+def activation_refusal(code):
+    """The sentence for an activation refusal code."""
+    return ACTIVATION_REFUSALS.get(code, UNKNOWN_ACTIVATION_REFUSAL)

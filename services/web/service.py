@@ -9,6 +9,7 @@ from nameko.rpc import RpcProxy
 from services.web.http import Visit
 from services.web.pages.accounts import AccountPages
 from services.web.pages.desk import DeskPages
+from services.web.pages.distributor import DistributorPages
 from services.web.pages.operator import OperatorPages
 from services.web.pages.public import PublicPages
 from services.web.pages.rating import RatingPages
@@ -56,13 +57,16 @@ class WebDependency(DependencyProvider):
         return Web(self.settings, WebRepository(self.db), self.cache)
 
 
-class WebService(PublicPages, AccountPages, DeskPages, RatingPages, OperatorPages):
+class WebService(
+    PublicPages, AccountPages, DeskPages, RatingPages, OperatorPages, DistributorPages
+):
     name = "web"
 
     web = WebDependency()
     catalog_rpc = RpcProxy("catalog")
     ordering_rpc = RpcProxy("ordering")
     redemption_rpc = RpcProxy("redemption")
+    issuance_rpc = RpcProxy("issuance")
     settlement_rpc = RpcProxy("settlement")
 
     @rpc

@@ -301,6 +301,41 @@ def operator_makes_accounts(visitor, data):
     }
 
 
+# -- the distributor's desk --------------------------------------------------------------------
+@scenario
+def distributor_hands_out(visitor, data):
+    site, (mine, other) = data["site"], data["serials"]
+    person = visitor(f"{data['test']}-tablet", viewport=TABLET)
+    page = person.page
+    login(person, site, data["email"], data["password"])
+    assert page.url.endswith("/distribution"), page.url
+    listed_before = page.locator("#booklets tbody").inner_text()
+    person.look("assigned")
+    page.get_by_label("Numéro du carnet").fill(mine)
+    page.get_by_label("Tranche d'âge").select_option("56_65")
+    page.get_by_label("Public").select_option("job_seeker")
+    page.get_by_label("Code postal du bénéficiaire").fill("33600")
+    page.get_by_role("button", name="Remettre le carnet").click()
+    page.wait_for_url(re.compile(r"/distribution\?remis="))
+    handed = page.get_by_role("status").inner_text()
+    listed_after = page.locator("#booklets tbody").inner_text()
+    person.look("activated")
+    page.get_by_label("Numéro du carnet").fill(other)
+    page.get_by_role("button", name="Remettre le carnet").click()
+    page.wait_for_load_state()
+    refused = page.get_by_role("alert").inner_text()
+    person.look("refused")
+    # a form sent without its token (from another site) does nothing
+    forged = page.request.post(f"{site}/distribution", form={"serial": mine})
+    return {
+        "before": listed_before,
+        "handed": handed,
+        "after": listed_after,
+        "refused": refused,
+        "forged_status": forged.status,
+    }
+
+
 def main():
     name = sys.argv[1]
     data = json.loads(sys.stdin.read())
