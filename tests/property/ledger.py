@@ -42,17 +42,21 @@ class Snapshot:
         return self.coupon(serial).get("face_value_cents", 0)
 
 
-def read(repo, issued=None, full=True):
+def read(repo, issued=None, full=True, expired=True):
     """One read of settlement's database (nothing runs concurrently in the machine).
 
     ``full``: with the balance exactly as ``GET /ledger/balance`` computes it (its accounts and
     its own invariants); else without it (``balance`` empty): the checks here read the journal
-    and the lines themselves, and the balance's eight round trips are spared."""
+    and the lines themselves, and the balance's eight round trips are spared. ``expired``: read
+    the expired coupons (False: no expiry run ran, there are none)."""
     return Snapshot(
         entries=list(repo.db.entries.find({}, {"_id": 0})),
         balance=api.ledger_balance(repo) if full else {},
         payables=list(repo.db.payables.find({}, {"_id": 0})),
-        coupons={c["serial"]: c for c in repo.db.coupons.find({"status": "expired"}, {"_id": 0})},
+        coupons={
+            c["serial"]: c
+            for c in (repo.db.coupons.find({"status": "expired"}, {"_id": 0}) if expired else ())
+        },
         issued=dict(issued or {}),
     )
 
