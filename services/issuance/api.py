@@ -563,3 +563,9 @@ def print_file_chunk(repo, file_id, index, actor):
     if not isinstance(index, int) or index < 0 or index * repo.CHUNK_BYTES >= max(found["size"], 1):
         raise InvalidInput("no such chunk", details={"index": str(index)[:20]})
     return repo.read_print_chunk(file_id, index)
+
+
+def purge_print_files(repo, settings):
+    """Delete the stored print files older than ``PRINT_FILE_HOURS`` (they hold security codes);
+    the next request for one makes it again."""
+    return repo.purge_print_files(now() - timedelta(hours=settings.print_file_hours))

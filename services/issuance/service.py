@@ -34,6 +34,7 @@ from shared.schemas import ActorSchema
 from shared.settings import SettingsProvider
 
 RESUME_SECONDS = 30  # how often a service looks for an issue left unfinished
+PURGE_SECONDS = 600  # how often a service deletes stored print files past PRINT_FILE_HOURS
 
 
 def _actor(actor):
@@ -58,6 +59,11 @@ class IssuanceService:
     def resume_issues(self):
         """Finish the issue of orders a crash or a broker outage left half done."""
         api.resume_stalled(self.store, self.settings, self.dispatch)
+
+    @timer(interval=PURGE_SECONDS)
+    def purge_print_files(self):
+        """Delete stored print files older than ``PRINT_FILE_HOURS`` (they hold codes)."""
+        api.purge_print_files(self.store, self.settings)
 
     def _publish(self, serial):
         self.outbox.publish_pending(self.dispatch, "booklets", {"serial": serial})

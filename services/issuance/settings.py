@@ -20,6 +20,7 @@ class Settings(ConfigSettings):
     batch_booklets: int = BATCH_BOOKLETS  # booklets per booklets_issued event
     print_workers: int = 0  # processes rendering print files; 0 = one per core
     resume_after_seconds: int = 60  # an unfinished issue untouched this long is taken up again
+    print_file_hours: int = 24  # a stored print file (it holds codes) is deleted this long after
 
     def __post_init__(self):  # a service without its secrets does not start
         for name in ("operator_secret", "code_digest_key"):

@@ -35,7 +35,10 @@ class IssuanceRepository(Repository):
         ],
         "distributors": [([("distributor_id", ASCENDING)], {"unique": True})],
         # one record per print file made (its bytes in the GridFS bucket ``print_files``)
-        "print_files": [([("file_id", ASCENDING)], {"unique": True})],
+        "print_files": [
+            ([("file_id", ASCENDING)], {"unique": True}),
+            ([("ready_at", ASCENDING)], {}),
+        ],
     }
     PRINT_BUCKET = "print_files"
     CHUNK_BYTES = 1024 * 1024  # a GridFS chunk, and what one RPC gives of a file
@@ -242,6 +245,22 @@ class IssuanceRepository(Repository):
     def drop_print_file(self, file_id, holder):
         """Forget a production that failed (the next request makes the file again)."""
         self.db.print_files.delete_one({"file_id": file_id, "holder": holder})
+
+    def purge_print_files(self, before, limit=100):
+        """Delete print files made before ``before`` (an aware datetime), bytes and record; how
+        many. They hold security codes: kept only as long as ``PRINT_FILE_HOURS`` says."""
+        old = self.db.print_files.find(
+            {"ready_at": {"$lt": before}}, {"_id": 0, "file_id": 1}
+        ).limit(limit)
+        done = 0
+        for record in list(old):
+            try:
+                self._bucket().delete(record["file_id"])
+            except gridfs.errors.NoFile:
+                pass
+            self.db.print_files.delete_one({"file_id": record["file_id"]})
+            done += 1
+        return done
 
     def read_print_chunk(self, file_id, index):
         """Bytes ``index * CHUNK_BYTES`` to the next CHUNK_BYTES of a stored print file."""

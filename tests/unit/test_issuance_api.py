@@ -343,3 +343,32 @@ def test_the_print_file_of_an_order_being_issued_is_a_conflict_not_a_404(repo):
     assert caught.value.details == {"order_id": "ord_9", "status": "received"}
     with pytest.raises(OrderNotIssued):  # an order never confirmed is still unknown here
         api.booklets_to_print(repo, "ord_unknown", OPERATOR)
+
+
+def test_a_stored_print_file_is_made_once_then_purged_after_print_file_hours(repo):
+    """Print files hold security codes: kept PRINT_FILE_HOURS, then bytes and record deleted."""
+    issued(repo, "ord_pf", booklets=2)
+    booklets = repo.booklets_of_order("ord_pf", history=False)
+    made = []
+
+    def make(items, path):
+        made.append(len(items))
+        with open(path, "wb") as handle:
+            handle.write(b"%PDF-" + b"x" * (IssuanceRepository.CHUNK_BYTES + 10))
+        return 6
+
+    owner = {"order_id": "ord_pf", "sponsor_id": "spo_a"}
+    record = api.stored_print_file(repo, SETTINGS, booklets, "print-ord_pf", "t", owner, make)
+    again = api.stored_print_file(repo, SETTINGS, booklets, "print-ord_pf", "t", owner, make)
+    assert made == [2] and again["file_id"] == record["file_id"] and record["status"] == "ready"
+    assert record["size"] == IssuanceRepository.CHUNK_BYTES + 15 and record["pages"] == 6
+    assert repo.read_print_chunk(record["file_id"], 1) == b"x" * 15
+    assert api.purge_print_files(repo, SETTINGS) == 0  # not old yet
+    repo.db.print_files.update_one(
+        {"file_id": record["file_id"]}, {"$set": {"ready_at": now() - timedelta(hours=25)}}
+    )
+    assert api.purge_print_files(repo, SETTINGS) == 1
+    assert repo.get_print_file(record["file_id"]) is None
+    assert repo.db["print_files.chunks"].count_documents({"files_id": record["file_id"]}) == 0
+    api.stored_print_file(repo, SETTINGS, booklets, "print-ord_pf", "t", owner, make)
+    assert made == [2, 2]  # asked again: made again
