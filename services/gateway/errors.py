@@ -9,7 +9,7 @@ happens to import. An error whose class it still lacks (a newer service) arrives
 import json
 import re
 
-from amqp.exceptions import ConnectionError as AmqpConnectionError
+from kombu.exceptions import ConnectionError as AmqpConnectionError  # amqp's, re-exported
 from kombu.exceptions import OperationalError
 from nameko.exceptions import RemoteError, UnknownService
 
