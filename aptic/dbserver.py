@@ -6,10 +6,12 @@ with pymongo like any MongoDB. ``aptic run`` starts it when ``MONGO_URI`` names 
 tests start one per test run. Production runs MongoDB 7 or 8 as a replica set instead.
 """
 
+import ctypes
 import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -20,6 +22,16 @@ DEFAULT_BINARY = ROOT / ".venv-db" / "bin" / "secantusd-py"
 CONFIG_FILE = ROOT / "deploy" / "secantusd.toml"
 DEFAULT_DATA_DIR = ROOT / ".data" / "db"
 DEFAULT_PORT = 27017
+
+
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies (Linux)
+
+
+def _stop_with_parent():
+    """In the server's process, before it runs: SIGTERM when the process that started it dies, so
+    that a test run or an ``aptic run`` killed hard (SIGKILL, a timeout) leaves no server behind."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def terminate(process, timeout=30):
@@ -96,7 +108,11 @@ class EmbeddedServer:
         ]
         log = open(self.log_path, "ab")  # noqa: SIM115 (the child holds it)
         self.process = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_stop_with_parent,  # noqa: PLW1509 (no thread runs yet in the child)
         )
         log.close()
         self._wait_until_ready(timeout)
