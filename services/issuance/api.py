@@ -185,6 +185,21 @@ def _publish(repo, settings, issue, dispatch):
     if not repo.take_publishing(issue["order_id"], holder, at, until):
         log.info("order %s: another instance publishes its booklets", issue["order_id"])
         return repo.get_issue(issue["order_id"])
+    try:
+        groups = _dispatch_batches(repo, settings, issue, dispatch, holder)
+    except Exception:
+        # the broker out of reach, say: the event is retried, and may publish again at once
+        # rather than wait for the right to lapse (resume_after_seconds)
+        try:
+            repo.release_publishing(issue["order_id"], holder)
+        except Exception:  # the store out of reach too: the right lapses by itself
+            log.warning("order %s: the publishing right is left to lapse", issue["order_id"])
+        raise
+    changes = {"published_at": now(), "batch_count": len(groups)}
+    return _advance(repo, issue, IssueStatus.PUBLISHED, changes)
+
+
+def _dispatch_batches(repo, settings, issue, dispatch, holder):
     booklets = repo.booklets_of_order(issue["order_id"], history=False)
     groups = domain.batches(booklets, settings.batch_booklets)
     for number, group in enumerate(groups, start=1):
@@ -214,8 +229,7 @@ def _publish(repo, settings, issue, dispatch):
             number,
             len(groups),
         )
-    changes = {"published_at": now(), "batch_count": len(groups)}
-    return _advance(repo, issue, IssueStatus.PUBLISHED, changes)
+    return groups
 
 
 def resume_stalled(repo, settings, dispatch):

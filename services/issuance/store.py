@@ -77,6 +77,11 @@ class IssuanceRepository(Repository):
                 return True
         return False
 
+    def release_publishing(self, order_id, holder):
+        """Give the right up (publishing failed: the retried event may take it at once)."""
+        query = {"order_id": order_id, "publishing.holder": holder}
+        self.db.issues.update_one(query, {"$set": {"publishing": {"holder": None, "until": None}}})
+
     def mark_batch_published(self, order_id, batch, at):
         return update_and_get(
             self.db.issues,

@@ -158,6 +158,26 @@ def test_a_stalled_issue_is_taken_up_and_batches_already_sent_are_not_sent_again
     assert api.resume_stalled(repo, settings, sent) == 0
 
 
+def test_a_failed_publication_gives_the_right_up_so_the_retried_event_publishes_at_once(repo):
+    """The broker out of reach while batches go out: the event handler fails and its event is
+    delivered again; the retry publishes at once instead of waiting for the right to lapse."""
+    event = confirmed("ord_1", lines=((10, 9),))  # 3 batches of 4 booklets at most
+
+    def broken(event_type, payload):
+        if payload["batch"] == 2:
+            raise ConnectionError("the broker went away")
+        sent.append((event_type, payload))
+
+    sent = Sent()
+    with pytest.raises(ConnectionError):
+        api.issue_order(repo, SETTINGS, event, broken)
+    assert [p["batch"] for _, p in sent] == [1]
+    assert repo.get_issue("ord_1")["publishing"]["holder"] is None
+    again = Sent()
+    assert api.issue_order(repo, SETTINGS, event, again)["status"] == IssueStatus.PUBLISHED
+    assert [p["batch"] for _, p in again] == [2, 3]
+
+
 def issued(repo, order_id="ord_1", booklets=2):
     api.issue_order(repo, SETTINGS, confirmed(order_id, lines=((10, booklets),)), Sent())
     return [b["serial"] for b in repo.booklets_of_order(order_id)]
