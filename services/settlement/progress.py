@@ -1,0 +1,47 @@
+"""The run lock (one money run at a time, settlement or expiry) and a run's progress reports."""
+
+import logging
+
+from services.settlement.exceptions import RunInProgress
+from shared import times
+
+log = logging.getLogger(__name__)
+
+RUN_LOCK = "money-runs"
+RUN_LOCK_SECONDS = 3600
+PROGRESS_EVERY = 10_000  # lines between two progress reports of a run
+
+
+# -- runs: shared ---------------------------------------------------------------------------------
+def _with_lock(repo, holder, work):
+    if not repo.acquire_lock(RUN_LOCK, holder, times.now(), RUN_LOCK_SECONDS):
+        raise RunInProgress(details={"requested": holder})
+    try:
+        return work()
+    finally:
+        repo.release_lock(RUN_LOCK, holder)
+
+
+class Progress:
+    """Reports a run's progress: in the run document (GET shows it), in the log, and to an
+    optional callback (a progress bar)."""
+
+    def __init__(self, repo, collection, run_id, phase, total=None, callback=None):
+        self.repo, self.collection, self.run_id = repo, collection, run_id
+        self.phase, self.total, self.done, self.callback = phase, total, 0, callback
+        self._report()
+
+    def advance(self, count=1):
+        self.done += count
+        if self.callback:
+            self.callback(self.phase, count, self.total)
+        if self.done % PROGRESS_EVERY < count:
+            self._report()
+
+    def _report(self):
+        self.repo.update_run(
+            self.collection,
+            self.run_id,
+            {"progress": {"phase": self.phase, "done": self.done, "total": self.total}},
+        )
+        log.info("%s %s: %s %s/%s", self.collection, self.run_id, self.phase, self.done, self.total)
