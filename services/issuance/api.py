@@ -290,6 +290,23 @@ def order_booklets(repo, order_id, query, actor):
     return {**issue, "coupon_range": coupon_range, "total": total, "booklets": page}
 
 
+def distributor_booklets(repo, distributor_id, query, actor):
+    """A page of the booklets assigned to a distributor (the operator, its sponsor or itself)."""
+    distributor = repo.get_distributor(distributor_id) if isinstance(distributor_id, str) else None
+    if distributor is None:
+        raise DistributorNotFound(details={"distributor_id": str(distributor_id)[:80]})
+    domain.require_distributor_viewer(actor, distributor)
+    page, total = repo.booklets_of_distributor(distributor_id, query["offset"], query["limit"])
+    return {
+        "distributor_id": distributor_id,
+        "sponsor_id": distributor["sponsor_id"],
+        "total": total,
+        "limit": query["limit"],
+        "offset": query["offset"],
+        "booklets": page,
+    }
+
+
 # -- the booklet lifecycle ------------------------------------------------------------------------
 def _change(repo, booklet, action, actor, changes=None, event=None, **details):
     """Move a booklet by ``action`` in one conditional update (tried again on a fresh read if it

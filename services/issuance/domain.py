@@ -207,6 +207,15 @@ def require_viewer(actor, booklet):
     require_sponsor_or_operator(actor, booklet["sponsor_id"])
 
 
+def require_distributor_viewer(actor, distributor):
+    """Who may list a distributor's booklets: the operator, its sponsor, the distributor itself."""
+    if actor["role"] == "distributor":
+        if actor.get("subject_id") != distributor["distributor_id"]:
+            raise NotYours("these booklets are assigned to another distributor")
+        return
+    require_sponsor_or_operator(actor, distributor["sponsor_id"])
+
+
 def require_assigned_distributor(actor, booklet):
     """Only the distributor a booklet is assigned to hands it to a beneficiary."""
     if actor["role"] != "distributor" or actor.get("subject_id") != booklet.get("distributor_id"):

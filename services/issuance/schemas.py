@@ -95,6 +95,15 @@ class OrderBookletsOut(EventSchema):
     booklets = fields.List(fields.Nested(BookletSummaryOut))
 
 
+class DistributorBookletsOut(EventSchema):
+    distributor_id = fields.String()
+    sponsor_id = fields.String()
+    total = fields.Integer()
+    limit = fields.Integer()
+    offset = fields.Integer()
+    booklets = fields.List(fields.Nested(BookletSummaryOut))
+
+
 class BlockOut(EventSchema):
     order_id = fields.String()
     blocked = fields.Integer()  # booklets blocked by this call

@@ -18,6 +18,7 @@ from services.issuance.schemas import (
     BookletOut,
     CancellationInput,
     DispatchOut,
+    DistributorBookletsOut,
     ListQuery,
     OrderBookletsOut,
     PrintChunkOut,
@@ -103,6 +104,15 @@ class IssuanceService:
             self.store, order_id, ListQuery().load_or_raise(query), _actor(actor)
         )
         return OrderBookletsOut().dump(found)
+
+    @rpc
+    def distributor_booklets(self, distributor_id, query, actor):
+        """The booklets assigned to a distributor (operator, its sponsor, or the distributor), a
+        page of them in serial order; ``query``: ``limit`` (1000), ``offset`` (0)."""
+        found = api.distributor_booklets(
+            self.store, distributor_id, ListQuery().load_or_raise(query), _actor(actor)
+        )
+        return DistributorBookletsOut().dump(found)
 
     # -- the booklet lifecycle ------------------------------------------------------------------
     @rpc

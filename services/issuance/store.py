@@ -32,6 +32,7 @@ class IssuanceRepository(Repository):
             ([("serial", ASCENDING)], {"unique": True}),
             ([("first_coupon", ASCENDING)], {"unique": True}),
             ([("order_id", ASCENDING), ("sequence", ASCENDING)], {}),
+            ([("distributor_id", ASCENDING), ("sequence", ASCENDING)], {}),
         ],
         "distributors": [([("distributor_id", ASCENDING)], {"unique": True})],
         # one record per print file made (its bytes in the GridFS bucket ``print_files``)
@@ -150,6 +151,14 @@ class IssuanceRepository(Repository):
         projection = dict(HIDDEN) if history else {**HIDDEN, "history": 0}
         cursor = self.db.booklets.find({"order_id": order_id}, projection)
         return list(cursor.sort("sequence", ASCENDING).skip(offset).limit(limit))
+
+    def booklets_of_distributor(self, distributor_id, offset=0, limit=0):
+        """The booklets assigned to a distributor, in serial order (no history), and how many."""
+        query = {"distributor_id": distributor_id}
+        projection = {**HIDDEN, "history": 0}
+        cursor = self.db.booklets.find(query, projection).sort("sequence", ASCENDING)
+        page = list(cursor.skip(offset).limit(limit))
+        return page, self.db.booklets.count_documents(query)
 
     def count_booklets(self, order_id):
         return self.db.booklets.count_documents({"order_id": order_id})

@@ -244,6 +244,37 @@ def test_assignment_needs_a_known_distributor_of_the_booklets_sponsor(repo):
         api.assign(repo, serial, "dis_b", OTHER_SPONSOR)
 
 
+def test_a_distributors_booklets_are_listed_to_it_its_sponsor_and_the_operator(repo):
+    first, second, third = issued(repo, booklets=3)
+    api.dispatch_order(repo, "ord_1", OPERATOR)
+    for distributor_id in ("dis_a", "dis_c"):
+        api.record_distributor(
+            repo,
+            {
+                "distributor_id": distributor_id,
+                "sponsor_id": "spo_a",
+                "name": "CCAS",
+                "town_code": "33063",
+            },
+        )
+    api.assign(repo, third, "dis_a", SPONSOR)
+    api.assign(repo, first, "dis_a", SPONSOR)
+    api.assign(repo, second, "dis_c", SPONSOR)
+    query = {"offset": 0, "limit": 1000}
+    for actor in (DISTRIBUTOR, SPONSOR, OPERATOR):
+        page = api.distributor_booklets(repo, "dis_a", query, actor)
+        assert [b["serial"] for b in page["booklets"]] == [first, third], actor
+        assert page["total"] == 2 and "history" not in page["booklets"][0]
+    page = api.distributor_booklets(repo, "dis_a", {"offset": 1, "limit": 1}, DISTRIBUTOR)
+    assert ([b["serial"] for b in page["booklets"]], page["total"]) == ([third], 2)
+    other_distributor = {**DISTRIBUTOR, "subject_id": "dis_c"}
+    for stranger in (other_distributor, OTHER_SPONSOR):
+        with pytest.raises(NotYours):
+            api.distributor_booklets(repo, "dis_a", query, stranger)
+    with pytest.raises(DistributorNotFound):
+        api.distributor_booklets(repo, "dis_unknown", query, OPERATOR)
+
+
 def test_dispatching_an_order_moves_only_its_issued_booklets_once(repo):
     first, second, third = issued(repo, booklets=3)
     api.cancel(repo, third, "lost", OPERATOR)

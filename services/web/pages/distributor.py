@@ -6,36 +6,21 @@ import re
 from services.web import labels
 from services.web.http import page
 from services.web.rpc import call
-from shared.errors import AppError, NotFound
+from shared.errors import AppError
 
-MAX_ORDERS = 500  # the sponsor's orders read to find the distributor's booklets
+MAX_BOOKLETS = 5000  # on the desk: issuance's largest page
 POSTCODE = re.compile(r"[0-9]{5}")
 PROFILE_FIELDS = ("age_band", "public_category", "postcode")
 
 
 class DistributorPages:
-    def _assigned(self, person, distributor):
-        """The booklets assigned to this distributor, newest order first.
-
-        Issuance has no listing by distributor: its sponsor's orders are read (ordering), then
-        each order's booklets (issuance), with a read-only actor of that sponsor, and only this
-        distributor's are kept. See docs/web.md."""
-        reader = {
-            "role": "sponsor",
-            "key_id": None,
-            "subject_id": distributor["sponsor_id"],
-            "label": f"web: distributor desk of {person.email}",
-        }
-        query = {"sponsor_id": distributor["sponsor_id"], "limit": MAX_ORDERS}
-        orders = call(self.ordering_rpc.list_orders, query, reader)["orders"]
-        mine = []
-        for order in reversed(orders):
-            try:
-                found = call(self.issuance_rpc.order_booklets, order["id"], {}, reader)
-            except NotFound:  # not issued (yet)
-                continue
-            mine += [b for b in found["booklets"] if b.get("distributor_id") == person.subject_id]
-        return mine
+    def _assigned(self, person):
+        """The booklets assigned to this distributor, in serial order (issuance's listing by
+        distributor, read as the distributor itself)."""
+        query = {"limit": MAX_BOOKLETS}
+        return call(
+            self.issuance_rpc.distributor_booklets, person.subject_id, query, person.actor()
+        )["booklets"]
 
     @page("GET,POST", "/distribution")
     def distribution(self, request):
@@ -65,7 +50,7 @@ class DistributorPages:
             "distribution.html",
             status=status,
             distributor=distributor,
-            booklets=self._assigned(person, distributor),
+            booklets=self._assigned(person),
             values=values,
             refusal=refusal and labels.activation_refusal(refusal),
             handed=request.args.get("remis"),
