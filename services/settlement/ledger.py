@@ -4,7 +4,6 @@ and what settlement refused to book (anomalies)."""
 from services.settlement import domain
 from services.settlement.domain import Account
 
-
 # -- the balance ----------------------------------------------------------------------------------
 VIOLATIONS_SHOWN = 100  # per invariant, at most
 
