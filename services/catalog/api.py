@@ -117,6 +117,51 @@ def decide_service(repo, venue_id, service_id, decision, reason, actor):
             return updated, domain.find_service(updated, service_id)
 
 
+def edit_service(repo, venue_id, service_id, data, actor):
+    """The venue's staff or the operator change a service (``ServiceInput``'s fields). Edited by
+    its venue it is pending again (checked before it is offered), by the operator it keeps its
+    status; a history entry "edited" either way. One conditional update on the venue's version
+    (read again if it changed meanwhile), with the venue event that offers it or no longer does."""
+    domain.check_may_change(venue_id, actor)
+    while True:
+        venue = get_venue(repo, venue_id)
+        service = domain.find_service(venue, service_id)
+        current = domain.service_status(service)
+        new_status = domain.status_when_edited(current, actor)
+        at = now()
+        changed = {
+            **service,
+            **data,
+            "status": new_status.value,
+            "edited_at": at,
+            "history": [
+                *service.get("history", []),
+                history_entry(current, new_status, actor, at, "edited"),
+            ],
+        }
+        services = [changed if s["id"] == service_id else s for s in venue["services"]]
+        event = _event_after(venue, {"services": services})
+        updated = repo.set_services(
+            venue_id,
+            venue["version"],
+            venue["location"],
+            services,
+            domain.categories_offered({"services": services}),
+            event,
+        )
+        if updated is not None:
+            return updated, domain.find_service(updated, service_id)
+
+
+def set_opening_hours(repo, venue_id, data, actor):
+    """The venue's staff or the operator write the venue's opening information (free text shown
+    on its public page; blank removes it). No other service needs it: no event."""
+    domain.check_may_change(venue_id, actor)
+    get_venue(repo, venue_id)
+    hours = (data.get("opening_hours") or "").strip() or None
+    return repo.set_opening_hours(venue_id, hours)
+
+
 def services_by_status(repo, query):
     """One page of the services in ``query["status"]`` (the operator's list of those awaiting
     approval), oldest first: ``(page, total)``, selected, counted and paged by the database."""

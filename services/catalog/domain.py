@@ -6,6 +6,7 @@ from enum import StrEnum
 from shared.contracts.errors_catalog import (
     InvalidServiceTransition,
     InvalidTransition,
+    NotYours,
     ServiceNotFound,
     VenueRevoked,
 )
@@ -82,6 +83,25 @@ def status_when_added(actor):
     if actor and actor.get("role") == "operator":
         return ServiceStatus.APPROVED
     return ServiceStatus.PENDING
+
+
+def status_when_edited(current, actor):
+    """A service its venue edits is checked again before it is offered (pending); one the
+    operator edits keeps its status (the operator is the one who checks)."""
+    if actor and actor.get("role") == "operator":
+        return ServiceStatus(current)
+    return ServiceStatus.PENDING
+
+
+def check_may_change(venue_id, actor):
+    """The operator changes any venue's services and opening hours; a venue's staff only their
+    own venue's; anyone else nothing (NotYours)."""
+    role = (actor or {}).get("role")
+    if role == "operator" or (role == "venue" and actor.get("subject_id") == venue_id):
+        return
+    raise NotYours(
+        "only this venue's staff or the operator may change it", details={"venue_id": venue_id}
+    )
 
 
 def next_service_status(current, decision):

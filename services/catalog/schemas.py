@@ -52,6 +52,9 @@ class VenueInput(StrictSchema):
     venue_type = fields.String(required=True, validate=validate.OneOf(sorted(VENUE_TYPES)))
     iban = IbanField(required=True)
     siret = fields.String(load_default=None, allow_none=True)
+    opening_hours = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(max=500)
+    )
 
     @validates("siret")
     def check_siret(self, value, **kwargs):
@@ -73,6 +76,12 @@ class ServiceInput(StrictSchema):
     price_coupons = fields.Integer(
         required=True, strict=True, validate=validate.Range(min=1, max=20)
     )
+
+
+class OpeningHoursInput(StrictSchema):
+    """A venue's opening information, free text shown on its public page (blank or null: none)."""
+
+    opening_hours = fields.String(required=True, allow_none=True, validate=validate.Length(max=500))
 
 
 class ServiceApprovalInput(StrictSchema):
@@ -138,6 +147,7 @@ class ServiceDetailOut(ServiceOut):
 
     status = fields.String(validate=validate.OneOf([s.value for s in ServiceStatus]))
     added_at = UtcDateTime(allow_none=True)
+    edited_at = UtcDateTime(allow_none=True)
     history = fields.List(fields.Nested(HistoryEntry))
 
     @pre_dump
@@ -166,6 +176,7 @@ class VenueOut(EventSchema):
     department = fields.String()
     location = fields.Nested(LocationSchema)
     venue_type = fields.String()
+    opening_hours = fields.String(allow_none=True)
     status = fields.String(validate=validate.OneOf([s.value for s in VenueStatus]))
     categories = fields.List(fields.String())
     services = fields.List(fields.Nested(ServiceOut))

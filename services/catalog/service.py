@@ -7,6 +7,7 @@ from services.catalog import api, domain
 from services.catalog.domain import VenueStatus
 from services.catalog.schemas import (
     AccreditationInput,
+    OpeningHoursInput,
     SearchQuery,
     ServiceApprovalInput,
     ServiceDetailOut,
@@ -77,6 +78,25 @@ class CatalogService:
         )
         self.outbox.publish_pending(self.dispatch, "venues", {"id": venue_id})
         return {"venue_id": venue_id, **ServiceDetailOut().dump(service)}
+
+    @rpc
+    def edit_service(self, venue_id, service_id, payload, actor):
+        """The venue's staff or the operator change a service (``ServiceInput``'s fields):
+        edited by its venue it is ``pending`` again (not offered until the operator approves
+        it), by the operator it keeps its status."""
+        actor = ActorSchema().load_or_raise(actor)
+        data = ServiceInput().load_or_raise(payload)
+        _, service = api.edit_service(self.store, venue_id, service_id, data, actor)
+        self.outbox.publish_pending(self.dispatch, "venues", {"id": venue_id})
+        return {"venue_id": venue_id, **ServiceDetailOut().dump(service)}
+
+    @rpc
+    def set_opening_hours(self, venue_id, payload, actor):
+        """The venue's staff or the operator set the venue's opening information (free text,
+        500 characters at most; blank or null removes it). Returns the venue as its staff see it."""
+        actor = ActorSchema().load_or_raise(actor)
+        data = OpeningHoursInput().load_or_raise(payload)
+        return VenueDetailOut().dump(api.set_opening_hours(self.store, venue_id, data, actor))
 
     @rpc
     def approve_service(self, venue_id, service_id, payload, actor):

@@ -177,6 +177,12 @@ class CatalogRepository(Repository):
             },
         )
 
+    def set_opening_hours(self, venue_id, opening_hours):
+        """Write the venue's opening information (None: none); the venue as it is then."""
+        return update_and_get(
+            self.venues, {"id": venue_id}, {"$set": {"opening_hours": opening_hours}}
+        )
+
     def services_by_status(self, status, skip=0, limit=50):
         """``(services, total)``: one page of the services in ``status`` (any venue), oldest
         first (then by id), each with its venue's id, name and status, and how many in all.

@@ -4,7 +4,7 @@ Part of the error contract (``shared/contracts/registry.py``): every process tha
 the catalog service, the gateway first, knows these classes whatever else it imports.
 """
 
-from shared.errors import Conflict, NotFound, Refused
+from shared.errors import Conflict, Forbidden, NotFound, Refused
 
 __all__ = [
     "VenueNotFound",
@@ -12,6 +12,7 @@ __all__ = [
     "VenueRevoked",
     "ServiceNotFound",
     "InvalidServiceTransition",
+    "NotYours",
 ]
 
 
@@ -44,3 +45,10 @@ class InvalidServiceTransition(Conflict):
     refused service, refuse a pending or approved one)."""
 
     code = "invalid_service_transition"
+
+
+class NotYours(Forbidden):
+    """This venue is another venue's: its staff change only their own venue's services and
+    opening hours (the operator changes any)."""
+
+    code = "not_yours"

@@ -234,6 +234,8 @@ def make_world(api, operator_key, make_key):
         "/venues": venue_payload("libourne"),
         "/venues/{venue_id}/accreditation": {"decision": "accredit", "reason": "label APTIC"},
         "/venues/{venue_id}/services": service_payload("smartphone_use"),
+        "/venues/{venue_id}/services/{service_id}": service_payload(title="Démarches, 2e séance"),
+        "/venues/{venue_id}/opening-hours": {"opening_hours": "Mardi et jeudi, 14 h - 18 h"},
         "/venues/{venue_id}/services/{service_id}/approve": {"reason": "programme vérifié"},
         "/venues/{venue_id}/services/{service_id}/refuse": {"reason": "hors du dispositif"},
         "/sponsors": {

@@ -32,6 +32,8 @@ MATRIX = """
 POST /venues                                                    401  201  403  403  403  403  403  403
 POST /venues/{venue_id}/accreditation                           401  200  403  403  403  403  403  403
 POST /venues/{venue_id}/services                                401  201  403  403  403  403  201  403
+PUT  /venues/{venue_id}/services/{service_id}                   401  200  403  403  403  403  200  403
+PUT  /venues/{venue_id}/opening-hours                           401  200  403  403  403  403  200  403
 POST /venues/{venue_id}/services/{service_id}/approve           401  200  403  403  403  403  403  403
 POST /venues/{venue_id}/services/{service_id}/refuse            401  200  403  403  403  403  403  403
 GET  /services                                                  401  200  403  403  403  403  403  403

@@ -6,15 +6,17 @@ import pytest
 
 from services.catalog import api, domain
 from services.catalog.schemas import (
+    OpeningHoursInput,
     ServiceDetailOut,
     ServiceQuery,
     ServiceRefusalInput,
     VenueDetailOut,
     VenueInput,
+    VenueOut,
 )
 from services.catalog.store import CatalogRepository
-from shared.contracts.errors_catalog import InvalidServiceTransition, ServiceNotFound
-from shared.errors import ValidationFailed
+from shared.contracts.errors_catalog import InvalidServiceTransition, NotYours, ServiceNotFound
+from shared.errors import Forbidden, ValidationFailed
 from shared.mongo import get_database
 from shared.outbox import OUTBOX_FIELD
 from tests.factories import service_payload, venue_payload
@@ -185,3 +187,72 @@ def test_the_pending_list_is_paged_and_counted_by_the_database(repo):
     assert total == 1 and page[0]["id"] == added[1] and page[0]["status"] == "refused"
     with pytest.raises(ValidationFailed):
         ServiceQuery().load_or_raise({"status": "approved"})
+
+
+def test_a_venue_edit_is_checked_again_an_operator_edit_stays_offered(repo, db):
+    venue = accredited_venue(repo)
+    actor = venue_actor(venue["id"])
+    _, service = api.add_service(repo, venue["id"], service_payload("online_safety"), actor)
+    api.decide_service(repo, venue["id"], service["id"], "approve", None, OPERATOR)
+    assert offered_ids(last_event(db, venue["id"])) == [service["id"]]
+
+    changed = service_payload("smartphone_use", title="Prendre en main son téléphone")
+    updated, edited = api.edit_service(repo, venue["id"], service["id"], changed, actor)
+    assert edited["status"] == "pending" and edited["title"] == "Prendre en main son téléphone"
+    assert edited["category"] == "smartphone_use" and edited["id"] == service["id"]
+    assert (edited["history"][-1]["from"], edited["history"][-1]["to"]) == ("approved", "pending")
+    assert edited["history"][-1]["reason"] == "edited" and edited["history"][-1]["by"] == actor
+    # redemption learns it is no longer offered; search no longer finds it
+    event = last_event(db, venue["id"])
+    assert event["payload"]["version"] == updated["version"]
+    assert offered_ids(event) == [] and event["payload"]["categories"] == []
+    assert api.search(repo, {"category": "smartphone_use"}) == ([], 0)
+
+    api.decide_service(repo, venue["id"], service["id"], "approve", None, OPERATOR)
+    by_operator = service_payload("smartphone_use", title="Téléphone, niveau 1", price_coupons=2)
+    _, edited = api.edit_service(repo, venue["id"], service["id"], by_operator, OPERATOR)
+    assert edited["status"] == "approved" and edited["price_coupons"] == 2
+    assert (edited["history"][-1]["to"], edited["history"][-1]["reason"]) == ("approved", "edited")
+    event = last_event(db, venue["id"])
+    assert offered_ids(event) == [service["id"]]
+    assert event["payload"]["services"][0]["price_coupons"] == 2
+    assert [len(v["services"]) for v in api.search(repo, {"category": "smartphone_use"})[0]] == [1]
+
+
+def test_only_the_venue_or_the_operator_edits_and_unknown_services_are_not_found(repo, db):
+    venue = accredited_venue(repo)
+    other = accredited_venue(repo, "pessac")
+    _, service = api.add_service(repo, venue["id"], service_payload(), OPERATOR)
+    before = api.get_venue(repo, venue["id"])
+    for actor in (venue_actor(other["id"]), {**OPERATOR, "role": "sponsor", "subject_id": "spo_1"}):
+        with pytest.raises(NotYours) as error:
+            api.edit_service(repo, venue["id"], service["id"], service_payload(), actor)
+        assert error.value.code == "not_yours" and isinstance(error.value, Forbidden)
+        with pytest.raises(NotYours):
+            api.set_opening_hours(repo, venue["id"], {"opening_hours": "Lundi"}, actor)
+    assert api.get_venue(repo, venue["id"]) == before  # nothing written
+    with pytest.raises(ServiceNotFound) as error:
+        api.edit_service(repo, venue["id"], "svc_nope", service_payload(), OPERATOR)
+    assert error.value.code == "service_not_found"
+
+
+def test_opening_hours_are_kept_shown_to_the_public_and_removed_when_blank(repo):
+    data = VenueInput().load({**venue_payload("bordeaux"), "opening_hours": "Lundi 9 h - 12 h"})
+    venue = api.register_venue(repo, data, OPERATOR)
+    assert venue["opening_hours"] == "Lundi 9 h - 12 h"
+    hours = "Mardi et jeudi, 14 h - 18 h\nSamedi matin sur rendez-vous"
+    updated = api.set_opening_hours(
+        repo,
+        venue["id"],
+        OpeningHoursInput().load({"opening_hours": hours}),
+        venue_actor(venue["id"]),
+    )
+    assert updated["opening_hours"] == hours
+    assert VenueOut().dump(domain.public_view(updated))["opening_hours"] == hours
+    cleared = api.set_opening_hours(repo, venue["id"], {"opening_hours": "  "}, OPERATOR)
+    assert cleared["opening_hours"] is None
+    with pytest.raises(ValidationFailed):
+        OpeningHoursInput().load_or_raise({"opening_hours": "x" * 501})
+    with pytest.raises(ValidationFailed):
+        OpeningHoursInput().load_or_raise({"opening_hours": "Lundi\x07"})
+    assert VenueInput().load(venue_payload("pessac"))["opening_hours"] is None

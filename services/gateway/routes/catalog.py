@@ -58,6 +58,46 @@ class CatalogRoutes:
         return json_response(service, 201)
 
     @route(
+        "PUT",
+        "/venues/<venue_id>/services/<service_id>",
+        summary="Edit a venue's service: pending again (checked before it is offered) when the "
+        "venue edits it; its status kept when the operator edits it",
+        tag=TAG,
+        roles=("operator", "venue"),
+        body=catalog.ServiceInput,
+        response=catalog.ServiceDetailOut,
+    )
+    def edit_venue_service(self, request, venue_id, service_id):
+        caller = self.auth.require(request)
+        caller.require_owner("venue", venue_id)
+        service = call(
+            self.catalog_rpc.edit_service,
+            venue_id,
+            service_id,
+            read_json(request),
+            caller.actor(),
+        )
+        return json_response(service)
+
+    @route(
+        "PUT",
+        "/venues/<venue_id>/opening-hours",
+        summary="Set a venue's opening information (free text on its public page; null or blank "
+        "removes it)",
+        tag=TAG,
+        roles=("operator", "venue"),
+        body=catalog.OpeningHoursInput,
+        response=catalog.VenueDetailOut,
+    )
+    def set_venue_opening_hours(self, request, venue_id):
+        caller = self.auth.require(request)
+        caller.require_owner("venue", venue_id)
+        venue = call(
+            self.catalog_rpc.set_opening_hours, venue_id, read_json(request), caller.actor()
+        )
+        return json_response(venue)
+
+    @route(
         "GET",
         "/services",
         summary="Venues' services awaiting approval (status=pending, the default) or refused, "
