@@ -155,11 +155,12 @@ def desk_redeems(visitor, data):
     after_void = page.locator("main").inner_text()
     person.look("voided")
     page.goto(f"{site}/guichet/services")
-    page.get_by_label("Nom de l'atelier").fill("Premiers pas sur smartphone")
-    page.get_by_label("Type d'atelier").select_option("smartphone_use")
-    page.get_by_label("Durée en minutes (15 à 480)").fill("90")
-    page.get_by_label("Prix en chèques (1 à 20)").fill("1")
-    page.get_by_role("button", name="Ajouter le service").click()
+    add = page.locator("form[action='/guichet/services']")  # each service has its edit form
+    add.get_by_label("Nom de l'atelier").fill("Premiers pas sur smartphone")
+    add.get_by_label("Type d'atelier").select_option("smartphone_use")
+    add.get_by_label("Durée en minutes (15 à 480)").fill("90")
+    add.get_by_label("Prix en chèques (1 à 20)").fill("1")
+    add.get_by_role("button", name="Ajouter le service").click()
     page.wait_for_load_state()
     services = page.locator("main").inner_text()
     person.look("services")
@@ -174,6 +175,33 @@ def desk_redeems(visitor, data):
         "after_void": after_void,
         "services": services,
     }
+
+
+@scenario
+def desk_edits_services(visitor, data):
+    site, service_id = data["site"], data["service_id"]
+    person = visitor(f"{data['test']}-tablet", viewport=TABLET)
+    page = person.page
+    login(person, site, data["email"], data["password"])
+    page.goto(f"{site}/guichet/services")
+    page.get_by_text("Modifier ce service").first.click()
+    form = page.locator(f"form[action='/guichet/services/{service_id}']")
+    form.get_by_label("Nom de l'atelier").fill("Démarches en ligne, niveau 2")
+    form.get_by_label("Durée en minutes (15 à 480)").fill("150")
+    person.look("service-editing")
+    form.get_by_role("button", name="Enregistrer les modifications").click()
+    page.wait_for_load_state()
+    edited = page.locator("main").inner_text()
+    person.look("service-edited")
+    page.get_by_label(re.compile("^Horaires affichés")).fill(data["hours"])
+    page.get_by_role("button", name="Enregistrer les horaires").click()
+    page.wait_for_load_state()
+    hours_saved = page.locator("main").inner_text()
+    person.look("hours-saved")
+    page.goto(f"{site}/lieux/{data['venue_id']}")
+    public = page.locator("main").inner_text()
+    person.look("venue-with-hours")
+    return {"edited": edited, "hours_saved": hours_saved, "public": public}
 
 
 @scenario

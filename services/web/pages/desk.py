@@ -224,24 +224,91 @@ class DeskPages:
         values, errors, added = {}, {}, None
         if request.method == "POST":
             visit.check_csrf()
-            values = {k: (request.form.get(k) or "").strip()[:200] for k in SERVICE_FIELDS}
+            values = service_values(request.form)
             payload, errors = service_payload(values)
             if not errors:
                 try:
                     added = call(self.catalog_rpc.add_service, person.subject_id, payload)
                     values = {}
                 except InvalidInput as exc:
-                    errors = {field: "invalid" for field in (exc.details or {}).get("fields", {})}
-                    errors = errors or {"title": "invalid"}
+                    errors = catalog_errors(exc)
+        return self._services(visit, person, values=values, errors=errors, added=added)
+
+    @page("POST", "/guichet/services/<service_id>")
+    def edit_service(self, request, service_id):
+        """One of the venue's services changed: checked again by the operator before coupons pay
+        for it (pending until then)."""
+        visit = self.web.visit(request)
+        person = visit.require("venue")
+        visit.check_csrf()
+        values = service_values(request.form)
+        payload, errors = service_payload(values)
+        edited = None
+        if not errors:
+            try:
+                edited = call(
+                    self.catalog_rpc.edit_service,
+                    person.subject_id,
+                    service_id[:64],
+                    payload,
+                    person.actor(),
+                )
+            except InvalidInput as exc:
+                errors = catalog_errors(exc)
+        return self._services(
+            visit,
+            person,
+            edited=edited,
+            editing=None if edited else service_id,
+            edit_values=values,
+            edit_errors=errors,
+        )
+
+    @page("POST", "/guichet/horaires")
+    def opening_hours(self, request):
+        """The venue's opening information, shown on its public page (blank: none)."""
+        visit = self.web.visit(request)
+        person = visit.require("venue")
+        visit.check_csrf()
+        # a browser sends a textarea's line breaks as CRLF
+        hours = (request.form.get("opening_hours") or "").replace("\r\n", "\n").strip()
+        if len(hours) > MAX_OPENING_HOURS:
+            return self._services(visit, person, hours_error=True, hours=hours)
+        try:
+            call(
+                self.catalog_rpc.set_opening_hours,
+                person.subject_id,
+                {"opening_hours": hours or None},
+                person.actor(),
+            )
+        except InvalidInput:
+            return self._services(visit, person, hours_error=True, hours=hours)
+        return self._services(visit, person, hours_saved=True)
+
+    def _services(self, visit, person, values=None, errors=None, **context):
+        failed = errors or context.get("edit_errors") or context.get("hours_error")
         return visit.render(
             "services.html",
-            status=400 if errors else 200,
+            status=400 if failed else 200,
             venue=self._venue(person),
             categories=labels.CATEGORIES,
-            values=values,
-            errors=errors,
-            added=added,
+            values=values or {},
+            errors=errors or {},
+            **context,
         )
+
+
+MAX_OPENING_HOURS = 500  # the catalog's limit
+
+
+def service_values(form):
+    return {k: (form.get(k) or "").strip()[:200] for k in SERVICE_FIELDS}
+
+
+def catalog_errors(exc):
+    """The form's fields the catalog refused (the name when it does not say which)."""
+    errors = {field: "invalid" for field in (exc.details or {}).get("fields", {})}
+    return errors or {"title": "invalid"}
 
 
 SERVICE_FIELDS = ("title", "category", "duration_minutes", "price_coupons")
