@@ -1,4 +1,4 @@
-"""The sponsor's anonymised dashboard (API.md): coupons distributed, redeemed, expired, by month,
+"""The sponsor's anonymised dashboard (docs/settlement.md): coupons distributed, redeemed, expired, by month,
 venue, category and territory, with no cell that counts fewer than 5 beneficiaries.
 
 A beneficiary is a booklet (one booklet is handed to one person). A cell's beneficiaries are the

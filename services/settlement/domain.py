@@ -1,4 +1,5 @@
-"""Pure money rules of settlement (DOMAIN.md rules 1-7): no I/O, integer cents only.
+"""Pure money rules of settlement (the scheme's money rules 1-7, see docs/settlement.md): no I/O,
+integer cents only.
 
 A journal entry is a list of postings whose signed amounts sum to zero (double entry). Positive
 amounts are debits, negative amounts credits. Rounding (rule 7) happens once per document: the
@@ -62,7 +63,7 @@ def department_of(code: str) -> str:
     """The department of a territory code: a department code is its own department; an INSEE
     town code belongs to the department of its first 2 characters (``33063`` -> ``33``,
     ``2A004`` -> ``2A``), or 3 for overseas (``97411`` -> ``974``; the ``98x`` collectivities
-    alike). The cooperation fund is kept per department (DOMAIN.md rule 4: a town's order feeds
+    alike). The cooperation fund is kept per department (rule 4: a town's order feeds
     its department's fund)."""
     code = (code or "").strip().upper()
     if not code:

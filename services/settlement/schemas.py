@@ -313,14 +313,6 @@ class AlertsOut(EventSchema):
     totals = fields.Nested(AlertTotals)
 
 
-class DocumentOut(EventSchema):
-    """A file over RPC (the gateway serves the bytes)."""
-
-    reference = fields.String()
-    filename = fields.String()
-    content_b64 = fields.String()
-
-
 class CreditNoteQuery(StrictSchema):
     funder_id = fields.String(load_default=None, validate=validate.Length(min=1, max=80))
 

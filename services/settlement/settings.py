@@ -83,15 +83,6 @@ class Settings:
             "bic": self.cooperation_fund_bic or None,
         }
 
-    def state_funder(self):
-        return {
-            "funder_id": "state",
-            "name": self.state_name,
-            "kind": "state",
-            "iban": self.state_iban,
-            "bic": self.state_bic,
-        }
-
 
 class SettlementSettings(DependencyProvider):
     """Injects the :class:`Settings` read once from the container's config."""
