@@ -14,11 +14,12 @@ paid. That is what lets the ledger prove, per order, that no more went out than 
 from dataclasses import dataclass
 from enum import StrEnum
 
-from shared.money import percent_of, split_pro_rata
+from shared.money import COOPERATION_FUND_BP as FUND_BP
+from shared.money import ENCASHMENT_FEE_BP, percent_of, split_pro_rata
 
-ORDER_FEE_BP = 400  # rule 1: 4 % of the order's face value, paid by the sponsor
-ENCASHMENT_FEE_BP = 400  # rule 3: 4 % of a venue's gross, kept by the operator
-FUND_BP = 100  # rule 4: 1 % of face value to the department's cooperation fund
+# the rates are the scheme's, defined once in shared.money: rule 3, the encashment fee (4 % of a
+# venue's gross, kept by the operator); rule 4, the cooperation fund (1 % of face value ordered,
+# to the department's fund); rule 1's order fee is ordering's (settlement books what it charged)
 
 
 class Account(StrEnum):

@@ -3,18 +3,19 @@ as the debtor of transfers, its timezone (cut-offs and dates on documents), the 
 funder, the cooperation fund's account, batch sizes. Config keys
 (``services/settlement/config.yml``) are the field names in upper case."""
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from nameko.extensions import DependencyProvider
 from schwifty import IBAN
 
 from services.settlement import periods
+from shared.settings import ConfigSettings, OperatorIdentity
 
 FUND_DEFAULT_NAME = "Fonds de coopération territoriale"
 
 
 @dataclass(frozen=True)
-class Settings:
+class Settings(ConfigSettings, OperatorIdentity):
     operator_name: str = "APTIC"
     operator_address: str = "12 rue de la Médiation, 33000 Bordeaux"
     operator_siret: str = "73282932000074"
@@ -47,27 +48,6 @@ class Settings:
     def zone(self):
         """The operator's timezone (``ZoneInfo``)."""
         return periods.zone(self.operator_timezone)
-
-    @classmethod
-    def from_config(cls, config):
-        values = {}
-        for field in fields(cls):
-            key = field.name.upper()
-            if config.get(key) not in (None, ""):
-                values[field.name] = field.type(config[key])
-        return cls(**values)
-
-    def issuer(self):
-        """The operator as printed on documents (stored with each document: never re-read)."""
-        return {
-            "name": self.operator_name,
-            "address": self.operator_address,
-            "siret": self.operator_siret,
-            "vat_mention": self.operator_vat_mention,
-            "iban": self.operator_iban,
-            "bic": self.operator_bic,
-            "email": self.operator_email,
-        }
 
     def debtor(self):
         """The account every transfer of a run leaves from."""
