@@ -33,6 +33,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.settlement.domain import Account
 from shared.mongo import ASCENDING, DESCENDING, Repository, update_and_get
+from shared.numbering import number_once
 
 _NO_ID = {"_id": 0}
 _RELEASED = datetime(1970, 1, 1, tzinfo=UTC)
@@ -891,20 +892,12 @@ class SettlementRepository(Repository):
     # -- documents: sequential references per kind and year, snapshots never rewritten ----------
     def issue_document(self, kind, prefix, key, year, snapshot_fn):
         """The document ``(kind, key)``: the one already issued, or a new one numbered next in
-        the year, its snapshot made by ``snapshot_fn(reference)``. Unique indexes make numbers
-        continuous and unique; a lost race tries the next number."""
-        while True:
-            found = self.db.documents.find_one({"kind": kind, "key": key}, _NO_ID)
-            if found is not None:
-                return found
-            last = self.db.documents.find_one(
-                {"kind": kind, "year": year},
-                {"_id": 0, "number": 1},
-                sort=[("kind", ASCENDING), ("year", ASCENDING), ("number", DESCENDING)],
-            )
-            number = (last["number"] if last else 0) + 1
+        the year, its snapshot made by ``snapshot_fn(reference)`` (``shared.numbering``: unique
+        indexes make numbers continuous and unique; a lost race tries the next number)."""
+
+        def make(number):
             reference = f"{prefix}-{year}-{number:06d}"
-            doc = {
+            return {
                 "kind": kind,
                 "key": key,
                 "year": year,
@@ -912,12 +905,10 @@ class SettlementRepository(Repository):
                 "reference": reference,
                 "snapshot": snapshot_fn(reference),
             }
-            try:
-                self.db.documents.insert_one(doc)
-                doc.pop("_id", None)
-                return doc
-            except DuplicateKeyError:
-                continue
+
+        return number_once(
+            self.db.documents, {"kind": kind, "key": key}, {"kind": kind, "year": year}, make
+        )
 
     def get_document(self, kind, key):
         return self.db.documents.find_one({"kind": kind, "key": key}, _NO_ID)
