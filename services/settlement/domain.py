@@ -22,6 +22,39 @@ from shared.money import ENCASHMENT_FEE_BP, percent_of, split_pro_rata
 # to the department's fund); rule 1's order fee is ordering's (settlement books what it charged)
 
 
+class RunStatus(StrEnum):
+    """The steps of a settlement run (``runs``), in order."""
+
+    CLAIMING = "claiming"  # created: takes the lines up to the cut-off, open refunds, contributions
+    COMPUTING = "computing"  # its lines fixed: payouts, statements, refunds, fund, run summary
+    COMPLETED = "completed"  # done: asking for the same cut-off again answers it unchanged
+
+
+class ExpiryRunStatus(StrEnum):
+    """The steps of an expiry run (``expiry``), in order."""
+
+    EXPIRING = "expiring"  # created: expires booklets past their grace month, or cancelled
+    REFUNDING = "refunding"  # coupons expired: refunds and a credit note per funder
+    COMPLETED = "completed"  # done: asking for the same as_of again answers it unchanged
+
+
+class PayableStatus(StrEnum):
+    """A payable line (a redemption owed to its venue)."""
+
+    OPEN = "open"  # booked (its entry written), paid by the next settlement run
+    WAITING = "waiting"  # its orders' confirmation not arrived: unbooked, unpaid, coupons taken
+    VOIDED = "voided"  # voided before a run took it: nothing owed, its coupons usable again
+    DISPUTED = "disputed"  # coupons not outstanding or of a cancelled order: never paid
+    SETTLED = "settled"  # taken by a run (``run_id``): paid, a later void is refused
+
+
+class RefundStatus(StrEnum):
+    """A refund owed to a funder (a cancelled order's payments, expired coupons' face value)."""
+
+    OPEN = "open"  # owed, paid by the next settlement run
+    SETTLED = "settled"  # taken (and paid) by a run (``run_id``)
+
+
 class Account(StrEnum):
     BANK = "bank"  # cash received from sponsors and the State, less what was paid out
     LIABILITY = "coupon_liability"  # face value of coupons outstanding (not yet redeemed/refunded)

@@ -6,6 +6,7 @@ import logging
 from datetime import timedelta
 
 from services.settlement import domain, periods
+from services.settlement.domain import ExpiryRunStatus
 from services.settlement.exceptions import DocumentNotFound, ExpiryRunNotFound, NotYours
 from services.settlement.postings import _funder, refund_item
 from services.settlement.progress import Progress, _with_lock
@@ -45,7 +46,7 @@ def start_expiry_run(repo, settings, as_of, today=None, progress=None, actor=Non
     )
     run_id = expiry_run_id_for(as_of)
     existing = repo.get_run("expiry_runs", run_id)
-    if existing is not None and existing["status"] == "completed":
+    if existing is not None and existing["status"] == ExpiryRunStatus.COMPLETED:
         return existing, False
     return _with_lock(
         repo, run_id, lambda: _expiry_run(repo, settings, run_id, as_of, progress, actor)
@@ -60,14 +61,14 @@ def _expiry_run(repo, settings, run_id, as_of, progress_callback, actor):
             "as_of": as_of.isoformat(),
             "before": periods.start_of(as_of, settings.zone),
             "timezone": settings.operator_timezone,
-            "status": "expiring",
+            "status": ExpiryRunStatus.EXPIRING,
             "created_at": times.now(),
             "created_by": actor or SYSTEM_ACTOR,
             "completed_at": None,
             "events_published": False,
         },
     )
-    if run["status"] == "expiring":
+    if run["status"] == ExpiryRunStatus.EXPIRING:
         # a run created before this field existed began at midnight UTC
         moment = run.get("before") or periods.start_of(as_of, times.UTC)
         progress = Progress(repo, "expiry_runs", run_id, "booklets", None, progress_callback)
@@ -94,8 +95,8 @@ def _expiry_run(repo, settings, run_id, as_of, progress_callback, actor):
                 continue
             repo.expire_booklet(booklet["serial"], run_id, reason)
             progress.advance()
-        run = repo.update_run("expiry_runs", run_id, {"status": "refunding"})
-    if run["status"] == "refunding":
+        run = repo.update_run("expiry_runs", run_id, {"status": ExpiryRunStatus.REFUNDING})
+    if run["status"] == ExpiryRunStatus.REFUNDING:
         run = _refund_expired(repo, settings, run)
     return run, created
 
@@ -203,7 +204,7 @@ def _refund_expired(repo, settings, run):
         "expiry_runs",
         run_id,
         {
-            "status": "completed",
+            "status": ExpiryRunStatus.COMPLETED,
             "completed_at": times.now(),
             "coupon_count": totals["coupons"],
             "cancelled_coupon_count": totals["cancelled"],

@@ -5,6 +5,7 @@ Used by the event intake (``ingest``, ``redemptions``), the settlement runs (``r
 expiry runs (``expiry``)."""
 
 from services.settlement import domain
+from services.settlement.domain import PayableStatus, RefundStatus
 
 
 def state_id():
@@ -40,7 +41,7 @@ def refund_item(settings, item_id, funder, amount, at, **info):
         "expiry_run_id": info.get("expiry_run_id"),
         "reason": info["reason"],
         "created_at": at,
-        "status": "open",
+        "status": RefundStatus.OPEN,
         "run_id": None,
     }
 
@@ -93,7 +94,7 @@ def book_waiting(repo, order_id=None):
 
 def _book_waiting(repo, rid):
     line = repo.get_payable(rid)
-    if line is None or line["status"] != "waiting":
+    if line is None or line["status"] != PayableStatus.WAITING:
         return 0
     for order_id in _line_by_order(line):
         if (repo.get_order(order_id) or {}).get("status") != "confirmed":

@@ -4,6 +4,7 @@ Each in one transaction, whatever arrived before it."""
 
 import logging
 
+from services.settlement.domain import PayableStatus
 from services.settlement.postings import _post_redemption, _post_void
 from shared import times
 
@@ -59,16 +60,16 @@ def _book_redemption(repo, event):
         "amount_cents": event["total_cents"],
         "orders": _order_lines(by_order),
         "redeemed_at": times.parse(event["redeemed_at"]),
-        "status": "open",
+        "status": PayableStatus.OPEN,
         "run_id": None,
     }
-    if known is not None and known["status"] == "disputed":
+    if known is not None and known["status"] == PayableStatus.DISPUTED:
         return
     # the coupons' orders were confirmed (a cancellation arriving from now on is refused); an
     # order whose cancellation was honoured was refunded: its coupons are never paid. Written
     # in this transaction, so that a cancellation at the same time cannot pass unseen.
     orders = {order_id: repo.note_coupons_of(order_id) or {} for order_id in by_order}
-    if known is not None and known["status"] == "voided":
+    if known is not None and known["status"] == PayableStatus.VOIDED:
         # voided already (the void overtook it, or this is a redelivery): its coupons stay
         # usable; the void waited for its redemption, both entries are written now, together
         # (nothing is owed: the venue's payable never goes below zero)
@@ -86,7 +87,7 @@ def _book_redemption(repo, event):
         repo.add_payable(
             {
                 **item,
-                "status": "disputed",
+                "status": PayableStatus.DISPUTED,
                 "disputed_reason": "order_cancelled",
                 "disputed_orders": cancelled,
             }
@@ -102,7 +103,7 @@ def _book_redemption(repo, event):
         repo.add_payable(
             {
                 **item,
-                "status": "disputed",
+                "status": PayableStatus.DISPUTED,
                 "disputed_reason": "not_outstanding",
                 "disputed_serials": refused,
             }
@@ -112,10 +113,10 @@ def _book_redemption(repo, event):
     if waiting:
         # no money booked in for these orders yet (their confirmation is late): the coupons are
         # taken, the line waits unpaid, no entry; the confirmation books it (or the next run)
-        repo.add_payable({**item, "status": "waiting", "waiting_orders": waiting})
+        repo.add_payable({**item, "status": PayableStatus.WAITING, "waiting_orders": waiting})
         repo.note_waiting(waiting)
         return
-    if known is not None and known["status"] == "waiting":
+    if known is not None and known["status"] == PayableStatus.WAITING:
         repo.open_waiting(rid)  # redelivered once its orders are confirmed: booked now
     repo.add_payable(item)
     _post_redemption(repo, item)
@@ -137,7 +138,7 @@ def _book_void(repo, event):
     if before is None:
         return  # before its redemption: nothing booked; the redemption writes both entries
     status = before.get("status")
-    if status == "settled":
+    if status == PayableStatus.SETTLED:
         # a run took (and paid) the line before the void arrived: a coupon's face value is
         # payable to one redemption only, so the void cannot free its coupons to be paid again
         log.error(
@@ -147,9 +148,9 @@ def _book_void(repo, event):
         )
         repo.refuse_void(rid, at)
         return
-    if status not in ("open", "waiting"):
+    if status not in (PayableStatus.OPEN, PayableStatus.WAITING):
         return  # disputed (no money moved for it), or voided already (a redelivery)
     repo.release_coupons(rid)
-    if status == "waiting":
+    if status == PayableStatus.WAITING:
         _post_redemption(repo, before)  # it waited unbooked: the pair, together
     _post_void(repo, before, at)

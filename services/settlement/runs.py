@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from services.settlement import domain, periods
+from services.settlement.domain import PayableStatus, RunStatus
 from services.settlement.ledger import ledger_balance
 from services.settlement.postings import _post_void, book_waiting
 from services.settlement.progress import Progress, _with_lock
@@ -43,7 +44,7 @@ def start_settlement_run(repo, settings, period_end, today=None, progress=None, 
     )
     run_id = run_id_for(period_end)
     existing = repo.get_run("runs", run_id)
-    if existing is not None and existing["status"] == "completed":
+    if existing is not None and existing["status"] == RunStatus.COMPLETED:
         return existing, False
     return _with_lock(
         repo, run_id, lambda: _settlement_run(repo, settings, run_id, period_end, progress, actor)
@@ -58,7 +59,7 @@ def _settlement_run(repo, settings, run_id, period_end, progress, actor):
             "period_end": period_end.isoformat(),
             "cutoff": periods.end_of(period_end, settings.zone),
             "timezone": settings.operator_timezone,
-            "status": "claiming",
+            "status": RunStatus.CLAIMING,
             "created_at": times.now(),
             "created_by": actor or SYSTEM_ACTOR,
             "completed_at": None,
@@ -71,7 +72,7 @@ def _settlement_run(repo, settings, run_id, period_end, progress, actor):
             "fund_account": settings.fund_account(),
         },
     )
-    if run["status"] == "claiming":
+    if run["status"] == RunStatus.CLAIMING:
         # redemptions that waited for a confirmation since booked are paid too (a safety net:
         # the confirmation books them)
         book_waiting(repo)
@@ -82,9 +83,11 @@ def _settlement_run(repo, settings, run_id, period_end, progress, actor):
         if run.get("fund_account"):
             repo.pay_fund_contributions(run_id)
         run = repo.update_run(
-            "runs", run_id, {"status": "computing", "claimed": claimed, "claimed_refunds": refunds}
+            "runs",
+            run_id,
+            {"status": RunStatus.COMPUTING, "claimed": claimed, "claimed_refunds": refunds},
         )
-    if run["status"] == "computing":
+    if run["status"] == RunStatus.COMPUTING:
         run = _compute_run(repo, settings, run, progress)
     return run, created
 
@@ -99,10 +102,10 @@ def _void_released(repo, venue_id):
 
 def _apply_refused_void(repo, rid):
     line = repo.get_payable(rid)
-    if line is None or line["status"] != "open" or line.get("void_refused_at") is None:
+    if line is None or line["status"] != PayableStatus.OPEN or line.get("void_refused_at") is None:
         return
     before = repo.void_payable(rid, {"voided_at": line["void_refused_at"], "void_applied": True})
-    if before is None or before.get("status") != "open":
+    if before is None or before.get("status") != PayableStatus.OPEN:
         return
     repo.release_coupons(rid)
     _post_void(repo, before, line["void_refused_at"])
@@ -285,7 +288,7 @@ def _compute_run(repo, settings, run, progress_callback):
         "runs",
         run_id,
         {
-            "status": "completed",
+            "status": RunStatus.COMPLETED,
             "completed_at": times.now(),
             "payouts": payouts,
             "carried_forward": carried,
