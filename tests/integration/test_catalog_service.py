@@ -134,7 +134,7 @@ def test_near_search_answers_the_public_shape_with_database_distances(catalog):
     assert first["location"] == {"lat": 44.8378, "lon": -0.5792}
     assert set(first) == {
         "id", "name", "address", "postcode", "city", "town_code", "department", "location",
-        "venue_type", "status", "categories", "services", "distance_km",
+        "venue_type", "status", "categories", "services", "distance_km", "opening_hours",
     }  # fmt: skip
     assert (answer["limit"], answer["offset"]) == (2, 0)
     rest = proxy.search_venues({"near": "44.8378,-0.5792", "radius_km": 40, "offset": 2})
