@@ -20,6 +20,7 @@ import eventlet  # noqa: E402
 eventlet.monkey_patch()  # first thing: nameko's pytest plugin no longer does it
 
 import os  # noqa: E402
+import random  # noqa: E402
 import secrets  # noqa: E402
 import socket  # noqa: E402
 
@@ -72,10 +73,39 @@ def service_config(rabbit_config, mongo_config):
     return {**rabbit_config, **mongo_config, **TEST_SECRETS, "RPC_TIMEOUT": 10}
 
 
+_handed_out = set()
+
+
+def _ephemeral_range():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as ranges:
+            low, high = (int(part) for part in ranges.read().split())
+            return low, high
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port free now, for a server a test starts a moment later.
+
+    Chosen below the kernel's ephemeral range: a port from ``bind(0)`` can be taken by an outgoing
+    connection (to the broker, to storage) between this call and the server's bind, and that
+    race made "Address already in use" on a loaded machine. Ports below the range are never given
+    to outgoing connections; each is handed out once per test run."""
+    low, _ = _ephemeral_range()
+    candidates = list(range(max(1024, low - 12000), low))
+    random.shuffle(candidates)
+    for port in candidates:
+        if port in _handed_out:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 class Api:

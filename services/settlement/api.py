@@ -106,4 +106,5 @@ from services.settlement.statements import (  # noqa: F401
     sepa_transfers,
     statement,
     statement_lines,
+    venue_statements,
 )

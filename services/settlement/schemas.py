@@ -317,6 +317,22 @@ class CreditNoteQuery(StrictSchema):
     funder_id = fields.String(load_default=None, validate=validate.Length(min=1, max=80))
 
 
+class VenueStatementQuery(StrictSchema):
+    venue_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+
+
+class VenueStatementSummary(EventSchema):
+    reference = fields.String()
+    run_id = fields.String()
+    period_end = fields.String(metadata={"description": "the run's cut-off (a day)"})
+    issued_at = fields.String()
+    gross_cents = fields.Integer()
+    fee_cents = fields.Integer()
+    net_cents = fields.Integer()
+    line_count = fields.Integer()
+    coupon_count = fields.Integer()
+
+
 class CreditNoteSummary(EventSchema):
     reference = fields.String()
     reason = fields.String(metadata={"description": "expired or order_cancelled"})

@@ -39,6 +39,8 @@ from services.settlement.schemas import (
     RunRef,
     RunStartedOut,
     StatementRef,
+    VenueStatementQuery,
+    VenueStatementSummary,
 )
 from services.settlement.sepa import credit_transfer_xml
 from services.settlement.settings import SettlementSettings
@@ -281,6 +283,13 @@ class SettlementService:
         data = CreditNoteQuery().load_or_raise(query)
         notes = api.credit_notes(self.store, data["funder_id"])
         return {"credit_notes": CreditNoteSummary(many=True).dump(notes)}
+
+    @rpc
+    def list_venue_statements(self, query):
+        """A venue's payout statements (one per run that paid it), newest first."""
+        data = VenueStatementQuery().load_or_raise(query)
+        statements = api.venue_statements(self.store, data["venue_id"])
+        return {"statements": VenueStatementSummary(many=True).dump(statements)}
 
     @rpc
     def credit_note_pdf_by_reference(self, reference, funder_id=None):

@@ -150,6 +150,11 @@ def statement(repo, run_id, venue_id):
     return doc["snapshot"], statement_lines(repo.run_payables(run_id, venue_id))
 
 
+def venue_statements(repo, venue_id):
+    """A venue's payout statements, newest first (their snapshots, without lines)."""
+    return [doc["snapshot"] for doc in repo.documents("statement", venue_id=venue_id)]
+
+
 def statement_lines(payables):
     for p in payables:
         yield {

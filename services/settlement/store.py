@@ -85,6 +85,7 @@ class SettlementRepository(Repository):
             ([("kind", ASCENDING), ("key", ASCENDING)], {"unique": True}),
             ([("reference", ASCENDING)], {"unique": True}),
             ([("kind", ASCENDING), ("snapshot.funder.funder_id", ASCENDING)], {}),
+            ([("kind", ASCENDING), ("snapshot.venue.venue_id", ASCENDING)], {}),
         ],
         "locks": [([("name", ASCENDING)], {"unique": True})],
         "fund_contributions": [
@@ -913,10 +914,12 @@ class SettlementRepository(Repository):
     def get_document(self, kind, key):
         return self.db.documents.find_one({"kind": kind, "key": key}, _NO_ID)
 
-    def documents(self, kind, funder_id=None, limit=500):
+    def documents(self, kind, funder_id=None, venue_id=None, limit=500):
         query = {"kind": kind}
         if funder_id is not None:
             query["snapshot.funder.funder_id"] = funder_id
+        if venue_id is not None:
+            query["snapshot.venue.venue_id"] = venue_id
         return list(
             self.db.documents.find(query, _NO_ID)
             .sort([("kind", ASCENDING), ("year", DESCENDING), ("number", DESCENDING)])

@@ -1,9 +1,12 @@
 """What people do in the browser, one function per scenario: ``python -m tests.browser.scenarios
 NAME`` reads the test's data (JSON) on stdin, asserts as it goes, prints its findings (JSON)."""
 
+import importlib
 import json
+import pkgutil
 import re
 import sys
+from pathlib import Path
 
 from tests.browser.browser import TABLET, chromium
 
@@ -205,6 +208,29 @@ def desk_edits_services(visitor, data):
 
 
 @scenario
+def venue_downloads_statement(visitor, data):
+    """Venue staff open their payment statements and download one (the PDF is kept)."""
+    site = data["site"]
+    person = visitor(f"{data['test']}-tablet", viewport=TABLET, accept_downloads=True)
+    page = person.page
+    login(person, site, data["email"], data["password"])
+    page.get_by_role("link", name="Relevés").first.click()
+    page.wait_for_url("**/guichet/releves")
+    listed = page.locator("main ul.plain li").all_inner_texts()
+    person.look("statements-listed")
+    with page.expect_download() as caught:
+        page.locator("main ul.plain").get_by_role("link").first.click()
+    download = caught.value
+    download.save_as(data["save_as"])
+    forged = page.request.get(f"{site}/guichet/releves/{data['other_run']}/pdf")
+    return {
+        "listed": listed,
+        "filename": download.suggested_filename,
+        "forged_status": forged.status,
+    }
+
+
+@scenario
 def desk_camera(visitor, data):
     """The coupon filmed by the device's camera (Chromium's fake camera films a printed coupon)."""
     site = data["site"]
@@ -364,11 +390,23 @@ def distributor_hands_out(visitor, data):
     }
 
 
+def all_scenarios():
+    """These scenarios and those of the ``scenarios_*.py`` modules beside this one (each
+    registers its own with :func:`scenario` imported from ``tests.browser.scenarios``)."""
+    for info in pkgutil.iter_modules([str(Path(__file__).parent)]):
+        if info.name.startswith("scenarios_"):
+            importlib.import_module(f"tests.browser.{info.name}")
+    registry = dict(SCENARIOS)  # run as __main__: this module's own
+    registry.update(importlib.import_module("tests.browser.scenarios").SCENARIOS)
+    return registry
+
+
 def main():
     name = sys.argv[1]
     data = json.loads(sys.stdin.read())
+    scenarios = all_scenarios()
     with chromium(camera=data.get("camera")) as visitor:
-        result = SCENARIOS[name](visitor, data)
+        result = scenarios[name](visitor, data)
     print(json.dumps(result or {}))
 
 

@@ -1,6 +1,7 @@
 """The web pages' plain rules: finding a place, the desk's basket, passwords and the login guard,
 signed links, refusals in French for every redemption code, the catalog of texts kept current."""
 
+from collections import defaultdict
 from pathlib import Path
 
 import pytest
@@ -144,3 +145,20 @@ def test_the_french_catalog_holds_every_text_of_the_pages():
     known = {message.id if isinstance(message.id, str) else message.id[0] for message in catalog}
     assert "Encaisser" in found and "Ce chèque a déjà été encaissé." in found
     assert found <= known, sorted(found - known)
+
+
+def test_every_text_of_the_templates_survives_formatting():
+    """Jinja's gettext formats every text (``text % variables``), so a lone ``%`` ("4 % de
+    frais") breaks its page: it is written ``%%``."""
+    method_map = [("**/node_modules/**", "ignore"), ("**/templates/**.html", "jinja2")]
+    options = {"**/templates/**.html": {"extensions": "jinja2.ext.i18n", "trim_blocks": "true"}}
+    broken = []
+    for filename, _, message, *_ in extract_from_dir(str(WEB), method_map, options):
+        for text in [message] if isinstance(message, str) else message:
+            if not text:
+                continue
+            try:
+                text % defaultdict(str)
+            except (TypeError, ValueError) as exc:
+                broken.append((filename, text, str(exc)))
+    assert broken == []

@@ -193,13 +193,9 @@ class DeskPages:
     def statements(self, request):
         visit = self.web.visit(request)
         person = visit.require("venue")
-        runs = call(self.settlement_rpc.list_settlement_runs)["runs"]
-        mine = []
-        for run in runs:
-            for payout in run.get("payouts") or []:
-                if payout["venue_id"] == person.subject_id:
-                    mine.append({"run": run, "payout": payout})
-        mine.sort(key=lambda s: s["run"].get("period_end") or "", reverse=True)
+        mine = call(self.settlement_rpc.list_venue_statements, {"venue_id": person.subject_id})[
+            "statements"
+        ]
         return visit.render("statements.html", venue=self._venue(person), statements=mine)
 
     @page("GET", "/guichet/releves/<run_id>/pdf")
