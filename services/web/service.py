@@ -8,11 +8,16 @@ from nameko.rpc import RpcProxy
 
 from services.web.http import Visit
 from services.web.pages.accounts import AccountPages
+from services.web.pages.application import ApplicationPages
+from services.web.pages.console import ConsolePages
+from services.web.pages.dashboard import DashboardPages
 from services.web.pages.desk import DeskPages
 from services.web.pages.distributor import DistributorPages
+from services.web.pages.finance import FinancePages
 from services.web.pages.operator import OperatorPages
 from services.web.pages.public import PublicPages
 from services.web.pages.rating import RatingPages
+from services.web.pages.sponsor import SponsorPages
 from services.web.rpc import call
 from services.web.settings import Settings
 from services.web.store import WebRepository
@@ -58,7 +63,17 @@ class WebDependency(DependencyProvider):
 
 
 class WebService(
-    PublicPages, AccountPages, DeskPages, RatingPages, OperatorPages, DistributorPages
+    PublicPages,
+    AccountPages,
+    DeskPages,
+    RatingPages,
+    OperatorPages,
+    DistributorPages,
+    SponsorPages,
+    DashboardPages,
+    ConsolePages,
+    FinancePages,
+    ApplicationPages,
 ):
     name = "web"
 

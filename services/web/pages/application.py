@@ -1,0 +1,5 @@
+"""Venues apply themselves: the public application form."""
+
+
+class ApplicationPages:
+    pass

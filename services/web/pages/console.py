@@ -1,0 +1,5 @@
+"""The operator's console, part one: venues to accredit, services to approve, API keys."""
+
+
+class ConsolePages:
+    pass
