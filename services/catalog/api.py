@@ -170,6 +170,15 @@ def services_by_status(repo, query):
     )
 
 
+def venues_by_status(repo, query):
+    """One page of the venues in ``query["status"]`` (the operator's lists: those awaiting
+    accreditation, accredited, suspended, revoked), oldest first: ``(page, total)``, selected,
+    counted and paged by the database."""
+    return repo.venues_by_status(
+        query["status"], skip=query.get("offset", 0), limit=query.get("limit", 50)
+    )
+
+
 def search(repo, query):
     """Accredited venues for the public map, filtered, nearest first when ``near`` is given:
     ``(page, total)``. The database selects, measures, sorts and pages (``$geoNear``)."""

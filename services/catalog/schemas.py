@@ -107,6 +107,17 @@ class ServiceQuery(StrictSchema):
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
 
 
+class VenueQuery(StrictSchema):
+    """The operator's list of venues in one status (those awaiting accreditation by default)."""
+
+    status = fields.String(
+        load_default=VenueStatus.APPLIED.value,
+        validate=validate.OneOf([s.value for s in VenueStatus]),
+    )
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
+
+
 class SearchQuery(StrictSchema):
     near = fields.String(load_default=None)
     radius_km = fields.Float(load_default=None, validate=validate.Range(min=0.1, max=MAX_RADIUS_KM))

@@ -18,6 +18,7 @@ from services.catalog.schemas import (
     VenueDetailOut,
     VenueInput,
     VenueOut,
+    VenueQuery,
 )
 from services.catalog.store import CatalogRepository
 from shared.entrypoints import rpc
@@ -128,6 +129,20 @@ class CatalogService:
             "limit": data["limit"],
             "offset": data["offset"],
             "services": ServiceQueueOut(many=True).dump(services),
+        }
+
+    @rpc
+    def list_venues(self, query):
+        """One page of the venues in one ``status`` (``applied``, the default: those awaiting
+        accreditation), oldest first, as the operator sees them (details and history), with
+        ``total``: the database pages and counts. For the operator's console only."""
+        data = VenueQuery().load_or_raise(query)
+        venues, total = api.venues_by_status(self.store, data)
+        return {
+            "total": total,
+            "limit": data["limit"],
+            "offset": data["offset"],
+            "venues": VenueDetailOut(many=True).dump(venues),
         }
 
     @rpc

@@ -223,6 +223,16 @@ class CatalogRepository(Repository):
         ]
         return rows, counted[0]["n"]
 
+    def venues_by_status(self, status, skip=0, limit=50):
+        """``(venues, total)``: one page of the venues in ``status``, oldest first (then by id),
+        with their history, and how many in all (index ``status_1_department_1``)."""
+        query = {"status": status}
+        projection = {"_id": 0, OUTBOX_FIELD: 0, GEO_FIELD: 0}
+        cursor = self.venues.find(query, projection).sort(
+            [("created_at", ASCENDING), ("id", ASCENDING)]
+        )
+        return list(cursor.skip(skip).limit(limit)), self.venues.count_documents(query)
+
     def find_accredited(self, department=None, venue_type=None, category=None):
         """Every accredited venue matching the filters, by id (the public map)."""
         query = accredited_filter(department, venue_type, category)

@@ -161,11 +161,7 @@ def create_order(repo, settings, data, actor):
     sponsor = _sponsor(repo, data["sponsor_id"])
     lines = [{"line_no": n, **line} for n, line in enumerate(data["lines"], start=1)]
     application = data.get("state_cofunding")
-    rate_bp, year = 0, None
-    if application:
-        campaign = current_campaign(repo, settings)
-        domain.check_cofunding_eligible(sponsor, quote(lines).face_value_cents, campaign)
-        rate_bp, year = campaign["rate_bp"], campaign["year"]
+    rate_bp, year = _state_rate(repo, settings, sponsor, lines, bool(application))
     amounts = quote(lines, rate_bp)
     at = now()
     order = {
@@ -198,6 +194,33 @@ def create_order(repo, settings, data, actor):
         "history": [history_entry(None, OrderStatus.DRAFT.value, actor, at, "created")],
     }
     return repo.insert_order(order)
+
+
+def _state_rate(repo, settings, sponsor, lines, cofunded):
+    """The State's rate (bp) and campaign year for the sponsor's order of ``lines``: ``(0, None)``
+    without co-funding; asked by a sponsor that cannot have it, 422 ``cofunding_not_eligible``."""
+    if not cofunded:
+        return 0, None
+    campaign = current_campaign(repo, settings)
+    domain.check_cofunding_eligible(sponsor, quote(lines).face_value_cents, campaign)
+    return campaign["rate_bp"], campaign["year"]
+
+
+def quote_order(repo, settings, data, actor):
+    """What an order would cost, stored nowhere: the quote ``create_order`` would give (for a
+    form that shows it as it is filled). Co-funding asked by a sponsor that cannot have it is 422
+    ``cofunding_not_eligible``, as for the order; the envelope is only drawn on at submission."""
+    require_owner(actor, data["sponsor_id"])
+    sponsor = _sponsor(repo, data["sponsor_id"])
+    rate_bp, _ = _state_rate(repo, settings, sponsor, data["lines"], data["state_cofunding"])
+    return {**quote(data["lines"], rate_bp).as_dict(), "state_rate_bp": rate_bp}
+
+
+def list_distributors(repo, sponsor_id, actor):
+    """A sponsor's distributors (operator, or the sponsor itself), by name."""
+    require_owner(actor, sponsor_id)
+    _sponsor(repo, sponsor_id)
+    return repo.distributors_of(sponsor_id)
 
 
 def _update(repo, order, changes, entries=(), events=()):

@@ -192,6 +192,13 @@ class OrderInput(StrictSchema):
             )
 
 
+class QuoteInput(OrderInput):
+    """An order priced before it is made: its lines, and whether the State co-funding is asked
+    (its application is not needed to price it)."""
+
+    state_cofunding = fields.Boolean(load_default=False)
+
+
 class CofundingDecisionInput(StrictSchema):
     decision = fields.String(
         required=True, validate=validate.OneOf([d.value for d in CofundingDecision])
@@ -260,6 +267,14 @@ class QuoteOut(EventSchema):
     fee_cents = fields.Integer()
     state_share_cents = fields.Integer()
     sponsor_due_cents = fields.Integer()
+
+
+class QuoteAnswerOut(QuoteOut):
+    state_rate_bp = fields.Integer()  # the State's rate applied: 0 when not co-funded
+
+
+class DistributorListOut(EventSchema):
+    distributors = fields.List(fields.Nested(DistributorOut))
 
 
 class LineOut(EventSchema):

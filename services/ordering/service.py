@@ -19,6 +19,7 @@ from services.ordering.schemas import (
     CancelInput,
     CofundingDecisionInput,
     DistributorInput,
+    DistributorListOut,
     DistributorOut,
     OrderInput,
     OrderListOut,
@@ -26,6 +27,8 @@ from services.ordering.schemas import (
     OrderQuery,
     PaymentInput,
     PaymentRecordedOut,
+    QuoteAnswerOut,
+    QuoteInput,
     SponsorInput,
     SponsorOut,
 )
@@ -99,6 +102,12 @@ class OrderingService:
         found = api.get_distributor(self.store, distributor_id, _actor(actor))
         return DistributorOut().dump(found)
 
+    @rpc
+    def list_distributors(self, sponsor_id, actor):
+        """A sponsor's distributors, by name (operator, or the sponsor itself)."""
+        found = api.list_distributors(self.store, sponsor_id, _actor(actor))
+        return DistributorListOut().dump({"distributors": found})
+
     # -- co-funding campaigns -------------------------------------------------------------------
     @rpc
     def set_cofunding_campaign(self, payload, actor):
@@ -125,6 +134,17 @@ class OrderingService:
             self.store, self.settings, OrderInput().load_or_raise(payload), _actor(actor)
         )
         return OrderOut().dump(order)
+
+    @rpc
+    def quote_order(self, payload, actor):
+        """What an order would cost, stored nowhere (its sponsor asks, as it fills its form).
+
+        The quote of ``create_order`` and the State's rate applied; ``state_cofunding`` is true
+        or false here; asked by a sponsor that cannot have it, ``cofunding_not_eligible``."""
+        found = api.quote_order(
+            self.store, self.settings, QuoteInput().load_or_raise(payload), _actor(actor)
+        )
+        return QuoteAnswerOut().dump(found)
 
     @rpc
     def get_order(self, order_id, actor):

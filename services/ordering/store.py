@@ -48,6 +48,11 @@ class OrderingRepository(Repository):
     def get_distributor(self, distributor_id):
         return self.db.distributors.find_one({"id": distributor_id}, HIDDEN)
 
+    def distributors_of(self, sponsor_id, limit=1000):
+        """A sponsor's distributors (on its index), by name."""
+        found = list(self.db.distributors.find({"sponsor_id": sponsor_id}, HIDDEN).limit(limit))
+        return sorted(found, key=lambda d: (d["name"].casefold(), d["id"]))
+
     # -- orders -----------------------------------------------------------------------------------
     def insert_order(self, order):
         self.db.orders.insert_one(dict(order))
