@@ -2,7 +2,7 @@
 
 from services.catalog import domain
 from services.catalog.domain import DEFAULT_RADIUS_KM, ServiceStatus, VenueStatus
-from services.catalog.schemas import VenueChanged, parse_near
+from services.catalog.schemas import APPLICATION_FIELDS, VenueChanged, parse_near
 from shared.contracts.errors_catalog import VenueNotFound
 from shared.history import history_entry
 from shared.ids import looks_like_id, new_id
@@ -21,6 +21,30 @@ def register_venue(repo, data, actor):
         "version": 1,
         "created_at": at,
         "history": [history_entry(None, VenueStatus.APPLIED, actor, at, "registered")],
+    }
+    return repo.insert_venue(venue)
+
+
+# who registers a venue that applied itself (its history's ``by``)
+APPLICANT = {"role": "system", "key_id": None, "subject_id": None, "label": "public application"}
+
+
+def apply_venue(repo, data):
+    """A venue applies itself (the public form): registered ``applied``, never more, with what
+    it said for the operator who examines it (``application``)."""
+    application = {key: data[key] for key in APPLICATION_FIELDS}
+    venue = {key: value for key, value in data.items() if key not in APPLICATION_FIELDS}
+    at = now()
+    venue = {
+        **venue,
+        "id": new_id("ven"),
+        "status": VenueStatus.APPLIED.value,
+        "services": [],
+        "categories": [],
+        "version": 1,
+        "created_at": at,
+        "application": application,
+        "history": [history_entry(None, VenueStatus.APPLIED, APPLICANT, at, "applied")],
     }
     return repo.insert_venue(venue)
 

@@ -1,6 +1,6 @@
 """Every payload of the catalog service (RPC and events), as marshmallow schemas."""
 
-from marshmallow import ValidationError, fields, pre_dump, validate, validates
+from marshmallow import ValidationError, fields, post_load, pre_dump, validate, validates
 from stdnum.fr import siret as siret_number
 
 from services.catalog.domain import (
@@ -60,6 +60,44 @@ class VenueInput(StrictSchema):
     def check_siret(self, value, **kwargs):
         if value is not None and not siret_number.is_valid(value):
             raise ValidationError("invalid SIRET (14 digits with a valid check digit)")
+
+
+PHONE = r"\+?[0-9][0-9 .\-]{8,18}[0-9]"  # a French or international number, as people write it
+APPLICATION_FIELDS = ("contact_email", "phone", "description", "offered_categories")
+
+
+class VenueApplicationInput(VenueInput):
+    """A venue applies itself (``apply_venue``, the public form): the venue's fields, its
+    department read from its INSEE town code when not given, and what the operator needs to
+    examine it (who to contact, the workshops it offers). Always ``applied``."""
+
+    department = department_field(load_default=None)
+    contact_email = fields.Email(required=True, validate=validate.Length(max=200))
+    phone = fields.String(required=True, validate=whole(PHONE, error="not a phone number"))
+    description = fields.String(load_default="", validate=validate.Length(max=1000))
+    offered_categories = fields.List(
+        fields.String(validate=validate.OneOf(sorted(SERVICE_CATEGORIES))),
+        required=True,
+        validate=validate.Length(min=1, max=len(SERVICE_CATEGORIES)),
+    )
+
+    @post_load
+    def with_department(self, data, **kwargs):
+        town = data["town_code"]
+        department = town[:3] if town.startswith("97") else town[:2]
+        if data.get("department") not in (None, department):
+            raise ValidationError("the department is not the town's", "department")
+        categories = list(dict.fromkeys(data["offered_categories"]))
+        return {**data, "department": department, "offered_categories": categories}
+
+
+class ApplicationOut(EventSchema):
+    """What a venue that applied itself said, for the operator who examines it."""
+
+    contact_email = fields.String()
+    phone = fields.String()
+    description = fields.String()
+    offered_categories = fields.List(fields.String())
 
 
 class AccreditationInput(StrictSchema):
@@ -203,6 +241,7 @@ class VenueDetailOut(VenueOut):
     history = fields.List(fields.Nested(HistoryEntry))
     created_at = UtcDateTime()
     version = fields.Integer()
+    application = fields.Nested(ApplicationOut, allow_none=True)  # when it applied itself
 
 
 # The venue events' payload is part of the contract between services: shared/events.py.

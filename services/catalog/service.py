@@ -15,6 +15,7 @@ from services.catalog.schemas import (
     ServiceQuery,
     ServiceQueueOut,
     ServiceRefusalInput,
+    VenueApplicationInput,
     VenueDetailOut,
     VenueInput,
     VenueOut,
@@ -52,6 +53,14 @@ class CatalogService:
         venue = api.register_venue(
             self.store, VenueInput().load_or_raise(payload), ActorSchema().load_or_raise(actor)
         )
+        return VenueDetailOut().dump(venue)
+
+    @rpc
+    def apply_venue(self, payload):
+        """A venue applies itself (the public form, no actor): ``VenueApplicationInput``, the
+        department read from the town code. Always registered ``applied``: only the operator
+        accredits. Returns the venue as the operator sees it, with its ``application``."""
+        venue = api.apply_venue(self.store, VenueApplicationInput().load_or_raise(payload))
         return VenueDetailOut().dump(venue)
 
     @rpc
