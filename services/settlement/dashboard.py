@@ -6,6 +6,12 @@ distinct booklets behind it. Cells under the threshold are merged into one ``oth
 row would itself count fewer than the threshold, the smallest shown cells join it until it does
 (or everything is merged), so that no small cell can be worked out by subtracting the shown ones
 from the totals.
+
+The totals follow the same rule (:func:`anonymised_totals`): a sponsor whose coupons reached fewer
+than the threshold of beneficiaries in all sees only what it ordered (coupons and booklets
+issued), never how many were handed out, used, expired or still outstanding (each of which,
+with what was issued, would give the others away). A table's rows always add up to its total:
+every cell is either shown, or in ``other``, or the whole table is one suppressed row.
 """
 
 from collections import defaultdict
@@ -33,6 +39,19 @@ def anonymised(cells, key_name, threshold=MIN_BENEFICIARIES):
         else:  # too few in all: nothing can be shown
             rows.append({key_name: OTHER, "suppressed": True})
     return rows
+
+
+def anonymised_totals(beneficiaries, ordered, measured, threshold=MIN_BENEFICIARIES):
+    """The dashboard's totals: ``ordered`` (what the sponsor bought: always shown) and
+    ``measured`` (what beneficiaries did), the latter ``None`` each when fewer than
+    ``threshold`` ``beneficiaries`` are behind them (none at all is no one's secret: the counts
+    are then those of booklets never handed out); ``suppressed`` says so."""
+    suppressed = 0 < beneficiaries < threshold
+    out = dict(ordered)
+    out["beneficiaries"] = None if suppressed else beneficiaries
+    out.update({k: (None if suppressed else v) for k, v in measured.items()})
+    out["suppressed"] = suppressed
+    return out
 
 
 def _union(cells):

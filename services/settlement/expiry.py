@@ -259,7 +259,8 @@ def expiry_events(run, serials, batch_size):
 def expiry_alerts(repo, sponsor_id, as_of, tz=None):
     """What expires in the 30 days from ``as_of`` (days of the operator's timezone ``tz``), for
     the sponsor's dashboard: booklets issued, handed out, not yet handed out, started (at least
-    one coupon redeemed), per local end date. ``as_of`` outside the scheme's life:
+    one coupon redeemed), per local end date, with the serials of those not yet handed out
+    (``blockable``: the sponsor may block them). ``as_of`` outside the scheme's life:
     :class:`InvalidPeriod`."""
     tz = tz or periods.zone(periods.DEFAULT_TIMEZONE)
     day = periods.check_day(periods.to_day(as_of), "as_of")
@@ -273,13 +274,21 @@ def expiry_alerts(repo, sponsor_id, as_of, tz=None):
         end = periods.local_date(booklet["valid_until"], tz).isoformat()
         row = by_date.setdefault(
             end,
-            {"valid_until": end, "issued": 0, "handed_out": 0, "not_handed_out": 0, "started": 0},
+            {
+                "valid_until": end,
+                "issued": 0,
+                "handed_out": 0,
+                "not_handed_out": 0,
+                "started": 0,
+                "blockable": [],
+            },
         )
         row["issued"] += 1
         if booklet.get("activated_at"):
             row["handed_out"] += 1
         else:
             row["not_handed_out"] += 1
+            row["blockable"].append(booklet["serial"])
         if repo.booklet_redeemed_count(booklet["serial"]):
             row["started"] += 1
     rows = [by_date[k] for k in sorted(by_date)]

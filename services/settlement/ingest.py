@@ -247,6 +247,8 @@ def on_booklet_activated(repo, event):
             "sponsor_id": event["sponsor_id"],
             "activated_at": times.parse(event["activated_at"]),
             "valid_until": times.parse(event["valid_until"]),
+            # the anonymous profile (age band, public category, postcode), for the dashboard
+            "profile": event.get("profile") or None,
         },
     )
 

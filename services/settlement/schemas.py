@@ -296,6 +296,10 @@ class AlertRow(EventSchema):
     handed_out = fields.Integer()
     not_handed_out = fields.Integer()
     started = fields.Integer()
+    blockable = fields.List(
+        fields.String(),
+        metadata={"description": "serials of the booklets not yet handed out (to block)"},
+    )
 
 
 class AlertTotals(EventSchema):
@@ -355,22 +359,33 @@ class DashboardRow(EventSchema):
     venue_id = fields.String()
     category = fields.String()
     territory = fields.String()
+    age_band = fields.String()
+    public_category = fields.String()
     beneficiaries = fields.Integer()
-    distributed = fields.Integer()
+    distributed = fields.Integer(metadata={"description": "booklets handed out"})
+    handed_out = fields.Integer(metadata={"description": "coupons handed out"})
     redeemed = fields.Integer()
+    expired = fields.Integer()
+    outstanding = fields.Integer()
     suppressed = fields.Boolean()
 
 
 class DashboardTotals(EventSchema):
+    """What was issued, always; the rest null when fewer than ``min_beneficiaries`` (but some)
+    beneficiaries are behind it (``suppressed``)."""
+
     booklets_issued = fields.Integer()
-    booklets_distributed = fields.Integer()
-    booklets_cancelled = fields.Integer()
     coupons_issued = fields.Integer()
-    coupons_redeemed = fields.Integer()
-    coupons_expired = fields.Integer()
-    coupons_outstanding = fields.Integer()
-    redeemed_cents = fields.Integer()
-    refunded_cents = fields.Integer()
+    suppressed = fields.Boolean()
+    beneficiaries = fields.Integer(allow_none=True)
+    booklets_distributed = fields.Integer(allow_none=True)
+    booklets_cancelled = fields.Integer(allow_none=True)
+    coupons_handed_out = fields.Integer(allow_none=True)
+    coupons_redeemed = fields.Integer(allow_none=True)
+    coupons_expired = fields.Integer(allow_none=True)
+    coupons_outstanding = fields.Integer(allow_none=True)
+    redeemed_cents = fields.Integer(allow_none=True)
+    refunded_cents = fields.Integer(allow_none=True)
 
 
 class DashboardOut(EventSchema):
@@ -383,3 +398,5 @@ class DashboardOut(EventSchema):
     by_venue = fields.List(fields.Nested(DashboardRow))
     by_category = fields.List(fields.Nested(DashboardRow))
     by_territory = fields.List(fields.Nested(DashboardRow))
+    by_age_band = fields.List(fields.Nested(DashboardRow))
+    by_public_category = fields.List(fields.Nested(DashboardRow))

@@ -583,7 +583,14 @@ class SettlementRepository(Repository):
     def booklets_of_sponsor(self, sponsor_id):
         return self.db.booklets.find(
             {"sponsor_id": sponsor_id},
-            {"_id": 0, "serial": 1, "activated_at": 1, "cancelled_at": 1, "coupon_count": 1},
+            {
+                "_id": 0,
+                "serial": 1,
+                "activated_at": 1,
+                "cancelled_at": 1,
+                "coupon_count": 1,
+                "profile": 1,
+            },
         )
 
     def coupon_counts_of_sponsor(self, sponsor_id):
@@ -606,6 +613,11 @@ class SettlementRepository(Repository):
         return self.db.coupons.find(
             {"sponsor_id": sponsor_id, "status": "redeemed"},
             {"_id": 0, "booklet_serial": 1, "redemption_id": 1},
+        )
+
+    def expired_coupons_of_sponsor(self, sponsor_id):
+        return self.db.coupons.find(
+            {"sponsor_id": sponsor_id, "status": "expired"}, {"_id": 0, "booklet_serial": 1}
         )
 
     def payables_by_ids(self, ids):

@@ -83,9 +83,12 @@ def test_dashboard_of_a_sponsor(repo):
     board = api.sponsor_dashboard(repo, confirmed["sponsor_id"])
     assert board["totals"] == {
         "booklets_issued": 8,
+        "coupons_issued": 40,
+        "suppressed": False,
+        "beneficiaries": 7,
+        "coupons_handed_out": 35,
         "booklets_distributed": 7,
         "booklets_cancelled": 0,
-        "coupons_issued": 40,
         "coupons_redeemed": 13,
         "coupons_expired": 0,
         "coupons_outstanding": 27,
@@ -96,9 +99,9 @@ def test_dashboard_of_a_sponsor(repo):
         {"venue": "other", "beneficiaries": 7, "redeemed": 13}  # the small one took the big along
     ]
     assert board["by_month"] == [
-        {"month": "2026-02", "beneficiaries": 7, "distributed": 7, "redeemed": 0},
+        {"month": "2026-02", "beneficiaries": 7, "distributed": 7, "handed_out": 35, "redeemed": 0},
         # April's one beneficiary cannot stand alone, nor be read off as total - March: merged
-        {"month": "other", "beneficiaries": 7, "distributed": 0, "redeemed": 13},
+        {"month": "other", "beneficiaries": 7, "distributed": 0, "handed_out": 0, "redeemed": 13},
     ]
     assert board["by_category"] == [
         {"category": "online_procedures", "beneficiaries": 7, "redeemed": 13}
