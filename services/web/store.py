@@ -126,6 +126,12 @@ class WebRepository(Repository):
         moment = now()
         self.db.login_failures.insert_many([{"key": key, "at": moment} for key in keys])
 
+    def attempts(self, key, window):
+        """Records of ``key`` in the last ``window`` (at most the TTL's hour): the public
+        application form counts its applications per address with them."""
+        since = now() - window
+        return self.db.login_failures.count_documents({"key": key, "at": {"$gte": since}})
+
     def forget_failures(self, key):
         self.db.login_failures.delete_many({"key": key})
 

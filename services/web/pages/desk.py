@@ -35,6 +35,14 @@ class DeskPages:
         visit = self.web.visit(request)
         person = visit.require("venue")
         venue = self._venue(person)
+        if venue["status"] != "accredited":  # applied (waits for the operator), suspended, revoked
+            if request.method == "POST":
+                visit.check_csrf()
+            return visit.render(
+                "application_waiting.html",
+                status=200 if request.method == "GET" else 403,
+                venue=venue,
+            )
         if request.method == "GET":
             return self._desk(visit, venue, basket.blank_lines(), basket.new_idempotency_key())
         visit.check_csrf()
