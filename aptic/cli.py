@@ -114,6 +114,7 @@ def _run_in_this_process(config, services):
     runner = ServiceRunner(config)
     for cls in all_service_classes(list(services)):
         runner.add_service(cls)
+    _serve_metrics(config)
 
     def stop(signum, frame):
         eventlet.spawn_n(runner.stop)
@@ -127,6 +128,35 @@ def _run_in_this_process(config, services):
             runner.stop()
         except KeyboardInterrupt:
             runner.kill()
+
+
+def _serve_metrics(config):
+    """The process's metrics endpoint (METRICS_ADDRESS; under `aptic run`, moved on by the
+    child's APTIC_METRICS_OFFSET so that each process has its port). docs/operations.md."""
+    from shared import metrics
+
+    offset = int(os.environ.get("APTIC_METRICS_OFFSET") or 0)
+    try:
+        bound = metrics.serve(config, offset)
+    except OSError as exc:  # the port is taken: the services run, without metrics
+        raise click.ClickException(f"could not serve the metrics: {exc}") from None
+    if bound is not None:
+        click.echo(f"metrics: http://{bound[0]}:{bound[1]}/metrics", err=True)
+
+
+def _metrics_ports(config, children):
+    """Each supervised process its own metrics port: METRICS_ADDRESS's, then the next ones."""
+    from shared.metrics import metrics_address
+
+    address = metrics_address(config)
+    if address is None:
+        return
+    for offset, child in enumerate(children):
+        child.env["APTIC_METRICS_OFFSET"] = str(offset)
+        click.echo(
+            f"metrics of {child.name}: http://{address[0]}:{address[1] + offset}/metrics",
+            err=True,
+        )
 
 
 def _gateway_url(config):
@@ -186,6 +216,7 @@ def _run_supervised(ctx, config):
         storage = uri.split("@")[-1]  # never print credentials
     env = {**os.environ, "MONGO_URI": uri}
     children = plan(list(SERVICES), redemption_instances(config), ctx.obj["config_path"], env)
+    _metrics_ports(config, children)
     supervisor = Supervisor(children, sleep=eventlet.sleep)
 
     def stop(signum, frame):

@@ -2,6 +2,7 @@
 
 import logging
 import os
+import time
 import traceback
 
 import eventlet
@@ -11,9 +12,10 @@ from nameko.constants import AMQP_SSL_CONFIG_KEY, LOGIN_METHOD_CONFIG_KEY
 from nameko.events import SERVICE_POOL, EventHandler
 from nameko.extensions import DependencyProvider
 from nameko.rpc import Rpc
+from nameko.web.handlers import HttpRequestHandler
 
 from shared import amqp_client as wire
-from shared import times
+from shared import metrics, times
 from shared.errors import AppError
 
 log = logging.getLogger(__name__)
@@ -32,7 +34,13 @@ class ReliableRpc(Rpc):
     instead (or, if its own connection is gone, the broker has done so already): it is delivered
     again once the broker is back, and done again (at least once, as any call; the platform's
     writes are idempotent) so that a caller still waiting gets its answer.
+
+    Measured (:mod:`shared.metrics`): latency and outcome of every call, refusals by code.
     """
+
+    def handle_message(self, body, message):
+        message.aptic_received = time.perf_counter()
+        return super().handle_message(body, message)
 
     def handle_result(self, message, worker_ctx, result, exc_info):
         try:
@@ -48,6 +56,23 @@ class ReliableRpc(Rpc):
             except Exception:  # its connection is gone too: the broker requeues it by itself
                 pass
             return result, exc_info
+        finally:
+            self._measure(message, result, exc_info)
+
+    def _measure(self, message, result, exc_info):
+        received = getattr(message, "aptic_received", None)
+        seconds = time.perf_counter() - received if received is not None else 0.0
+        try:
+            metrics.rpc_answered(
+                self.container.service_name,
+                self.method_name,
+                seconds,
+                result,
+                exc_info,
+                self.expected_exceptions,
+            )
+        except Exception:  # a metric never fails a call
+            log.exception("could not count the RPC %s", self.method_name)
 
 
 def rpc(fn=None, **kwargs):
@@ -104,15 +129,26 @@ class ReliableEventHandler(EventHandler):
             queue_arguments=dict(wire.EVENT_QUEUE_ARGUMENTS),
         )
 
+    def _count(self, outcome):
+        try:
+            metrics.event_handled(
+                self.container.service_name, self.source_service, self.event_type, outcome
+            )
+        except Exception:  # a metric never fails a handler
+            log.exception("could not count an event of %s", self.event_type)
+
     def handle_message_processed(self, message, result=None, exc_info=None):
         if exc_info is None or isinstance(exc_info[1], self.expected_exceptions):
+            self._count("ok" if exc_info is None else "refused")
             self.queue_consumer.ack_message(message)
             return
         deliveries = wire.deliveries(message.headers)
         limit = getattr(self, "delivery_limit", wire.DELIVERY_LIMIT)
         if deliveries >= limit and self._dead_letter(message, exc_info, deliveries):
+            self._count("dead_lettered")
             self.queue_consumer.ack_message(message)
             return
+        self._count("retried")
         delay = getattr(self, "requeue_delay", REQUEUE_DELAY_SECONDS)
         delay = min(delay * 2 ** (deliveries - 1), MAX_REQUEUE_DELAY_SECONDS)
         # put back later without holding a worker (RPCs share them): the event waits unacked
@@ -163,6 +199,32 @@ class ReliableEventHandler(EventHandler):
             extra={"queue": self.queue.name, "deliveries": deliveries},
         )
         return True
+
+
+class MeasuredHttpHandler(HttpRequestHandler):
+    """nameko's HTTP entrypoint, measured (:mod:`shared.metrics`): each request's handling time
+    by service, method, route (its pattern, e.g. ``/api/v1/venues/<venue_id>``) and status, until
+    the answer is made (a streamed body's sending is not counted). The gateway's and the web
+    pages' handlers derive from it."""
+
+    def handle_request(self, request):
+        started = time.perf_counter()
+        response = None
+        try:
+            response = super().handle_request(request)
+            return response
+        finally:
+            status = getattr(response, "status_code", 500)
+            try:
+                metrics.http_answered(
+                    self.container.service_name,
+                    request.method,
+                    self.url,
+                    status,
+                    time.perf_counter() - started,
+                )
+            except Exception:  # a metric never fails a request
+                log.exception("could not count a request to %s", self.url)
 
 
 class DeadLetterCount(DependencyProvider):

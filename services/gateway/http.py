@@ -6,12 +6,12 @@ import logging
 import re
 from dataclasses import dataclass, field
 
-from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import WebServer, WsgiApp
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from services.gateway.errors import status_and_body
+from shared.entrypoints import MeasuredHttpHandler
 from shared.errors import (
     AppError,
     InvalidInput,
@@ -237,7 +237,7 @@ class ApiWebServer(WebServer):
         return Cors(json_errors, cors_origins(self.container.config))
 
 
-class ApiHandler(HttpRequestHandler):
+class ApiHandler(MeasuredHttpHandler):
     """A route of the API; ``spec`` (its :class:`RouteSpec`) says who may call it: the gateway's
     :class:`~services.gateway.auth.ApiKeys` reads the roles from there, nowhere else."""
 

@@ -3,7 +3,7 @@
 import logging
 
 from services.settlement.exceptions import RunInProgress
-from shared import times
+from shared import metrics, times
 
 log = logging.getLogger(__name__)
 
@@ -14,10 +14,13 @@ PROGRESS_EVERY = 10_000  # lines between two progress reports of a run
 
 # -- runs: shared ---------------------------------------------------------------------------------
 def _with_lock(repo, holder, work):
+    kind = metrics.run_kind(holder)  # counted and timed: aptic_runs_total (docs/operations.md)
     if not repo.acquire_lock(RUN_LOCK, holder, times.now(), RUN_LOCK_SECONDS):
+        metrics.run_locked(kind)
         raise RunInProgress(details={"requested": holder})
     try:
-        return work()
+        with metrics.measured_run(kind):
+            return work()
     finally:
         repo.release_lock(RUN_LOCK, holder)
 

@@ -9,7 +9,6 @@ from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from nameko.exceptions import RemoteError, UnknownService
-from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import WebServer, WsgiApp, parse_address
 from werkzeug.exceptions import HTTPException
 from werkzeug.utils import safe_join
@@ -17,6 +16,7 @@ from werkzeug.wrappers import Response
 
 from services.web import accounts
 from services.web.i18n import filters, load_translations
+from shared.entrypoints import MeasuredHttpHandler
 from shared.errors import AppError, Forbidden, NotFound, TooManyAttempts, Unavailable
 
 log = logging.getLogger(__name__)
@@ -159,7 +159,7 @@ def status_of(exc):
     return 500
 
 
-class PageHandler(HttpRequestHandler):
+class PageHandler(MeasuredHttpHandler):
     server = PagesServer()
 
     def handle_request(self, request):
