@@ -153,7 +153,7 @@ def distributor_scans(visitor, data):
     options = {"viewport": TABLET}
     if data.get("camera"):
         options["permissions"] = ["camera"]
-    person = visitor(f"{data['test']}-tablet", **options)
+    person = visitor(f"{data['test']}-{'camera' if data.get('camera') else 'tablet'}", **options)
     page = person.page
     login(person, site, data["email"], data["password"])
     assert page.url.endswith("/distribution"), page.url
