@@ -12,6 +12,7 @@ import logging
 
 from nameko.dependency_providers import Config
 from nameko.events import EventDispatcher
+from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 
 from services.settlement import api, periods
@@ -83,6 +84,13 @@ def _file(reference, filename, content):
     }
 
 
+class Background(DependencyProvider):
+    """Work that goes on after the RPC answered, in a thread of the container (stopped with it)."""
+
+    def get_dependency(self, worker_ctx):
+        return self.container.spawn_managed_thread
+
+
 class SettlementService:
     name = "settlement"
 
@@ -91,6 +99,7 @@ class SettlementService:
     dispatch = EventDispatcher()
     correlation = Correlation()
     config = Config()
+    background = Background()
 
     # -- events in ----------------------------------------------------------------------------
     @event_handler("ordering", "order_confirmed")
@@ -180,6 +189,43 @@ class SettlementService:
         )
 
     @rpc
+    def begin_settlement_run(self, payload, actor=None):
+        """Ask for a settlement run without waiting for it: ``{"id", "kind"}`` at once.
+
+        The same checks as ``run_settlement`` first (400 ``invalid_period``, 422
+        ``period_not_over``); the run is then made in the background, its ``progress`` read
+        with ``get_settlement_run`` (404 until it has begun). For the pages (issue 14)."""
+        data = RunInput().load_or_raise(payload)
+        day = periods.check_day(data["period_end"], "period_end")
+        periods.check_over(
+            day, "period_end", periods.today(self.settings.zone), "the cut-off is not over"
+        )
+        self.background(
+            lambda: self._in_background(self.run_settlement, {"period_end": day.isoformat()}, actor)
+        )
+        return {"id": api.run_id_for(day), "kind": "settlement"}
+
+    @rpc
+    def begin_expiry_run(self, payload, actor=None):
+        """Ask for an expiry run without waiting for it: ``{"id", "kind"}`` at once.
+
+        The same checks as ``run_expiry`` first; the run is then made in the background, its
+        ``progress`` read with ``get_expiry_run`` (404 until it has begun)."""
+        data = ExpiryRunInput().load_or_raise(payload)
+        day = periods.check_day(data["as_of"], "as_of")
+        periods.check_over(day, "as_of", periods.today(self.settings.zone), "not in advance")
+        self.background(
+            lambda: self._in_background(self.run_expiry, {"as_of": day.isoformat()}, actor)
+        )
+        return {"id": api.expiry_run_id_for(day), "kind": "expiry"}
+
+    def _in_background(self, method, payload, actor):
+        try:
+            method(payload, actor)
+        except Exception:  # another run holds the lock, or it failed: the run shows where
+            log.exception("background run %s failed", payload)
+
+    @rpc
     def get_settlement_run(self, run_id):
         RunRef().load_or_raise({"run_id": run_id})
         return self._run_out(api.get_run(self.store, run_id))
@@ -264,6 +310,12 @@ class SettlementService:
     def get_expiry_run(self, run_id):
         RunRef().load_or_raise({"run_id": run_id})
         return self._expiry_out(api.get_expiry_run(self.store, run_id))
+
+    @rpc
+    def list_expiry_runs(self, query=None):
+        """Expiry runs, the latest ``as_of`` first."""
+        runs = self.store.list_runs("expiry_runs", "as_of")
+        return {"runs": [self._expiry_out(r) for r in runs]}
 
     def _expiry_out(self, run):
         return ExpiryRunOut().dump(_times(run, "created_at", "completed_at"))

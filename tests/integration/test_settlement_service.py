@@ -179,3 +179,53 @@ def test_events_a_crash_left_unsent_are_sent_by_the_timer(container_factory, ser
         republish()  # nothing left to send
     eventlet.sleep(0.3)
     assert len(Redemption.runs) == 2
+
+
+def test_runs_begun_without_waiting(container_factory, service_config):
+    """The pages ask for a run and get its id at once; the run is made in the background and
+    polled (its progress, then completed); a day still to come is refused before anything."""
+    container_factory(SettlementService, service_config).start()
+    dispatch = event_dispatcher(service_config)
+    confirmed = ev.order_confirmed(coupons=5)
+    issued = ev.booklets_issued(confirmed)
+    redeemed = ev.redeemed(issued, ev.all_coupons(issued)[:2], venue_id=VENUE)
+    dispatch("catalog", "venue_accredited", ev.venue(VENUE))
+    dispatch("ordering", "order_confirmed", confirmed)
+    dispatch("issuance", "booklets_issued", issued)
+    dispatch("redemption", "coupons_redeemed", CouponsRedeemed().dump(redeemed))
+    with ClusterRpcProxy(service_config) as cluster:
+        settlement = cluster.settlement
+        wait_until(lambda: settlement.ledger_balance()["liabilities"]["venue_payable_cents"])
+        begun = settlement.begin_settlement_run({"period_end": "2026-03-31"}, OPERATOR)
+        assert begun == {"id": "SR-2026-03-31", "kind": "settlement"}
+
+        def completed():
+            try:
+                run = settlement.get_settlement_run(begun["id"])
+            except AppError as exc:
+                assert exc.code == "settlement_run_not_found"  # not begun yet
+                return None
+            return run["status"] == "completed" and run
+
+        run = wait_until(completed)
+        assert run["totals"]["net_cents"] == 1920 and run["progress"]["phase"]
+        assert run["created_by"]["label"] == "integration test"
+
+        expiry = settlement.begin_expiry_run({"as_of": "2026-04-01"}, OPERATOR)
+        assert expiry == {"id": "EXP-2026-04-01", "kind": "expiry"}
+
+        def expired():
+            listed = settlement.list_expiry_runs()["runs"]
+            return listed and listed[0]["status"] == "completed" and listed
+
+        assert [r["id"] for r in wait_until(expired)] == ["EXP-2026-04-01"]
+
+        with pytest.raises(AppError) as caught:
+            settlement.begin_settlement_run({"period_end": "2999-01-31"}, OPERATOR)
+        assert caught.value.code == "period_not_over"
+        with pytest.raises(AppError) as caught:
+            settlement.begin_expiry_run({"as_of": "1999-01-01"}, OPERATOR)
+        assert caught.value.code == "invalid_period"
+
+
+OPERATOR = {"role": "operator", "key_id": None, "subject_id": None, "label": "integration test"}
