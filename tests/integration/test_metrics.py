@@ -3,7 +3,11 @@ serves its endpoint as ``aptic run`` does (``shared.metrics.serve``), and the te
 HTTP like Prometheus, parsing the exposition format: every sample that the calls, events,
 refusals, runs and dead letters should move has moved by exactly as much."""
 
+import os
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 
 import eventlet
 import pytest
@@ -15,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from services.gateway.service import GatewayService
 from services.redemption.service import RedemptionService
 from services.settlement.service import SettlementService
+from services.web.service import WebService
 from shared import metrics
 from shared.entrypoints import MeasuredHttpHandler, event_handler, rpc
 from shared.errors import AppError, InvalidInput
@@ -22,6 +27,7 @@ from tests.conftest import free_port
 from tests.redemption_support import issued, venue_event, wrong
 
 pytestmark = pytest.mark.integration
+APTIC = str(Path(sys.executable).parent / "aptic")
 
 VENUE, SERVICE = "ven_00000000000000000001", "svc_00000000000000000001"
 ACTOR = {"role": "venue", "key_id": "key_t", "subject_id": VENUE, "label": None}
@@ -95,7 +101,9 @@ def test_rpc_http_events_redemptions_refusals_and_dead_letters_are_counted(
     }
     till_web = f"127.0.0.1:{free_port()}"  # nameko's own HTTP server, not the gateway's
     container_factory(Till, {**config, "WEB_SERVER_ADDRESS": till_web}).start()
-    for cls in (RedemptionService, GatewayService):
+    pages = f"127.0.0.1:{free_port()}"
+    config["WEB_PAGES_ADDRESS"] = pages
+    for cls in (RedemptionService, GatewayService, WebService):
         container_factory(cls, config).start()
     address = endpoint(config)
     before = scrape(address)
@@ -142,9 +150,11 @@ def test_rpc_http_events_redemptions_refusals_and_dead_letters_are_counted(
             cluster.redemption.redeem(VENUE, refused, ACTOR)
     assert refusal.value.code == "invalid_security_code"
 
-    # HTTP: the gateway's API (a public route, one refused without a key) and a route of Till
+    # HTTP: the gateway's API (a public route, one refused without a key), a web page, a route
+    # of Till
     assert requests.get(f"http://{web}/api/v1/openapi.json", timeout=10).status_code == 200
     assert requests.get(f"http://{web}/api/v1/api-keys", timeout=10).status_code == 401
+    assert requests.get(f"http://{pages}/connexion", timeout=10).status_code == 200
     assert requests.get(f"http://{till_web}/till/7", timeout=10).status_code == 200
     assert requests.get(f"http://{till_web}/till/0", timeout=10).status_code == 404
     # a poison event: tried, retried, given up to the dead-letter queue
@@ -211,6 +221,7 @@ def test_rpc_http_events_redemptions_refusals_and_dead_letters_are_counted(
         ("/api/v1/api-keys", "401"),
     ):
         expected[sample(http, service="gateway", method="GET", route=route, status=status)] = 1
+    expected[sample(http, service="web", method="GET", route="/connexion", status="200")] = 1
     for status in ("200", "404"):
         expected[
             sample(http, service="metered_till", method="GET", route="/till/<int:n>", status=status)
@@ -268,3 +279,43 @@ def test_settlement_and_expiry_runs_are_counted(container_factory, service_confi
     assert not any(k[0] == "aptic_runs_total" and ("status", "failed") in k[1] for k in changes)
     last = scrape(address)[sample("aptic_run_last_completed_timestamp_seconds", kind="settlement")]
     assert last > 1.7e9
+
+
+def test_aptic_run_serves_the_process_metrics_on_its_port(service_config):
+    """`aptic run --service catalog` as `aptic run` starts it for its 2nd process: METRICS_ADDRESS
+    moved on by APTIC_METRICS_OFFSET; the catalog's calls are in it."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "AMQP_URI": service_config["AMQP_URI"],
+        "MONGO_URI": service_config["MONGO_URI"],
+        "MONGO_DB_PREFIX": service_config["MONGO_DB_PREFIX"],
+        "METRICS_ADDRESS": f"127.0.0.1:{port - 1}",
+        "APTIC_METRICS_OFFSET": "1",
+    }
+    process = subprocess.Popen(
+        [APTIC, "run", "--service", "catalog"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        with ClusterRpcProxy(service_config) as cluster, eventlet.Timeout(30):
+            while True:  # until the catalog answers
+                try:
+                    assert cluster.catalog.health()["service"] == "catalog"
+                    break
+                except Exception:
+                    assert process.poll() is None, process.stderr.read()
+                    eventlet.sleep(0.2)
+        samples = scrape(("127.0.0.1", port))
+        health = sample(
+            "aptic_rpc_duration_seconds_count", service="catalog", method="health", outcome="ok"
+        )
+        assert samples[health] >= 1
+        assert samples[sample("aptic_dead_letters", queue="aptic.dead-letters")] == 0
+    finally:
+        process.kill()  # its stop is not what is tested here (and takes seconds)
+        _, errors = process.communicate()
+    assert f"metrics: http://127.0.0.1:{port}/metrics" in errors
