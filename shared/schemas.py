@@ -81,6 +81,15 @@ def money(required=True, **kwargs):
 
 # The largest page offset a list takes (MongoDB's skip is a 64-bit integer: 2**63 was a 500).
 MAX_OFFSET = 10_000_000
+MAX_PAGE = 500  # the largest page a list answers (a larger ``limit`` is a validation error)
+
+
+class PageQuery(StrictSchema):
+    """A page of a list: ``limit`` items (1 to 500) after the first ``offset``; the database
+    selects the page and counts the matches (``total``), nothing is cut silently."""
+
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_PAGE))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
 
 
 def whole(pattern, error=None):

@@ -5,12 +5,10 @@ database selects the page and counts the matches; nothing is cut silently (a ``l
 largest one is a 400 ``validation_error``).
 """
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields
 
 from services.gateway.auth import KeyOut
-from shared.schemas import MAX_OFFSET, StrictSchema
-
-MAX_PAGE = 500
+from shared.schemas import MAX_PAGE, PageQuery  # noqa: F401  (the routes' page query)
 
 PAGE_DOC = {
     "total": "how many match in all (not only on this page)",
@@ -40,13 +38,6 @@ class KeyCreatedOut(KeyOut):
 
 
 KeyListOut = listing("KeyListOut", "keys", KeyOut)
-
-
-class PageQuery(StrictSchema):
-    """A page of a list: ``limit`` items (1 to 500) after the first ``offset``."""
-
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_PAGE))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
 
 
 class KeyRevokedOut(Schema):

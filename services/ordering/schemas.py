@@ -17,7 +17,15 @@ from services.ordering.domain import (
     SponsorKind,
 )
 from shared.ids import looks_like_id
-from shared.schemas import EventSchema, HistoryEntry, IbanField, StrictSchema, UtcDateTime, whole
+from shared.schemas import (
+    EventSchema,
+    HistoryEntry,
+    IbanField,
+    PageQuery,
+    StrictSchema,
+    UtcDateTime,
+    whole,
+)
 
 DEPARTMENT = r"0[1-9]|[1-8][0-9]|9[0-5]|2[AB]|97[1-6]"
 TOWN = r"[0-9]{5}|2[AB][0-9]{3}"  # INSEE code of the commune
@@ -221,13 +229,11 @@ class PaymentInput(StrictSchema):
     )  # the bank transfer's reference: the same reference twice records one payment
 
 
-class OrderQuery(StrictSchema):
+class OrderQuery(PageQuery):
     sponsor_id = id_field("spo", load_default=None)
     status = fields.String(
         load_default=None, validate=validate.OneOf([s.value for s in OrderStatus])
     )
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=1_000_000))
 
 
 class CampaignInput(StrictSchema):
@@ -339,8 +345,12 @@ class OrderOut(EventSchema):
 
 
 class OrderListOut(EventSchema):
-    total = fields.Integer()
-    orders = fields.List(fields.Nested(OrderOut))
+    """A page of orders (``total``: how many match in all)."""
+
+    orders = fields.List(fields.Nested(OrderOut), required=True)
+    total = fields.Integer(required=True)
+    limit = fields.Integer(required=True)
+    offset = fields.Integer(required=True)
 
 
 class PaymentRecordedOut(EventSchema):

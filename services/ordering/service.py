@@ -154,10 +154,10 @@ class OrderingService:
     @rpc
     def list_orders(self, query, actor):
         """Orders of a sponsor (a sponsor key: its own), oldest first; filters of OrderQuery."""
-        orders, total = api.list_orders(
-            self.store, OrderQuery().load_or_raise(query), _actor(actor)
-        )
-        return OrderListOut().dump({"total": total, "orders": orders})
+        data = OrderQuery().load_or_raise(query)
+        orders, total = api.list_orders(self.store, data, _actor(actor))
+        page = {"total": total, "limit": data["limit"], "offset": data["offset"]}
+        return OrderListOut().dump({**page, "orders": orders})
 
     @rpc
     def submit_order(self, order_id, actor):

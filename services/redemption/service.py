@@ -33,7 +33,7 @@ from shared.events import (
 from shared.logs import Correlation
 from shared.mongo import Store
 from shared.outbox import OUTBOX_FIELD, OUTBOX_FLUSH_SECONDS, Outbox
-from shared.schemas import ActorSchema
+from shared.schemas import ActorSchema, PageQuery
 
 
 class RedemptionService:
@@ -156,14 +156,17 @@ class RedemptionService:
         }
 
     @rpc
-    def list_locks(self):
-        """Brute-force locks of venues and coupons, the latest ending first (with their guesses).
+    def list_locks(self, query=None):
+        """Brute-force locks of venues and coupons, the latest ending first (with their guesses),
+        a page at a time (``limit``, ``offset``; ``total``).
 
         Each: which venue or coupon, how many wrong codes and unknown serials, from which venues,
         until when."""
+        page = PageQuery().load_or_raise(query or {})
+        found, total = self.store.locks(page["limit"], page["offset"])
         dates = ("window_start", "locked_at", "locked_until")
         locks = [
             {"kind": "venue", **lock, **{k: times.iso(lock.get(k)) for k in dates}}
-            for lock in self.store.locks()
+            for lock in found
         ]
-        return {"locks": LockOut(many=True).dump(locks)}
+        return {"locks": LockOut(many=True).dump(locks), "total": total, **page}

@@ -453,13 +453,17 @@ class RedemptionRepository(Repository):
         """A lock, for operators (purged by the server after its ``expires_at``)."""
         self.db.locks.insert_one(dict(lock))
 
-    def locks(self, limit=200):
-        """Locks of venues and coupons, the latest ending first."""
-        return list(
+    def locks(self, limit=50, offset=0):
+        """A page of the locks of venues and coupons, the latest ending first:
+        ``(locks, total)``."""
+        total = self.db.locks.count_documents({})
+        found = list(
             self.db.locks.find({}, {"_id": 0, "expires_at": 0})
             .sort("locked_until", DESCENDING)
+            .skip(offset)
             .limit(limit)
         )
+        return found, total
 
     def ping(self):
         self.db.command("ping")

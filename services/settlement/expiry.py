@@ -221,9 +221,11 @@ def get_expiry_run(repo, run_id):
     return run
 
 
-def credit_notes(repo, funder_id=None):
-    """Credit notes, newest first (``funder_id``: only that funder's)."""
-    return [doc["snapshot"] for doc in repo.documents("credit_note", funder_id)]
+def credit_notes(repo, funder_id=None, limit=50, offset=0):
+    """A page of credit notes, newest first (``funder_id``: only that funder's):
+    ``(notes, total)``."""
+    docs, total = repo.documents("credit_note", funder_id, limit=limit, offset=offset)
+    return [doc["snapshot"] for doc in docs], total
 
 
 def credit_note_by_reference(repo, reference, funder_id=None):

@@ -2,7 +2,7 @@
 
 from marshmallow import fields, validate
 
-from shared.schemas import EventSchema, StrictSchema, UtcDateTime
+from shared.schemas import EventSchema, PageQuery, StrictSchema, UtcDateTime
 
 
 class RunInput(StrictSchema):
@@ -317,11 +317,15 @@ class AlertsOut(EventSchema):
     totals = fields.Nested(AlertTotals)
 
 
-class CreditNoteQuery(StrictSchema):
+class RunListQuery(PageQuery):
+    """A page of settlement runs, newest first."""
+
+
+class CreditNoteQuery(PageQuery):
     funder_id = fields.String(load_default=None, validate=validate.Length(min=1, max=80))
 
 
-class VenueStatementQuery(StrictSchema):
+class VenueStatementQuery(PageQuery):
     venue_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
 
 

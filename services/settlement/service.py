@@ -36,6 +36,7 @@ from services.settlement.schemas import (
     ExpiryRunStartedOut,
     FundStatementRef,
     RunInput,
+    RunListQuery,
     RunOut,
     RunRef,
     RunStartedOut,
@@ -231,9 +232,12 @@ class SettlementService:
         return self._run_out(api.get_run(self.store, run_id))
 
     @rpc
-    def list_settlement_runs(self):
-        runs = self.store.list_runs("runs", "period_end")
-        return {"runs": [self._run_out(r) for r in runs]}
+    def list_settlement_runs(self, query=None):
+        """A page of settlement runs, newest first, without their payouts (``limit``,
+        ``offset``; ``total``: how many runs)."""
+        page = RunListQuery().load_or_raise(query or {})
+        runs, total = self.store.list_runs("runs", "period_end", page["limit"], page["offset"])
+        return {"runs": [self._run_out(r) for r in runs], "total": total, **page}
 
     def _run_out(self, run):
         return RunOut().dump(_times(run, "created_at", "completed_at"))
@@ -313,9 +317,11 @@ class SettlementService:
 
     @rpc
     def list_expiry_runs(self, query=None):
-        """Expiry runs, the latest ``as_of`` first."""
-        runs = self.store.list_runs("expiry_runs", "as_of")
-        return {"runs": [self._expiry_out(r) for r in runs]}
+        """A page of expiry runs, the latest ``as_of`` first (``limit``, ``offset``; ``total``:
+        how many runs)."""
+        page = RunListQuery().load_or_raise(query or {})
+        runs, total = self.store.list_runs("expiry_runs", "as_of", page["limit"], page["offset"])
+        return {"runs": [self._expiry_out(r) for r in runs], "total": total, **page}
 
     def _expiry_out(self, run):
         return ExpiryRunOut().dump(_times(run, "created_at", "completed_at"))
@@ -333,15 +339,21 @@ class SettlementService:
         """Credit notes (expiry refunds and cancelled orders), newest first; ``funder_id``
         filters (``sponsor:<id>`` or ``state``)."""
         data = CreditNoteQuery().load_or_raise(query)
-        notes = api.credit_notes(self.store, data["funder_id"])
-        return {"credit_notes": CreditNoteSummary(many=True).dump(notes)}
+        notes, total = api.credit_notes(
+            self.store, data["funder_id"], data["limit"], data["offset"]
+        )
+        page = {"total": total, "limit": data["limit"], "offset": data["offset"]}
+        return {"credit_notes": CreditNoteSummary(many=True).dump(notes), **page}
 
     @rpc
     def list_venue_statements(self, query):
         """A venue's payout statements (one per run that paid it), newest first."""
         data = VenueStatementQuery().load_or_raise(query)
-        statements = api.venue_statements(self.store, data["venue_id"])
-        return {"statements": VenueStatementSummary(many=True).dump(statements)}
+        statements, total = api.venue_statements(
+            self.store, data["venue_id"], data["limit"], data["offset"]
+        )
+        page = {"total": total, "limit": data["limit"], "offset": data["offset"]}
+        return {"statements": VenueStatementSummary(many=True).dump(statements), **page}
 
     @rpc
     def credit_note_pdf_by_reference(self, reference, funder_id=None):

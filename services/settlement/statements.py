@@ -150,9 +150,11 @@ def statement(repo, run_id, venue_id):
     return doc["snapshot"], statement_lines(repo.run_payables(run_id, venue_id))
 
 
-def venue_statements(repo, venue_id):
-    """A venue's payout statements, newest first (their snapshots, without lines)."""
-    return [doc["snapshot"] for doc in repo.documents("statement", venue_id=venue_id)]
+def venue_statements(repo, venue_id, limit=50, offset=0):
+    """A page of a venue's payout statements, newest first (their snapshots, without lines):
+    ``(statements, total)``."""
+    docs, total = repo.documents("statement", venue_id=venue_id, limit=limit, offset=offset)
+    return [doc["snapshot"] for doc in docs], total
 
 
 def statement_lines(payables):

@@ -887,13 +887,17 @@ class SettlementRepository(Repository):
             query["status"] = expected_status
         return update_and_get(self.db[collection], query, {"$set": changes})
 
-    def list_runs(self, collection, key, limit=100):
-        return list(
+    def list_runs(self, collection, key, limit=50, offset=0):
+        """A page of runs, newest first, without their payouts: ``(runs, total)``."""
+        total = self.db[collection].count_documents({})
+        runs = list(
             self.db[collection]
             .find({}, {"_id": 0, "payouts": 0})
             .sort(key, DESCENDING)
+            .skip(offset)
             .limit(limit)
         )
+        return runs, total
 
     def unpublished_runs(self, collection):
         return list(
@@ -926,17 +930,22 @@ class SettlementRepository(Repository):
     def get_document(self, kind, key):
         return self.db.documents.find_one({"kind": kind, "key": key}, _NO_ID)
 
-    def documents(self, kind, funder_id=None, venue_id=None, limit=500):
+    def documents(self, kind, funder_id=None, venue_id=None, limit=50, offset=0):
+        """A page of the documents of ``kind`` (of a funder, of a venue), newest first:
+        ``(documents, total)``."""
         query = {"kind": kind}
         if funder_id is not None:
             query["snapshot.funder.funder_id"] = funder_id
         if venue_id is not None:
             query["snapshot.venue.venue_id"] = venue_id
-        return list(
+        total = self.db.documents.count_documents(query)
+        found = list(
             self.db.documents.find(query, _NO_ID)
             .sort([("kind", ASCENDING), ("year", DESCENDING), ("number", DESCENDING)])
+            .skip(offset)
             .limit(limit)
         )
+        return found, total
 
     def get_document_by_reference(self, reference):
         return self.db.documents.find_one({"reference": reference}, _NO_ID)

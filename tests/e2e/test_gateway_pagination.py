@@ -63,3 +63,26 @@ def test_redemptions_page_parameters_reach_the_service(api, make_key, operator_k
     assert answer == {"total": 0, "limit": 5, "offset": 10, "redemptions": []}
     answer = api.get("/redemptions", params={"limit": 501}, key=key)
     assert answer.status_code == 400 and "limit" in answer.json()["error"]["details"]["fields"]
+
+
+def test_settlement_runs_a_page_at_a_time(api, operator_key):
+    cut_offs = ["2026-01-31", "2026-02-28", "2026-03-31", "2026-04-30", "2026-05-31"]
+    for day in cut_offs:
+        answer = api.post("/settlement-runs", json={"period_end": day}, key=operator_key)
+        assert answer.status_code == 201, answer.text
+    items, answers = pages(api, "/settlement-runs", operator_key, "runs", 2)
+    assert [len(a["runs"]) for a in answers] == [2, 2, 1] and answers[0]["total"] == 5
+    assert [r["period_end"] for r in items] == cut_offs[::-1]  # newest first, none twice
+    assert api.get("/settlement-runs", params={"limit": 501}, key=operator_key).status_code == 400
+
+
+@pytest.mark.parametrize("path, name", [("/credit-notes", "credit_notes"), ("/orders", "orders")])
+def test_other_lists_take_the_page_parameters(api, operator_key, path, name):
+    answer = api.get(path, params={"limit": 5, "offset": 10}, key=operator_key).json()
+    assert answer == {"total": 0, "limit": 5, "offset": 10, name: []}
+    assert api.get(path, params={"offset": -1}, key=operator_key).status_code == 400
+
+
+def test_redemption_locks_take_the_page_parameters(api, operator_key):
+    answer = api.get("/redemption-locks", params={"limit": 5, "offset": 10}, key=operator_key)
+    assert answer.json() == {"total": 0, "limit": 5, "offset": 10, "locks": []}

@@ -71,10 +71,10 @@ def test_every_route_is_described_once_with_its_path_parameters():
         ("/venues", "venues", True),
         ("/api-keys", "keys", True),
         ("/redemptions", "redemptions", True),
-        ("/orders", "orders", False),
-        ("/redemption-locks", "locks", False),
-        ("/settlement-runs", "runs", False),
-        ("/credit-notes", "credit_notes", False),
+        ("/orders", "orders", True),
+        ("/redemption-locks", "locks", True),
+        ("/settlement-runs", "runs", True),
+        ("/credit-notes", "credit_notes", True),
     ],
 )
 def test_lists_are_described_as_lists(path, key, paged):

@@ -275,7 +275,7 @@ def test_order_cancelled_before_confirmation_refunds_what_each_payer_paid(repo):
     assert [(r["funder_id"], r["amount_cents"]) for r in repo.open_refunds()] == [
         ("sponsor:spo_00000000000000000001", 5_400)
     ]
-    notes = api.credit_notes(repo)  # the invoice corrected: one credit note per payer, once
+    notes, _ = api.credit_notes(repo)  # the invoice corrected: one credit note per payer, once
     assert sorted((n["funder"]["funder_id"], n["total_cents"], n["reason"]) for n in notes) == [
         ("sponsor:spo_00000000000000000001", 5_400, "order_cancelled"),
         ("state", 2_000, "order_cancelled"),
@@ -298,7 +298,7 @@ def test_a_confirmed_order_is_not_cancelled_no_money_moves(repo, caplog):
     assert balance["accounts"] == before["accounts"] and balance["balanced"]
     assert balance["liabilities"]["refund_payable_cents"] == 0
     assert balance["liabilities"]["coupon_liability_cents"] == 10_000
-    assert api.credit_notes(repo) == [] and repo.open_refunds() == []
+    assert api.credit_notes(repo) == ([], 0) and repo.open_refunds() == []
     order = repo.get_order(confirmed["order_id"])
     assert order["status"] == "confirmed"
     assert order["cancel_refused_at"] == datetime(2026, 1, 11, tzinfo=UTC)

@@ -161,7 +161,8 @@ def test_a_credit_note_is_dated_and_numbered_in_paris(repo):
     api.on_order_cancelled(
         repo, PARIS, ev.order_cancelled(confirmed, at("2026-12-31T23:30:00Z"), payments=paid)
     )
-    (note,) = api.credit_notes(repo)
+    (note,), total = api.credit_notes(repo)
+    assert total == 1
     assert note["as_of"] == "2027-01-01" and note["reference"].startswith("AV-2027-")
     assert note["issued_at"] == "2026-12-31T23:30:00Z"  # the instant stays ISO UTC text
     assert note["timezone"] == "Europe/Paris"

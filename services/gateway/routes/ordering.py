@@ -122,7 +122,8 @@ class OrderingRoutes:
     @route(
         "GET",
         "/orders",
-        summary="Orders of a sponsor (a sponsor key: its own), oldest first",
+        summary="Orders of a sponsor (a sponsor key: its own), oldest first, a page at a time "
+        "(limit, offset; total: how many match)",
         tag=TAG,
         roles=("operator", "sponsor"),
         query=ordering.OrderQuery,

@@ -1,6 +1,6 @@
 """Routes of redemption: venues check and redeem coupons, void, list; operators watch locks."""
 
-from services.gateway.answers import listing
+from services.gateway.answers import PageQuery, listing
 from services.gateway.http import json_response, query_args, read_json, route
 from services.gateway.rpc import call
 from services.redemption import schemas as redemption
@@ -90,11 +90,14 @@ class RedemptionRoutes:
     @route(
         "GET",
         "/redemption-locks",
-        summary="Venues and coupons locked out for guessing security codes",
+        summary="Venues and coupons locked out for guessing security codes, the latest ending "
+        "first, a page at a time (limit, offset; total)",
         tag=TAG,
         roles=("operator",),
-        response=listing("LockListOut", "locks", redemption.LockOut, paged=False),
+        query=PageQuery,
+        response=listing("LockListOut", "locks", redemption.LockOut),
     )
     def redemption_locks(self, request):
         self.auth.require(request)
-        return json_response(call(self.redemption_rpc.list_locks))
+        query = query_args(request, "limit", "offset")
+        return json_response(call(self.redemption_rpc.list_locks, query))

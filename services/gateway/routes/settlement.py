@@ -35,14 +35,17 @@ class SettlementRoutes:
     @route(
         "GET",
         "/settlement-runs",
-        summary="Settlement runs, newest first",
+        summary="Settlement runs, newest first, without their payouts (GET one run for them), "
+        "a page at a time (limit, offset; total: how many runs)",
         tag=TAG,
         roles=("operator",),
-        response=listing("RunListOut", "runs", settlement.RunOut, paged=False),
+        query=settlement.RunListQuery,
+        response=listing("RunListOut", "runs", settlement.RunOut),
     )
     def settlement_list_runs(self, request):
         self.auth.require(request)
-        return json_response(call(self.settlement_rpc.list_settlement_runs))
+        query = query_args(request, "limit", "offset")
+        return json_response(call(self.settlement_rpc.list_settlement_runs, query))
 
     @route(
         "GET",
@@ -170,17 +173,15 @@ class SettlementRoutes:
         "GET",
         "/credit-notes",
         summary="Credit notes (refunds of unused coupons, cancelled orders), newest first; "
-        "a sponsor sees its own (query: funder_id)",
+        "a sponsor sees its own (query: funder_id), a page at a time (limit, offset; total)",
         tag=TAG,
         roles=("sponsor", "operator"),
         query=settlement.CreditNoteQuery,
-        response=listing(
-            "CreditNoteListOut", "credit_notes", settlement.CreditNoteSummary, paged=False
-        ),
+        response=listing("CreditNoteListOut", "credit_notes", settlement.CreditNoteSummary),
     )
     def settlement_list_credit_notes(self, request):
         caller = self.auth.require(request)
-        query = query_args(request, "funder_id")
+        query = query_args(request, "funder_id", "limit", "offset")
         if not caller.is_operator():
             query["funder_id"] = f"sponsor:{caller.subject_id}"
         return json_response(call(self.settlement_rpc.list_credit_notes, query))
