@@ -48,6 +48,10 @@ class Web:
             self._cache["features"] = (time.monotonic(), features)
         return features
 
+    def forget_features(self):
+        """Read the venues' places again at the next search (a venue accredited, suspended)."""
+        self._cache.pop("features", None)
+
 
 class WebDependency(DependencyProvider):
     """Injects :class:`Web`: settings read once, the web database, its indexes made."""
@@ -83,6 +87,7 @@ class WebService(
     redemption_rpc = RpcProxy("redemption")
     issuance_rpc = RpcProxy("issuance")
     settlement_rpc = RpcProxy("settlement")
+    gateway_rpc = RpcProxy("gateway")  # API keys (the operator's console)
 
     @rpc
     def health(self):
