@@ -35,6 +35,7 @@ NODE_MODULES = Path(os.environ.get("WEB_NODE_MODULES") or HERE / "node_modules")
 VENDOR = {
     "leaflet": NODE_MODULES / "leaflet" / "dist",
     "html5-qrcode": NODE_MODULES / "html5-qrcode",
+    "chart.js": NODE_MODULES / "chart.js" / "dist",  # the sponsor's dashboard (issue 13)
 }
 VENDOR_SUFFIXES = {".js", ".css", ".png", ".svg"}
 
