@@ -16,8 +16,11 @@ class ConfigSettings:
         values = {}
         for field in dataclasses.fields(cls):
             value = config.get(field.name.upper())
-            if value not in (None, ""):
-                values[field.name] = field.type(value)
+            if value in (None, ""):
+                continue
+            if field.type is bool and isinstance(value, str):  # bool("false") is True
+                value = value.strip().lower() in ("1", "true", "yes", "on")
+            values[field.name] = field.type(value)
         return cls(**values)
 
 

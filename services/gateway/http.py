@@ -39,6 +39,12 @@ def json_response(data, status=200, headers=None, mimetype="application/json"):
     return Response(body, status=status, headers=headers, mimetype=mimetype)
 
 
+def wants_async(request):
+    """Whether the client asked not to wait (``Prefer: respond-async``, RFC 7240)."""
+    prefer = request.headers.get("Prefer") or ""
+    return "respond-async" in {p.strip().split("=", 1)[0].lower() for p in prefer.split(",")}
+
+
 def file_response(content, mimetype, filename):
     return Response(
         content,
@@ -275,6 +281,7 @@ class RouteSpec:
     content: str = "application/json"
     also: tuple = ()  # other success statuses with the same answer (200 for a repeated request)
     errors: dict = field(default_factory=dict)  # status -> codes this route may answer
+    accepted: object = None  # the 202 answer when the client sends ``Prefer: respond-async``
 
 
 ROUTES: list[RouteSpec] = []
@@ -306,6 +313,7 @@ def route(
     content="application/json",
     also=(),
     errors=None,
+    accepted=None,
 ):
     """Declare an HTTP route of the API (``path`` below ``/api/v1``), and its OpenAPI entry.
 
@@ -331,6 +339,7 @@ def route(
             content=content,
             also=tuple(also),
             errors=dict(errors or {}),
+            accepted=accepted,
         )
         ROUTES.append(spec)
         if not spec.roles:  # public: requests without a key count against a rate limit

@@ -203,6 +203,23 @@ def openapi_spec():
         success = {"description": "success", **_success(r, spec)}
         for status in (r.status, *r.also):
             operation["responses"][str(status)] = success
+        if r.accepted is not None:
+            _register(spec, r.accepted)
+            operation["responses"]["202"] = {
+                "description": "accepted, with Prefer: respond-async: the work goes on; poll "
+                "the address in Location",
+                "headers": {"Location": {"schema": {"type": "string"}}},
+                "content": {"application/json": {"schema": _schema_name(r.accepted)}},
+            }
+            operation.setdefault("parameters", []).append(
+                {
+                    "in": "header",
+                    "name": "Prefer",
+                    "required": False,
+                    "schema": {"type": "string"},
+                    "description": "respond-async: answer 202 at once instead of waiting",
+                }
+            )
         for status, codes in route_errors(r).items():
             operation["responses"][str(status)] = {
                 "description": f"{_ERROR_STATUSES[status]}; codes: {', '.join(codes)}",

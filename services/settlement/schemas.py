@@ -317,6 +317,16 @@ class AlertsOut(EventSchema):
     totals = fields.Nested(AlertTotals)
 
 
+class RunAcceptedOut(EventSchema):
+    """A run asked for without waiting (``Prefer: respond-async``): where to follow it."""
+
+    id = fields.String(required=True)
+    kind = fields.String(required=True, metadata={"description": "settlement or expiry"})
+    location = fields.String(
+        required=True, metadata={"description": "the run's address: poll it for its progress"}
+    )
+
+
 class RunListQuery(PageQuery):
     """A page of settlement runs, newest first."""
 

@@ -9,13 +9,15 @@ idempotent).
 
 import base64
 import logging
+import time
 
+import eventlet
 from nameko.dependency_providers import Config
 from nameko.events import EventDispatcher
 from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 
-from services.settlement import api, periods
+from services.settlement import api, periods, schedule
 from services.settlement.documents import (
     render_credit_note_pdf,
     render_fund_statement_pdf,
@@ -67,6 +69,9 @@ from shared.times import iso
 
 log = logging.getLogger(__name__)
 REPUBLISH_SECONDS = 30
+SCHEDULE_SECONDS = 600  # how often the schedule is looked at (SCHEDULED_RUNS on); at start too
+BEGIN_WAIT_SECONDS = 5  # a run asked without waiting: its record exists when the answer goes
+SCHEDULE_ACTOR = {"role": "system", "key_id": None, "subject_id": None, "label": "schedule"}
 
 
 def _times(run, *keys):
@@ -166,6 +171,28 @@ class SettlementService:
         for ref in self.store.unpublished_runs("expiry_runs"):
             self._publish_expiry(self.store.get_run("expiry_runs", ref["id"]))
 
+    @timer(interval=SCHEDULE_SECONDS, eager=True)
+    def scheduled_runs(self):
+        """The monthly settlement run (the previous month) and the daily expiry run (today), in
+        the operator's timezone, when ``SCHEDULED_RUNS`` is on (services/settlement/schedule.py).
+        Several instances may look at once: runs are idempotent and one holds the run lock."""
+        if not self.settings.scheduled_runs:
+            return
+        today = periods.today(self.settings.zone)
+        done = {"SR": "runs", "EXP": "expiry_runs"}
+
+        def completed(run_id):
+            run = self.store.get_run(done[run_id.split("-", 1)[0]], run_id)
+            return bool(run) and run.get("status") == "completed"
+
+        for kind, day in schedule.due(today, completed):
+            if kind == "settlement":
+                method, payload = self.run_settlement, {"period_end": day.isoformat()}
+            else:
+                method, payload = self.run_expiry, {"as_of": day.isoformat()}
+            log.info("scheduled %s run for %s", kind, day.isoformat())
+            self._in_background(method, payload, SCHEDULE_ACTOR)
+
     # -- RPC ----------------------------------------------------------------------------------
     @rpc
     def health(self):
@@ -204,7 +231,9 @@ class SettlementService:
         self.background(
             lambda: self._in_background(self.run_settlement, {"period_end": day.isoformat()}, actor)
         )
-        return {"id": api.run_id_for(day), "kind": "settlement"}
+        run_id = api.run_id_for(day)
+        self._wait_for_record("runs", run_id)
+        return {"id": run_id, "kind": "settlement"}
 
     @rpc
     def begin_expiry_run(self, payload, actor=None):
@@ -218,7 +247,16 @@ class SettlementService:
         self.background(
             lambda: self._in_background(self.run_expiry, {"as_of": day.isoformat()}, actor)
         )
-        return {"id": api.expiry_run_id_for(day), "kind": "expiry"}
+        run_id = api.expiry_run_id_for(day)
+        self._wait_for_record("expiry_runs", run_id)
+        return {"id": run_id, "kind": "expiry"}
+
+    def _wait_for_record(self, collection, run_id):
+        """Until the run begun in the background has its record (or a few seconds: another
+        run holding the lock), so that asking for its progress at once finds it."""
+        deadline = time.monotonic() + BEGIN_WAIT_SECONDS
+        while self.store.get_run(collection, run_id) is None and time.monotonic() < deadline:
+            eventlet.sleep(0.05)
 
     def _in_background(self, method, payload, actor):
         try:
@@ -371,7 +409,8 @@ class SettlementService:
 
     @rpc
     def sponsor_dashboard(self, sponsor_id):
-        """The sponsor's anonymised use of its coupons (no cell under 5 beneficiaries)."""
+        """The sponsor's anonymised use of its coupons (no cell under 5 beneficiaries, the
+        totals included: null when hidden; by profile of the beneficiaries too)."""
         return DashboardOut().dump(
             api.sponsor_dashboard(self.store, sponsor_id, tz=self.settings.zone)
         )

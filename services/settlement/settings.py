@@ -35,6 +35,9 @@ class Settings(ConfigSettings, OperatorIdentity):
     cooperation_fund_bic: str = ""
     cooperation_fund_name: str = ""
     event_batch_size: int = 1000  # redemption ids / coupon serials per event
+    # the monthly settlement run and the daily expiry run made by the service's timer
+    # (services/settlement/schedule.py); off unless configured (``aptic run`` and compose: on)
+    scheduled_runs: bool = False
 
     def __post_init__(self):
         periods.zone(self.operator_timezone)  # an unknown timezone stops the service at start

@@ -28,6 +28,8 @@ def platform_env(rabbit_config, port, **extra):
     }
     env.pop("MONGO_URI", None)
     env.pop("APTIC_CONFIG", None)
+    if "SCHEDULED_RUNS" not in extra:
+        env["SCHEDULED_RUNS"] = "false"  # runs by hand only, unless the test says otherwise
     if "REDEMPTION_INSTANCES" not in extra:
         env.pop("REDEMPTION_INSTANCES", None)  # the default
     return env

@@ -2,6 +2,8 @@
 publish them (twice, to be sure), a run and an expiry run are asked over RPC, and their events
 are received in batches by a listener standing for redemption."""
 
+from datetime import UTC, datetime, timedelta
+
 import eventlet
 import pytest
 from nameko.events import event_handler
@@ -9,6 +11,7 @@ from nameko.standalone.events import event_dispatcher
 from nameko.standalone.rpc import ClusterRpcProxy
 from nameko.testing.services import entrypoint_hook
 
+from services.settlement import periods, schedule
 from services.settlement.service import SettlementService
 from shared.errors import AppError
 from shared.events import CouponsRedeemed
@@ -229,3 +232,50 @@ def test_runs_begun_without_waiting(container_factory, service_config):
 
 
 OPERATOR = {"role": "operator", "key_id": None, "subject_id": None, "label": "integration test"}
+
+
+def test_the_schedule_settles_last_month_and_expires_today_once(container_factory, service_config):
+    """SCHEDULED_RUNS on: at start (and every few minutes) the service makes the previous
+    month's settlement run and today's expiry run, in the operator's days; looked at again, it
+    makes nothing twice."""
+    zone = periods.zone("Europe/Paris")
+    today = periods.today(zone)
+    month_end = schedule.last_month_end(today)
+    within = datetime(month_end.year, month_end.month, 10, 9, 0, tzinfo=UTC)
+    ingesting = container_factory(SettlementService, service_config)
+    ingesting.start()  # the schedule off (the default): the events are taken in first
+    dispatch = event_dispatcher(service_config)
+    confirmed = ev.order_confirmed(coupons=5, at=within - timedelta(days=5))
+    issued = ev.booklets_issued(confirmed, issued_at=within - timedelta(days=4))
+    dispatch("catalog", "venue_accredited", ev.venue(VENUE))
+    dispatch("ordering", "order_confirmed", confirmed)
+    dispatch("issuance", "booklets_issued", issued)
+    redeemed = ev.redeemed(issued, ev.all_coupons(issued)[:3], venue_id=VENUE, at=within)
+    dispatch("redemption", "coupons_redeemed", CouponsRedeemed().dump(redeemed))
+    with ClusterRpcProxy(service_config) as cluster:
+        wait_until(
+            lambda: cluster.settlement.ledger_balance()["liabilities"]["venue_payable_cents"]
+        )
+    ingesting.stop()
+
+    scheduled = container_factory(SettlementService, {**service_config, "SCHEDULED_RUNS": "true"})
+    scheduled.start()
+    with ClusterRpcProxy(service_config) as cluster:
+        settlement = cluster.settlement
+
+        def both_completed():
+            runs = settlement.list_settlement_runs()["runs"]
+            expiries = settlement.list_expiry_runs()["runs"]
+            done = [r for r in runs + expiries if r["status"] == "completed"]
+            return len(done) == 2 and (runs, expiries)
+
+        runs, expiries = wait_until(both_completed, seconds=30)
+        assert [r["id"] for r in runs] == [f"SR-{month_end.isoformat()}"]
+        assert [r["id"] for r in expiries] == [f"EXP-{today.isoformat()}"]
+        run = settlement.get_settlement_run(runs[0]["id"])
+        assert run["totals"] == {"gross_cents": 3000, "fee_cents": 120, "net_cents": 2880}
+        assert run["created_by"]["label"] == "schedule"
+        with entrypoint_hook(scheduled, "scheduled_runs") as look_again:
+            look_again()
+        assert settlement.list_settlement_runs()["total"] == 1
+        assert settlement.list_expiry_runs()["total"] == 1

@@ -2,7 +2,15 @@
 sponsors' expiry alerts (see API.md)."""
 
 from services.gateway.answers import listing
-from services.gateway.http import file_response, json_response, query_args, read_json, route
+from services.gateway.http import (
+    API_PREFIX,
+    file_response,
+    json_response,
+    query_args,
+    read_json,
+    route,
+    wants_async,
+)
 from services.gateway.rpc import call, decode_file
 from services.gateway.subjects import require_subject
 from services.settlement import schemas as settlement
@@ -18,17 +26,22 @@ class SettlementRoutes:
         "/settlement-runs",
         summary="Pay venues for everything redeemed up to the end of period_end (a day in the "
         "operator's timezone) and funders their refunds (201); idempotent: the same period_end "
-        "answers the same run (200); a day still to come is 422 period_not_over",
+        "answers the same run (200); a day still to come is 422 period_not_over. With "
+        "Prefer: respond-async, 202 at once and the run's address to poll (its progress)",
         tag=TAG,
         roles=("operator",),
         body=settlement.RunInput,
         response=settlement.RunStartedOut,
         status=201,
         also=(200,),
+        accepted=settlement.RunAcceptedOut,
     )
     def settlement_start_run(self, request):
         caller = self.auth.require(request)
         body = read_json(request)
+        if wants_async(request):
+            begun = call(self.settlement_rpc.begin_settlement_run, body, caller.actor())
+            return _accepted(begun, f"/settlement-runs/{begun['id']}")
         answer = call(self.settlement_rpc.run_settlement, body, caller.actor(), timeout=RUN_TIMEOUT)
         return json_response(answer, 201 if answer.get("created") else 200)
 
@@ -124,17 +137,22 @@ class SettlementRoutes:
         "/expiry-runs",
         summary="Expire coupons past validity and grace month (and of cancelled booklets) as "
         "of as_of (a day in the operator's timezone); refund funders pro rata (201); idempotent "
-        "per as_of (200); a day still to come is 422 period_not_over",
+        "per as_of (200); a day still to come is 422 period_not_over. With Prefer: "
+        "respond-async, 202 at once and the run's address to poll (its progress)",
         tag=TAG,
         roles=("operator",),
         body=settlement.ExpiryRunInput,
         response=settlement.ExpiryRunStartedOut,
         status=201,
         also=(200,),
+        accepted=settlement.RunAcceptedOut,
     )
     def settlement_start_expiry(self, request):
         caller = self.auth.require(request)
         body = read_json(request)
+        if wants_async(request):
+            begun = call(self.settlement_rpc.begin_expiry_run, body, caller.actor())
+            return _accepted(begun, f"/expiry-runs/{begun['id']}")
         answer = call(self.settlement_rpc.run_expiry, body, caller.actor(), timeout=RUN_TIMEOUT)
         return json_response(answer, 201 if answer.get("created") else 200)
 
@@ -221,9 +239,10 @@ class SettlementRoutes:
     @route(
         "GET",
         "/sponsors/<sponsor_id>/dashboard",
-        summary="Anonymised use of the sponsor's coupons: distributed, redeemed, expired, by "
-        "month, venue, category, territory; no cell under 5 beneficiaries; a sponsor that does "
-        "not exist is 404 sponsor_not_found",
+        summary="Anonymised use of the sponsor's coupons: handed out, redeemed, expired, "
+        "outstanding, by month, venue, category, territory, beneficiaries' age band and public; "
+        "no cell under 5 beneficiaries, the totals included (null when hidden); a sponsor that "
+        "does not exist is 404 sponsor_not_found",
         tag=TAG,
         roles=("sponsor", "operator"),
         response=settlement.DashboardOut,
@@ -253,3 +272,12 @@ class SettlementRoutes:
         return json_response(
             call(self.settlement_rpc.expiry_alerts, sponsor_id, query_args(request, "as_of"))
         )
+
+
+def _accepted(begun, path):
+    """202 Accepted: the run goes on; ``Location`` (and ``location``) is where to poll it."""
+    location = API_PREFIX + path
+    answer = {**begun, "location": location}
+    return json_response(
+        answer, 202, headers={"Location": location, "Preference-Applied": "respond-async"}
+    )
