@@ -135,3 +135,123 @@ UNKNOWN_ACTIVATION_REFUSAL = _("Ce carnet ne peut pas être remis.")
 def activation_refusal(code):
     """The sentence for an activation refusal code."""
     return ACTIVATION_REFUSALS.get(code, UNKNOWN_ACTIVATION_REFUSAL)
+
+
+# -- the sponsor's space (issue 13) -------------------------------------------------------------
+ORDER_STATUSES = {  # an order's status (ordering's OrderStatus), as the sponsor reads it
+    "draft": _("Pas encore envoyée"),
+    "submitted": _("Envoyée : en attente de votre paiement"),
+    "cofunding_pending": _("En attente de la décision de cofinancement de l'État"),
+    "cofunding_approved": _("Cofinancement accordé : en attente des paiements"),
+    "cofunding_refused": _("Cofinancement refusé : en attente de votre paiement"),
+    "confirmed": _("Payée : carnets en impression"),
+    "issued": _("Carnets imprimés"),
+    "dispatched": _("Carnets envoyés"),
+    "cancelled": _("Annulée"),
+}
+CANCELLABLE_ORDERS = {  # ordering's CANCELLABLE: no cancellation once paid
+    "draft",
+    "submitted",
+    "cofunding_pending",
+    "cofunding_approved",
+    "cofunding_refused",
+}
+
+COFUNDING_REASONS = {  # why co-funding was refused (ordering's reason codes)
+    "cofunding_envelope_exhausted": _(
+        "L'enveloppe de l'État pour cette année ne suffit plus à couvrir cette commande."
+    ),
+    "cofunding_refused_by_operator": _("L'équipe APTIC a refusé le cofinancement."),
+}
+
+COFUNDING_RULES = {  # why a sponsor cannot have co-funding (ordering's eligibility rules)
+    "local_authority": _(
+        "Le cofinancement de l'État est réservé aux collectivités et à leurs groupements."
+    ),
+    "town_group": _(
+        "Une commune n'est cofinancée que si elle commande pour un groupe d'au moins 2 communes."
+    ),
+    "minimum_order": _(
+        "Une commande cofinancée compte au moins 10 000 € de chèques (valeur faciale)."
+    ),
+    "not_eligible": _("Votre structure ne peut pas demander le cofinancement de l'État."),
+}
+
+ORDER_FORM_ERRORS = {  # the order form's fields, what is wrong
+    "quantity_missing": _("Indiquez le nombre de carnets."),
+    "quantity": _("Indiquez un nombre entier de carnets, de 1 à 100 000."),
+    "per_booklet": _("Un carnet compte 5 ou 10 chèques."),
+    "face_value": _("Indiquez la valeur d'un chèque en euros, de 0,01 € à 100 €."),
+    "too_many": _("Une commande compte au plus 1 000 000 de chèques."),
+    "invalid": _("Vérifiez les lignes de la commande."),
+    "percent": _("Indiquez un pourcentage entier, de 0 à 100."),
+    "percent_total": _("Les deux parts de publics font 100 ensemble."),
+    "area": _("Décrivez le territoire couvert (2 à 500 caractères)."),
+    "partners": _("Un partenaire par ligne, de 2 à 200 caractères chacun."),
+    "budget": _("Indiquez le budget du projet en euros."),
+    "application": _("Vérifiez la demande de cofinancement."),
+    "not_eligible": _("Votre structure ne peut pas demander le cofinancement de l'État."),
+}
+
+ORDER_DONE = {  # what the sponsor just did on an order
+    "ordered": _("Votre commande est envoyée : suivez-la ci-dessous."),
+    "submitted": _("Votre commande est envoyée."),
+    "cancelled": _("Votre commande est annulée."),
+}
+
+ORDER_REFUSALS = {  # ordering's refusals of an action on an order
+    "invalid_order_transition": _("Cette commande ne peut plus être envoyée ou annulée."),
+    "cofunding_not_eligible": COFUNDING_RULES["not_eligible"],
+}
+UNKNOWN_ORDER_REFUSAL = _("Cette action n'est pas possible sur cette commande.")
+
+
+def order_refusal(code):
+    return ORDER_REFUSALS.get(code, UNKNOWN_ORDER_REFUSAL)
+
+
+BOOKLET_DONE = {  # what the sponsor did to a booklet
+    "assign": _("Confié à la structure."),
+    "block": _("Bloqué : ses chèques ne peuvent plus être encaissés."),
+    "lost": _("Déclaré perdu : ses chèques ne peuvent plus être encaissés."),
+    "stolen": _("Déclaré volé : ses chèques ne peuvent plus être encaissés."),
+}
+
+# issuance's refusals of the sponsor's actions on a booklet (shared/contracts/errors_issuance.py)
+BOOKLET_REFUSALS = {
+    "no_action": _("Choisissez ce qu'il faut faire des carnets."),
+    "no_booklet": _("Cochez au moins un carnet."),
+    "no_distributor": _("Choisissez la structure distributrice."),
+    "not_yours": _("Ce carnet n'est pas à votre structure."),
+    "booklet_not_found": _("Aucun de vos carnets ne porte ce numéro."),
+    "invalid_serial": _("Ce numéro de carnet n'existe pas."),
+    "distributor_not_found": _(
+        "Cette structure distributrice n'est pas encore connue : réessayez."
+    ),
+    "distributor_of_another_sponsor": _("Cette structure distributrice n'est pas la vôtre."),
+    "booklet_expired": _("Ce carnet n'est plus valable."),
+}
+BOOKLET_TRANSITIONS = {  # invalid_booklet_transition, by action
+    "assign": _(
+        "Ce carnet ne peut pas être confié : il n'est pas encore arrivé chez vous, ou il a déjà "
+        "été remis à un bénéficiaire ou bloqué."
+    ),
+    "block": _(
+        "Ce carnet ne peut pas être bloqué : il a déjà été remis à un bénéficiaire, ou il est "
+        "déjà bloqué."
+    ),
+    "lost": _("Ce carnet est déjà bloqué ou déclaré perdu ou volé."),
+    "stolen": _("Ce carnet est déjà bloqué ou déclaré perdu ou volé."),
+}
+UNKNOWN_BOOKLET_REFUSAL = _("Ce carnet ne peut pas être traité.")
+
+
+def booklet_done(action):
+    return BOOKLET_DONE.get(action, "")
+
+
+def booklet_refusal(code, action=None):
+    """The sentence for issuance's refusal ``code`` of ``action`` on a booklet."""
+    if code == "invalid_booklet_transition" and action in BOOKLET_TRANSITIONS:
+        return BOOKLET_TRANSITIONS[action]
+    return BOOKLET_REFUSALS.get(code, UNKNOWN_BOOKLET_REFUSAL)

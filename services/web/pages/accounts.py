@@ -1,4 +1,4 @@
-"""Logging in and out, changing one's password, the home of sponsor and distributor staff."""
+"""Logging in and out, changing one's password (the sponsor's space is in ``sponsor.py``)."""
 
 from services.web import accounts
 from services.web.accounts import HOME, MAX_PASSWORD, MIN_PASSWORD
@@ -69,10 +69,3 @@ class AccountPages:
         self.web.repo.set_password(person.user_id, accounts.hash_password(new))
         self.web.repo.close_other_sessions(person.user_id, visit.session_token)
         return visit.render("password.html", errors={}, changed=True)
-
-    @page("GET", "/espace")
-    def space(self, request):
-        """Sponsor and distributor staff: their account (their own pages come in a later part)."""
-        visit = self.web.visit(request)
-        person = visit.require()
-        return visit.render("space.html", home=HOME[person.role])
