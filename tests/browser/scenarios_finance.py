@@ -32,6 +32,18 @@ def operator_orders_and_payments(visitor, data):
     campaign = page.locator("#campaign").inner_text()
     person.look("orders")
 
+    # the campaign: an envelope below what orders committed is refused; then changed
+    page.get_by_label("Enveloppe de l'année (en euros)").fill("500,00")
+    page.get_by_role("button", name="Enregistrer la campagne").click()
+    page.wait_for_load_state()
+    envelope_refused = page.locator("#campaign-error").inner_text()
+    page.get_by_label("Taux de l'État (en %)").fill("50")
+    page.get_by_label("Enveloppe de l'année (en euros)").fill("2 000 000,00")
+    page.get_by_role("button", name="Enregistrer la campagne").click()
+    page.wait_for_url("**?campagne=1")
+    campaign_saved = page.locator("#campaign").inner_text()
+    person.look("campaign-saved")
+
     page.locator("#pending").get_by_role("link", name=order_id).click()
     page.wait_for_url(f"**/operateur/commandes/{order_id}")
     person.look("order-cofunding")
@@ -72,6 +84,8 @@ def operator_orders_and_payments(visitor, data):
     return {
         "pending": pending,
         "campaign": campaign,
+        "envelope_refused": envelope_refused,
+        "campaign_saved": campaign_saved,
         "approved": approved,
         "refused": refused,
         "after_sponsor": after_sponsor,
@@ -119,7 +133,11 @@ def operator_runs(visitor, data):
     page.wait_for_url(re.compile(r"/operateur/reglements/expirations/EXP-"))
     _wait_text(page, "#run-status", "Terminé", seconds=90, reload=True)
     expired = page.locator("main").inner_text()
+    credit_notes = page.locator("#credit-notes li").all_inner_texts()
     person.look("expiry-completed")
+    with page.expect_download() as caught:
+        page.locator("#credit-notes").get_by_role("link").first.click()
+    caught.value.save_as(data["credit_note_as"])
 
     page.get_by_role("link", name="← Paiements").click()
     page.wait_for_url("**/operateur/reglements")
@@ -145,6 +163,7 @@ def operator_runs(visitor, data):
         "payouts": payouts,
         "sepa_name": sepa_name,
         "expired": expired,
+        "credit_notes": credit_notes,
         "runs": runs,
         "expiry_runs": expiry_runs,
         "ledger": ledger,

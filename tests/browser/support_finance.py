@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from nameko.standalone.events import event_dispatcher
 
 from shared.events import CouponsRedeemed
+from shared.mongo import get_database
 from tests import settlement_support as ev
 from tests.browser.support import OPERATOR, accredited_venue, wait_for
 from tests.factories import IBANS
@@ -63,3 +64,22 @@ def redeemed_last_month(rpc, config, coupons=3):
         lambda: settlement.ledger_balance()["liabilities"]["venue_payable_cents"] == coupons * 1000
     )
     return rpc("catalog").get_venue(venue["id"], public=False)
+
+
+def expired_booklets(rpc, config, coupons=10):
+    """An order confirmed in January whose booklets were valid 30 days: past their grace month,
+    an expiry run today expires its ``coupons`` coupons and refunds its sponsor."""
+    dispatch = event_dispatcher(config)
+    confirmed = ev.order_confirmed(coupons=coupons)
+    issued = ev.booklets_issued(
+        confirmed, issued_at=datetime(2026, 1, 15, tzinfo=UTC), valid_days=30
+    )
+    dispatch("ordering", "order_confirmed", confirmed)
+    dispatch("issuance", "booklets_issued", issued)
+    booklets = get_database(config, "settlement").booklets
+    wait_for(
+        lambda: (
+            booklets.count_documents({"order_id": confirmed["order_id"]}) == len(issued["booklets"])
+        )
+    )
+    return confirmed

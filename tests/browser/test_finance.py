@@ -9,7 +9,11 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from tests.browser.support import PASSWORD, account, wait_for
-from tests.browser.support_finance import cofunded_order_pending, redeemed_last_month
+from tests.browser.support_finance import (
+    cofunded_order_pending,
+    expired_booklets,
+    redeemed_last_month,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -36,6 +40,11 @@ def test_operator_decides_cofunding_and_records_payments(rpc, stack_config, brow
         "\u202f", " "
     )
     assert "Reste disponible" in seen["campaign"]
+    assert seen["envelope_refused"] == (
+        "L'enveloppe ne peut pas descendre sous ce qui est déjà engagé pour des commandes."
+    )
+    saved = seen["campaign_saved"].replace("\u202f", " ").replace("\u00a0", " ")
+    assert "2 000 000,00 €" in saved and "1 999 000,00 €" in saved, saved  # 1,000.00 committed
     assert seen["approved"] == "Cofinancement accordé, en attente de paiement"
     assert seen["refused"] == "Montant invalide : écrivez-le en euros, par exemple 1 040,00."
     assert seen["after_sponsor"] == "Cofinancement accordé, en attente de paiement"
@@ -60,14 +69,17 @@ def test_operator_decides_cofunding_and_records_payments(rpc, stack_config, brow
 
 def test_operator_runs_settlement_and_expiry(rpc, stack_config, browse, tmp_path):
     venue = redeemed_last_month(rpc, stack_config, coupons=3)
+    expired_booklets(rpc, stack_config, coupons=10)
     account(rpc, EMAIL, "operator")
     summary, sepa = tmp_path / "summary.pdf", tmp_path / "sepa.xml"
+    credit_note = tmp_path / "credit-note.pdf"
     seen = browse(
         "operator_runs",
         email=EMAIL,
         password=PASSWORD,
         summary_as=str(summary),
         sepa_as=str(sepa),
+        credit_note_as=str(credit_note),
     )
     run = rpc("settlement").get_settlement_run(f"SR-{seen['cutoff']}")
     assert run["status"] == "completed" and run["progress"]["phase"]
@@ -91,6 +103,17 @@ def test_operator_runs_settlement_and_expiry(rpc, stack_config, browse, tmp_path
     assert paid[venue["iban"]] == "28.80", paid
 
     assert f"EXP-{seen['as_of']}" in seen["expired"] and "Chèques expirés" in seen["expired"]
+    expiry = rpc("settlement").get_expiry_run(f"EXP-{seen['as_of']}")
+    assert expiry["coupon_count"] == 10 and expiry["refunded_cents"] == 10_000
+    note = expiry["credit_notes"][0]
+    assert [n.replace("\u202f", " ").replace("\u00a0", " ") for n in seen["credit_notes"]] == [
+        f"Avoir {note['reference']} pour {note['name']} : 100,00 € (PDF)"
+    ]
+    assert credit_note.read_bytes().startswith(b"%PDF")
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(credit_note), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert note["reference"] in text
     assert len(seen["runs"]) == 1 and "Terminé" in seen["runs"][0]
     assert len(seen["expiry_runs"]) == 1 and "Terminé" in seen["expiry_runs"][0]
     assert seen["ledger"] == "Les comptes sont équilibrés : les quatre règles sont respectées."
