@@ -409,8 +409,9 @@ class SettlementService:
 
     @rpc
     def sponsor_dashboard(self, sponsor_id):
-        """The sponsor's anonymised use of its coupons (no cell under 5 beneficiaries, the
-        totals included: null when hidden; by profile of the beneficiaries too)."""
+        """The sponsor's anonymised coupons: no cell under 5 beneficiaries, totals included.
+
+        A hidden total is null; tables by the beneficiaries' profile too."""
         return DashboardOut().dump(
             api.sponsor_dashboard(self.store, sponsor_id, tz=self.settings.zone)
         )
