@@ -1,8 +1,10 @@
 """The world of issue 13's browser tests: a venue's application, printed coupons of a booklet."""
 
+import io
+
 from PIL import Image, ImageDraw
 
-from services.issuance.printing import qr_text
+from services.issuance.printing import qr_code, qr_text
 from tests.factories import IBANS, PLACES
 
 APPLICANT_PASSWORD = "une candidature solide"
@@ -35,9 +37,9 @@ def application(place="merignac", **overrides):
 def printed_booklet_coupon(path, booklet, serial, code):
     """A photo-like image of one coupon of a printed booklet: the booklet's serial in text, the
     coupon's QR code (``serial:code``, what the booklet carries: its cover has no QR code)."""
-    import qrcode
-
-    qr = qrcode.make(qr_text(serial, code), box_size=8, border=4).convert("RGB")
+    png = io.BytesIO()
+    qr_code(qr_text(serial, code)).save(png, kind="png", scale=8, border=4)  # as printed
+    qr = Image.open(png).convert("RGB")
     card = Image.new("RGB", (qr.width + 420, qr.height + 80), (250, 248, 240))
     draw = ImageDraw.Draw(card)
     draw.text((20, 30), "Chèque APTIC - Pass numérique - 10,00 EUR", fill=(20, 20, 20))
