@@ -120,12 +120,25 @@ def operator_console(visitor, data):
         form={"decision": "suspend", "reason": "formulaire forgé"},
     )
     seen["forged_status"] = forged.status
+    # a decision that no longer fits: the refused venue is revoked for good
+    token = page.locator("input[name=csrf_token]").first.get_attribute("value")
+    late = page.request.post(
+        f"{site}/operateur/lieux/{refuse['id']}/decision",
+        form={"csrf_token": token, "decision": "accredit", "reason": "nouvelle visite"},
+    )
+    seen["late_decision"] = {"status": late.status, "text": late.text()}
 
     # API keys: made (shown once), it works at the gateway, revoked (then refused)
     page.goto(f"{site}/operateur")
     page.locator("main").get_by_role("link", name="Clés d'API").click()
     page.wait_for_url("**/operateur/cles")
+    page.get_by_label("Rôle de la clé").select_option("venue")
+    page.get_by_label(re.compile("^Identifiant du lieu")).fill("ven_00000000000000000000")
+    page.get_by_role("button", name="Créer la clé").click()
+    page.wait_for_load_state()
+    seen["unknown_subject"] = page.get_by_role("alert").inner_text()
     page.get_by_label("Rôle de la clé").select_option("operator")
+    page.get_by_label(re.compile("^Identifiant du lieu")).fill("")
     page.get_by_label(re.compile("^Libellé")).fill("Export comptable")
     page.get_by_role("button", name="Créer la clé").click()
     page.wait_for_load_state()

@@ -62,6 +62,9 @@ def test_operator_decides_venues_services_and_keys(rpc, stack_config, browse):
     assert "Santé en ligne pas à pas" in seen["service_refused_notice"]
     assert "Aucun service en attente." in seen["services_after"]
     assert seen["forged_status"] == 403
+    late = seen["late_decision"]
+    assert late["status"] == 400
+    assert "Ce lieu est retiré définitivement : aucune décision ne peut le changer." in late["text"]
 
     catalog = rpc("catalog")
     stored = {role: catalog.get_venue(v["id"], public=False) for role, v in venues.items()}
@@ -82,6 +85,7 @@ def test_operator_decides_venues_services_and_keys(rpc, stack_config, browse):
     wait_redeemable(rpc, desk, approve, world["coupon"])
 
     # the key: shown once, worked at the gateway, revoked, then refused
+    assert seen["unknown_subject"] == "Aucun lieu ne porte cet identifiant."
     assert "elle ne sera plus jamais affichée" in seen["created_notice"]
     assert seen["status_with_key"] == 200
     assert seen["key_shown_again"] is False
