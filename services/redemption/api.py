@@ -6,7 +6,8 @@ from pymongo.errors import DuplicateKeyError
 
 from services.redemption import domain
 from services.redemption.domain import CouponStatus, RedemptionStatus
-from services.redemption.exceptions import (
+from shared import serials, times
+from shared.contracts.errors_redemption import (
     BookletCancelled,
     CouponAlreadyRedeemed,
     CouponExpired,
@@ -24,9 +25,9 @@ from services.redemption.exceptions import (
     VenueLocked,
     VenueNotAccredited,
 )
-from shared import serials, times
 from shared.errors import AppError
 from shared.events import CouponsRedeemed, RedemptionVoided
+from shared.history import history_entry
 from shared.ids import looks_like_id, new_id
 from shared.outbox import OUTBOX_FIELD, outbox_entry
 
@@ -297,7 +298,7 @@ def redeem(repo, digest_key, venue_id, data, actor, now=None):
         "created_at": now,
         "accepted_at": now,
         "service_accepted_at": times.aware(data.get("accepted_at")),
-        "history": [_history(None, "accepted", actor, now)],
+        "history": [history_entry(None, "accepted", actor, times.iso(now))],
         OUTBOX_FIELD: [outbox_entry("coupons_redeemed", event)],
     }
     try:
@@ -472,7 +473,7 @@ def void(repo, redemption_id, venue_id, actor):
         redemption_id,
         RedemptionStatus.ACCEPTED,
         {"status": RedemptionStatus.VOIDED.value, "voided_at": now, "coupons_released": False},
-        _history("accepted", "voided", actor, now),
+        history_entry("accepted", "voided", actor, times.iso(now)),
         outbox_entry("redemption_voided", event),
     )
     if voided is None:
@@ -484,10 +485,6 @@ def void(repo, redemption_id, venue_id, actor):
 def _release_voided(repo, redemption_id):
     repo.release(redemption_id)
     repo.mark_released(redemption_id)
-
-
-def _history(status_from, status_to, actor, at):
-    return {"from": status_from, "to": status_to, "by": actor, "at": times.iso(at), "reason": None}
 
 
 def out(redemption):

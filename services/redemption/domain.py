@@ -5,12 +5,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 
-from services.redemption.exceptions import (
+from shared import times
+from shared.contracts.errors_redemption import (
     CouponExpired,
     CouponNotYetValid,
     RuleBroken,
 )
-from shared import times
 
 MAX_COUPONS_PER_REDEMPTION = 50
 

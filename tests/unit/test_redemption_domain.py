@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.redemption import domain
-from services.redemption.exceptions import CouponExpired, CouponNotYetValid, RuleBroken
+from shared.contracts.errors_redemption import CouponExpired, CouponNotYetValid, RuleBroken
 
 FROM, UNTIL = datetime(2026, 1, 15, tzinfo=UTC), datetime(2027, 1, 15, tzinfo=UTC)
 VENUE = {"department": "33", "town_code": "33063", "venue_type": "library"}

@@ -11,7 +11,9 @@ from pymongo import MongoClient, monitoring
 from pymongo.errors import DuplicateKeyError
 
 from services.redemption import api, domain
-from services.redemption.exceptions import (
+from services.redemption.store import RedemptionRepository
+from shared import serials, times
+from shared.contracts.errors_redemption import (
     CouponAlreadyRedeemed,
     CouponLocked,
     CouponNotFound,
@@ -23,8 +25,6 @@ from services.redemption.exceptions import (
     VenueLocked,
     VenueNotAccredited,
 )
-from services.redemption.store import RedemptionRepository
-from shared import serials, times
 from shared.mongo import get_client, get_database
 from shared.outbox import OutboxHandle
 from tests.redemption_support import (
