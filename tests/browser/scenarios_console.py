@@ -88,6 +88,14 @@ def operator_console(visitor, data):
     seen["history"] = card.locator(f"#historique-{suspend['id']}").inner_text()
     seen["reinstate_offered"] = card.get_by_role("button", name="Rétablir l'accréditation").count()
     operator.look("venue-history")
+    # the audit done, it is reinstated
+    _decide(
+        page,
+        f"Décision sur {suspend['name']}",
+        "Contrôle refait : ateliers repris",
+        "Rétablir l'accréditation",
+    )
+    seen["reinstated_notice"] = _notice(page)
 
     # the services venues added: one approved, one refused (a reason is needed to refuse)
     approve = services["approve"]

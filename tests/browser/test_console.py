@@ -1,5 +1,5 @@
 """The operator's console in a real browser: venues awaiting accreditation accredited (then on
-the public map) or refused, an accredited one suspended, each decision with its reason in the
+the public map) or refused, an accredited one suspended then reinstated, each decision with its reason in the
 venue's history; a venue's new service approved (redeemable only then) and another refused; an
 API key made, shown once, working at the gateway, then revoked (401); others get 403."""
 
@@ -73,7 +73,11 @@ def test_operator_decides_venues_services_and_keys(rpc, stack_config, browse):
     assert stored["accredit"]["history"][-1]["by"]["label"] == f"web: {OPERATOR_EMAIL}"
     assert stored["refuse"]["status"] == "revoked"
     assert stored["refuse"]["history"][-1]["reason"] == "Hors du territoire du dispositif"
-    assert stored["suspend"]["status"] == "suspended"
+    assert seen["reinstated_notice"].startswith(f"{names['suspend']} est accrédité")
+    assert [(h["to"], h["reason"]) for h in stored["suspend"]["history"][-2:]] == [
+        ("suspended", "Contrôle : ateliers non tenus"),
+        ("accredited", "Contrôle refait : ateliers repris"),
+    ]
     assert stored["desk"]["status"] == "accredited"  # the forged form did nothing
     by_id = {s["id"]: s for v in stored.values() for s in v["services"]}
     assert by_id[approve]["status"] == "approved"
