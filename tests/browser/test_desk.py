@@ -6,7 +6,7 @@ import io
 import pytest
 from PIL import Image, ImageDraw
 
-from services.issuance.printing import qr_text
+from services.issuance.printing import qr_code, qr_text
 from shared.mongo import get_database
 from tests.browser.support import PASSWORD, accredited_venue, coupons
 
@@ -15,9 +15,9 @@ pytestmark = pytest.mark.browser
 
 def printed_coupon(path, serial, code):
     """A photo-like image of a printed coupon: text around its QR code (``serial:code``)."""
-    import qrcode
-
-    qr = qrcode.make(qr_text(serial, code), box_size=8, border=4).convert("RGB")
+    png = io.BytesIO()
+    qr_code(qr_text(serial, code)).save(png, kind="png", scale=8, border=4)  # as printed
+    qr = Image.open(png).convert("RGB")
     card = Image.new("RGB", (qr.width + 420, qr.height + 80), (250, 248, 240))
     draw = ImageDraw.Draw(card)
     draw.text((20, 30), "Chèque APTIC - Pass numérique - 10,00 EUR", fill=(20, 20, 20))
