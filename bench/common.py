@@ -306,3 +306,34 @@ def fmt(value, digits=1):
     if isinstance(value, str):
         return value
     return f"{value:,.{digits}f}"
+
+
+def order_confirmed(order_id, booklets, per_booklet=10):
+    """``ordering.order_confirmed`` as ordering publishes it: ``booklets`` booklets of
+    ``per_booklet`` coupons of 10.00 for the Gironde, no co-funding."""
+    coupons = booklets * per_booklet
+    return {
+        "order_id": order_id,
+        "sponsor_id": "spo_00000000000000000001",
+        "sponsor_name": "Département de la Gironde",
+        "sponsor_kind": "department",
+        "territory": "33",
+        "lines": [
+            {
+                "line_no": 1,
+                "coupons_per_booklet": per_booklet,
+                "face_value_cents": 1000,
+                "quantity": booklets,
+            }
+        ],
+        "coupon_count": coupons,
+        "face_value_cents": coupons * 1000,
+        "fee_cents": coupons * 40,
+        "state_share_cents": 0,
+        "sponsor_due_cents": coupons * 1040,
+        "cofunded": False,
+        "state_rate_bp": 0,
+        "rules": {"territories": ["33"], "venue_types": [], "categories": []},
+        "payments": [],
+        "confirmed_at": "2026-11-22T10:00:00Z",
+    }

@@ -39,37 +39,11 @@ DIGEST_KEY = "bench-digest-key-0123456789"
 TARGET_PRINT_SECONDS = 60  # bench.print_bench's target, for the print file alone
 
 
-def order_confirmed(order_id, booklets, per_booklet=10):
+def order_confirmed(order_id, booklets):
+    """``common.order_confirmed`` loaded as issuance's handler receives it."""
     from shared.events import OrderConfirmed
 
-    coupons = booklets * per_booklet
-    return OrderConfirmed().load_or_raise(
-        {
-            "order_id": order_id,
-            "sponsor_id": "spo_00000000000000000001",
-            "sponsor_name": "Département de la Gironde",
-            "sponsor_kind": "department",
-            "territory": "33",
-            "lines": [
-                {
-                    "line_no": 1,
-                    "coupons_per_booklet": per_booklet,
-                    "face_value_cents": 1000,
-                    "quantity": booklets,
-                }
-            ],
-            "coupon_count": coupons,
-            "face_value_cents": coupons * 1000,
-            "fee_cents": coupons * 40,
-            "state_share_cents": 0,
-            "sponsor_due_cents": coupons * 1040,
-            "cofunded": False,
-            "state_rate_bp": 0,
-            "rules": {"territories": ["33"], "venue_types": [], "categories": []},
-            "payments": [],
-            "confirmed_at": "2026-11-22T10:00:00Z",
-        }
-    )
+    return OrderConfirmed().load_or_raise(common.order_confirmed(order_id, booklets))
 
 
 class Dispatch:

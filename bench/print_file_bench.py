@@ -39,35 +39,6 @@ DIGEST_KEY = "bench-digest-key-0123456789"
 MIB = 1024 * 1024
 
 
-def order_confirmed(order_id, booklets, per_booklet=10):
-    coupons = booklets * per_booklet
-    return {
-        "order_id": order_id,
-        "sponsor_id": "spo_00000000000000000001",
-        "sponsor_name": "Département de la Gironde",
-        "sponsor_kind": "department",
-        "territory": "33",
-        "lines": [
-            {
-                "line_no": 1,
-                "coupons_per_booklet": per_booklet,
-                "face_value_cents": 1000,
-                "quantity": booklets,
-            }
-        ],
-        "coupon_count": coupons,
-        "face_value_cents": coupons * 1000,
-        "fee_cents": coupons * 40,
-        "state_share_cents": 0,
-        "sponsor_due_cents": coupons * 1040,
-        "cofunded": False,
-        "state_rate_bp": 0,
-        "rules": {"territories": ["33"], "venue_types": [], "categories": []},
-        "payments": [],
-        "confirmed_at": "2026-11-22T10:00:00Z",
-    }
-
-
 def status_value(pid, key):
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(key + ":"):
@@ -168,7 +139,7 @@ def main(argv=None):
             for label, booklets in (("baseline", args.baseline), ("large", args.booklets)):
                 order_id = f"ord_bench_{label}_{secrets.token_hex(3)}"
                 started = time.perf_counter()
-                dispatch("ordering", "order_confirmed", order_confirmed(order_id, booklets))
+                dispatch("ordering", "order_confirmed", common.order_confirmed(order_id, booklets))
                 wait_issued(db, order_id, timeout=3600)
                 issued = time.perf_counter() - started
                 url = f"http://127.0.0.1:{port}/api/v1/orders/{order_id}/print.pdf"
