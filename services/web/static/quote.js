@@ -56,6 +56,13 @@
     timer = window.setTimeout(ask, 250);
   }
 
+  // the co-funding application shows when it is asked for (without JavaScript: always)
+  var box = document.getElementById("cofunding");
+  var application = document.getElementById("cofunding-application");
+  function toggle() { if (box && application) application.hidden = !box.checked; }
+  if (box) box.addEventListener("change", toggle);
+  toggle();
+
   form.addEventListener("input", later);
   form.addEventListener("change", later);
   form.setAttribute("data-live-quote", "on");
