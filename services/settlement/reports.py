@@ -5,7 +5,8 @@ threshold, small cells merged so that none can be worked out by subtraction
 (:func:`dashboard.anonymised`); the totals follow the same rule (:func:`dashboard.anonymised_totals`):
 under the threshold in all, only what the sponsor ordered (coupons and booklets issued) is shown.
 
-Tables: by month (booklets handed out, their coupons, coupons redeemed), by venue, by service
+Tables: what the sponsor's orders issued by month (its own purchases, about no one: shown as they
+are), by month (booklets handed out, their coupons, coupons redeemed), by venue, by service
 category, by territory (the venue's department; coupons redeemed), and by the beneficiary's
 anonymous profile recorded at activation (age band, public category; ``unknown`` when not given):
 coupons handed out, redeemed, expired, outstanding."""
@@ -32,12 +33,17 @@ def sponsor_dashboard(repo, sponsor_id, threshold=dashboard.MIN_BENEFICIARIES, t
     months = {}
     profiles = {field: {} for field, _ in PROFILE_TABLES}
     handed = {}  # serial -> (coupon count, profile) of the booklets handed out
+    issued = {}  # month -> [booklets, coupons] issued (the sponsor's purchases: no one's secret)
 
     def month_cell(month):
         return months.setdefault(month, dashboard.new_cell("distributed", "handed_out", "redeemed"))
 
     for booklet in repo.booklets_of_sponsor(sponsor_id):
         booklets["issued"] += 1
+        if booklet.get("issued_at") is not None:
+            month = issued.setdefault(month_of(booklet["issued_at"]), [0, 0])
+            month[0] += 1
+            month[1] += booklet.get("coupon_count") or 0
         if booklet.get("cancelled_at") is not None:
             booklets["cancelled"] += 1
         if booklet.get("activated_at") is not None:
@@ -124,4 +130,7 @@ def sponsor_dashboard(repo, sponsor_id, threshold=dashboard.MIN_BENEFICIARIES, t
     }
     for field, table in PROFILE_TABLES:
         board[table] = dashboard.anonymised(profiles[field], field, threshold)
+    board["issued_by_month"] = [
+        {"month": month, "booklets": n, "coupons": c} for month, (n, c) in sorted(issued.items())
+    ]
     return board

@@ -402,6 +402,14 @@ class DashboardTotals(EventSchema):
     refunded_cents = fields.Integer(allow_none=True)
 
 
+class IssuedMonth(EventSchema):
+    """What the sponsor's orders issued in a month (its own purchases: not anonymised)."""
+
+    month = fields.String()
+    booklets = fields.Integer()
+    coupons = fields.Integer()
+
+
 class DashboardOut(EventSchema):
     sponsor_id = fields.String()
     min_beneficiaries = fields.Integer(
@@ -414,3 +422,4 @@ class DashboardOut(EventSchema):
     by_territory = fields.List(fields.Nested(DashboardRow))
     by_age_band = fields.List(fields.Nested(DashboardRow))
     by_public_category = fields.List(fields.Nested(DashboardRow))
+    issued_by_month = fields.List(fields.Nested(IssuedMonth))

@@ -590,6 +590,7 @@ class SettlementRepository(Repository):
                 "cancelled_at": 1,
                 "coupon_count": 1,
                 "profile": 1,
+                "issued_at": 1,
             },
         )
 

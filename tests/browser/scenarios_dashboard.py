@@ -40,6 +40,7 @@ def sponsor_dashboard(visitor, data):
         "totals": table_text(page, "totaux"),
         "venues": table_text(page, "lieux"),
         "ages": table_text(page, "ages"),
+        "issued": table_text(page, "emissions"),
         "publics": table_text(page, "publics"),
         "alerts": table_text(page, "alertes"),
         "chart_label": page.locator("canvas.chart").first.get_attribute("aria-label"),

@@ -31,7 +31,7 @@ def test_sponsor_dashboard(rpc, stack_config, browse, tmp_path):
         other_share=other_share["share_id"],
     )
     # charts beside every table, the venues on the map: the big one only
-    assert seen["charts"] == 6
+    assert seen["charts"] == 7
     assert seen["markers"] == 1
     assert "les chiffres sont dans le tableau" in seen["chart_label"]
     # totals: 14 booklets of 5, 11 handed out, 17 coupons redeemed
@@ -44,6 +44,7 @@ def test_sponsor_dashboard(rpc, stack_config, browse, tmp_path):
         "Bénéficiaires\t11",
     ):
         assert line in totals, totals
+    assert "\t14\t70" in seen["issued"], seen["issued"]  # the order: 14 booklets, this month
     # Mérignac (4) and Pessac (1) are under 5: merged, never named
     assert "Médiathèque Mériadeck\t6\t12" in seen["venues"], seen["venues"]
     assert "Autres (lignes de moins de 5 bénéficiaires, regroupées)\t5\t5" in seen["venues"]

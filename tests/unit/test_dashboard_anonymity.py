@@ -156,6 +156,8 @@ def test_a_sponsor_with_3_beneficiaries_sees_what_it_ordered_and_nothing_else(re
         ("by_public_category", "public_category"),
     ):
         assert board[table] == [{key: "other", "suppressed": True}], table
+    # what the sponsor bought is its own: shown by month of issue
+    assert board["issued_by_month"] == [{"month": "2026-01", "booklets": 12, "coupons": 60}]
     dumped = DashboardOut().dump(board)  # the API says the same (nulls, not zeros)
     assert dumped["totals"]["coupons_redeemed"] is None and dumped["totals"]["suppressed"] is True
 

@@ -41,6 +41,13 @@ TABLES = (
         ),
     ),
     (
+        "emissions",
+        "issued_by_month",
+        "month",
+        _("Émis par mois (vos commandes)"),
+        (("booklets", _("Carnets émis")), ("coupons", _("Chèques émis"))),
+    ),
+    (
         "lieux",
         "by_venue",
         "venue",
