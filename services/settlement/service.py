@@ -7,7 +7,6 @@ is completed; a timer sends again those a crash or a broker outage left unsent (
 idempotent).
 """
 
-import base64
 import logging
 import time
 
@@ -17,7 +16,7 @@ from nameko.events import EventDispatcher
 from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 
-from services.settlement import api, periods, schedule
+from services.settlement import api, files, periods, schedule
 from services.settlement.documents import (
     render_credit_note_pdf,
     render_fund_statement_pdf,
@@ -80,14 +79,6 @@ def _times(run, *keys):
 
 def _actor(actor):
     return ActorSchema().load_or_raise(actor) if actor is not None else None
-
-
-def _file(reference, filename, content):
-    return {
-        "reference": reference,
-        "filename": filename,
-        "content_b64": base64.b64encode(content).decode("ascii"),
-    }
 
 
 class Background(DependencyProvider):
@@ -294,21 +285,24 @@ class SettlementService:
             raise DocumentNotFound(
                 "the run pays nobody: no transfer file", details={"run_id": run_id}
             )
-        xml = credit_transfer_xml(
-            self.settings.debtor(),
-            transfers,
-            message_id=run_id,
-            execution_date=periods.local_date(run["completed_at"], self.settings.zone),
+        return self._file(
+            run_id,
+            f"{run_id}.xml",
+            lambda: credit_transfer_xml(
+                self.settings.debtor(),
+                transfers,
+                message_id=run_id,
+                execution_date=periods.local_date(run["completed_at"], self.settings.zone),
+            ),
+            "sepa",
         )
-        return _file(run_id, f"{run_id}.xml", xml)
 
     @rpc
     def statement_pdf(self, run_id, venue_id):
         """A venue's payout statement of a run (PDF)."""
         StatementRef().load_or_raise({"run_id": run_id, "venue_id": venue_id})
         snapshot, lines = api.statement(self.store, run_id, venue_id)
-        reference = snapshot["reference"]
-        return _file(reference, f"{reference}.pdf", render_statement_pdf(snapshot, lines))
+        return self._pdf(snapshot["reference"], lambda: render_statement_pdf(snapshot, lines))
 
     @rpc
     def fund_statement_pdf(self, run_id, department):
@@ -318,8 +312,7 @@ class SettlementService:
         run) and the transfer to the fund's account, if configured."""
         FundStatementRef().load_or_raise({"run_id": run_id, "department": department})
         snapshot, lines = api.fund_statement(self.store, run_id, department)
-        reference = snapshot["reference"]
-        return _file(reference, f"{reference}.pdf", render_fund_statement_pdf(snapshot, lines))
+        return self._pdf(snapshot["reference"], lambda: render_fund_statement_pdf(snapshot, lines))
 
     @rpc
     def run_summary_pdf(self, run_id):
@@ -329,8 +322,7 @@ class SettlementService:
         doc = self.store.get_document("run_summary", run_id)
         if run["status"] != "completed" or doc is None:
             raise DocumentNotFound(details={"run_id": run_id})
-        reference = doc["reference"]
-        return _file(reference, f"{reference}.pdf", render_run_summary_pdf(doc["snapshot"]))
+        return self._pdf(doc["reference"], lambda: render_run_summary_pdf(doc["snapshot"]))
 
     @rpc
     def run_expiry(self, payload, actor=None):
@@ -369,8 +361,7 @@ class SettlementService:
         """A funder's credit note of an expiry run (PDF)."""
         CreditNoteRef().load_or_raise({"expiry_run_id": expiry_run_id, "funder_id": funder_id})
         snapshot = api.credit_note(self.store, expiry_run_id, funder_id)
-        reference = snapshot["reference"]
-        return _file(reference, f"{reference}.pdf", render_credit_note_pdf(snapshot))
+        return self._pdf(snapshot["reference"], lambda: render_credit_note_pdf(snapshot))
 
     @rpc
     def list_credit_notes(self, query):
@@ -397,7 +388,28 @@ class SettlementService:
     def credit_note_pdf_by_reference(self, reference, funder_id=None):
         """A credit note by its reference (``funder_id``: it must be that funder's)."""
         snapshot = api.credit_note_by_reference(self.store, reference, funder_id)
-        return _file(reference, f"{reference}.pdf", render_credit_note_pdf(snapshot))
+        return self._pdf(reference, lambda: render_credit_note_pdf(snapshot))
+
+    # -- documents as files -------------------------------------------------------------------
+    def _pdf(self, reference, render):
+        return self._file(reference, f"{reference}.pdf", render, "pdf")
+
+    def _file(self, reference, filename, render, kind):
+        """A document's file record, made and stored once (services/settlement/files.py)."""
+        return files.stored(self.store.db, reference, filename, render, kind)
+
+    @rpc
+    def document_file_chunk(self, file_id, index):
+        """One chunk (1 MiB, ``index`` from 0) of a document's stored file, in base64:
+        ``{file_id, index, content_b64}``. The ``file_id`` is the one a document's record gave
+        (the caller was allowed that document)."""
+        found = files.chunk(self.store.db, file_id, index)
+        if found is None:
+            raise DocumentNotFound(
+                "no such file or chunk",
+                details={"file_id": str(file_id)[:120], "index": str(index)[:20]},
+            )
+        return found
 
     @rpc
     def ledger_balance(self):

@@ -38,6 +38,13 @@ def call(method, *args, timeout=None, **kwargs):
         ) from None
 
 
-def decode_file(payload):
-    """Files travel over RPC as ``{"content_b64": ...}``: the bytes back."""
-    return base64.b64decode(payload["content_b64"])
+def decode_file(payload, read_chunk=None):
+    """Files travel over RPC as ``{"content_b64": ...}``: the bytes back. A stored file larger
+    than one chunk comes as its record (``size``, ``chunk_bytes``): ``read_chunk(index)`` (an
+    RPC answering ``{"content_b64": ...}``) reads it a chunk at a time."""
+    if "content_b64" in payload:
+        return base64.b64decode(payload["content_b64"])
+    if read_chunk is None:
+        raise ValueError(f"{payload.get('filename')}: larger than a chunk, read_chunk needed")
+    count = -(-payload["size"] // payload["chunk_bytes"])
+    return b"".join(base64.b64decode(read_chunk(i)["content_b64"]) for i in range(count))

@@ -238,6 +238,15 @@ def test_month_end_settlement_and_refund_of_a_lost_booklet(api, operator_key, ma
     assert sepa.status_code == 200 and sepa.headers["Content-Type"].startswith("application/xml")
     validate_pain001(sepa.content)
     assert sepa_transfers_total(sepa.content) == (1, 2880)
+    # stored once by settlement, streamed: the same bytes again, and 304 for a client that has them
+    etag = sepa.headers["ETag"]
+    assert api.get(f"/settlement-runs/{run['id']}/sepa.xml", key=operator_key).content == (
+        sepa.content
+    )
+    unchanged = api.get(
+        f"/settlement-runs/{run['id']}/sepa.xml", key=operator_key, headers={"If-None-Match": etag}
+    )
+    assert unchanged.status_code == 304 and unchanged.content == b""
     assert (
         api.get(f"/settlement-runs/{run['id']}/sepa.xml", key=scheme["venue_key"]).status_code
         == 403

@@ -4,11 +4,11 @@ sponsors' expiry alerts (see API.md)."""
 from services.gateway.answers import listing
 from services.gateway.http import (
     API_PREFIX,
-    file_response,
     json_response,
     query_args,
     read_json,
     route,
+    stored_file_response,
     wants_async,
 )
 from services.gateway.rpc import call, decode_file
@@ -21,6 +21,15 @@ DOCUMENT_TIMEOUT = 120
 
 
 class SettlementRoutes:
+    def _document(self, request, record, mimetype):
+        """A document stored by settlement, streamed a chunk (1 MiB) per RPC as it is sent."""
+        proxy = self.settlement_rpc
+
+        def read_chunk(index):
+            return decode_file(call(proxy.document_file_chunk, record["file_id"], index))
+
+        return stored_file_response(request, record, mimetype, read_chunk)
+
     @route(
         "POST",
         "/settlement-runs",
@@ -85,7 +94,7 @@ class SettlementRoutes:
     def settlement_sepa(self, request, run_id):
         self.auth.require(request)
         document = call(self.settlement_rpc.sepa_file, run_id, timeout=DOCUMENT_TIMEOUT)
-        return file_response(decode_file(document), "application/xml", document["filename"])
+        return self._document(request, document, "application/xml")
 
     @route(
         "GET",
@@ -98,7 +107,7 @@ class SettlementRoutes:
     def settlement_summary_pdf(self, request, run_id):
         self.auth.require(request)
         document = call(self.settlement_rpc.run_summary_pdf, run_id, timeout=DOCUMENT_TIMEOUT)
-        return file_response(decode_file(document), "application/pdf", document["filename"])
+        return self._document(request, document, "application/pdf")
 
     @route(
         "GET",
@@ -114,7 +123,7 @@ class SettlementRoutes:
         document = call(
             self.settlement_rpc.fund_statement_pdf, run_id, department, timeout=DOCUMENT_TIMEOUT
         )
-        return file_response(decode_file(document), "application/pdf", document["filename"])
+        return self._document(request, document, "application/pdf")
 
     @route(
         "GET",
@@ -130,7 +139,7 @@ class SettlementRoutes:
         document = call(
             self.settlement_rpc.statement_pdf, run_id, venue_id, timeout=DOCUMENT_TIMEOUT
         )
-        return file_response(decode_file(document), "application/pdf", document["filename"])
+        return self._document(request, document, "application/pdf")
 
     @route(
         "POST",
@@ -185,7 +194,7 @@ class SettlementRoutes:
         document = call(
             self.settlement_rpc.credit_note_pdf, run_id, funder_id, timeout=DOCUMENT_TIMEOUT
         )
-        return file_response(decode_file(document), "application/pdf", document["filename"])
+        return self._document(request, document, "application/pdf")
 
     @route(
         "GET",
@@ -221,7 +230,7 @@ class SettlementRoutes:
             funder_id,
             timeout=DOCUMENT_TIMEOUT,
         )
-        return file_response(decode_file(document), "application/pdf", document["filename"])
+        return self._document(request, document, "application/pdf")
 
     @route(
         "GET",

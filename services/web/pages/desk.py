@@ -211,10 +211,15 @@ class DeskPages:
         visit = self.web.visit(request)
         person = visit.require("venue")
         document = call(self.settlement_rpc.statement_pdf, run_id, person.subject_id)
+        proxy = self.settlement_rpc
+
+        def read_chunk(index):
+            return call(proxy.document_file_chunk, document["file_id"], index)
+
         filename = document.get("filename") or f"{run_id}.pdf"
         return visit.finish(
             Response(
-                decode_file(document),
+                decode_file(document, read_chunk),
                 mimetype="application/pdf",
                 headers={"Content-Disposition": f'attachment; filename="{filename}"'},
             )
