@@ -186,3 +186,28 @@ def distributor_space_redirects(visitor, data):
     login(person, data["site"], data["email"], data["password"])
     person.page.goto(f"{data['site']}/espace")
     return {"url": person.page.url}
+
+
+@scenario
+def sponsor_not_eligible_for_cofunding(visitor, data):
+    """A company asks for the State's co-funding: the rule in French, the quote without it, and
+    the order refused next to the box (nothing ordered)."""
+    site = data["site"]
+    person = visitor(f"{data['test']}-phone")
+    page = person.page
+    login(person, site, data["email"], data["password"])
+    page.goto(f"{site}/espace/commande")
+    page.get_by_label("Nombre de carnets").first.fill("10")
+    page.get_by_label("Demander le cofinancement de l'État").check()
+    page.locator("#quote-refusal").wait_for()
+    live = quote_text(page)
+    person.look("cofunding-not-eligible")
+    page.get_by_label("Part des publics prioritaires").fill("50")
+    page.get_by_label("Part des personnes en grande précarité").fill("50")
+    page.get_by_label("Territoire couvert").fill("Bassin d'Arcachon")
+    page.get_by_label("Budget total du projet").fill("5000")
+    page.get_by_role("button", name="Envoyer la commande").click()
+    page.wait_for_load_state()
+    refused = page.locator("#cofunding-error").inner_text()
+    person.look("cofunding-refused")
+    return {"live": live, "refused": refused}

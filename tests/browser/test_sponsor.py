@@ -10,6 +10,7 @@ import pytest
 from shared.mongo import get_database
 from tests.browser import support_sponsor as world
 from tests.browser.support import OPERATOR, PASSWORD
+from tests.factories import IBANS
 
 pytestmark = pytest.mark.browser
 NBSP, NNBSP = "\u00a0", "\u202f"
@@ -152,3 +153,18 @@ def test_distributor_staff_are_sent_to_their_desk(rpc, browse):
     rpc("web").create_user(email, "distributor", pessac["id"], PASSWORD)
     seen = browse("distributor_space_redirects", email=email, password=PASSWORD)
     assert seen["url"].endswith("/distribution")
+
+
+def test_a_company_is_refused_cofunding_in_french(rpc, stack_config, browse):
+    company = rpc("ordering").register_sponsor(
+        {"name": "Banque du Sud-Ouest", "kind": "company", "territory": "33", "iban": IBANS[2]},
+        OPERATOR,
+    )
+    email = world.account(rpc, company, "rse@banque.example")
+    seen = browse("sponsor_not_eligible_for_cofunding", email=email, password=PASSWORD)
+    rule = "Le cofinancement de l'État est réservé aux collectivités et à leurs groupements."
+    assert rule in seen["live"] and "Le devis est calculé sans cofinancement." in seen["live"]
+    assert "1 040,00 €" in plain(seen["live"])  # 10 x 10 x 10 EUR + 4 %, no State share
+    assert "Part payée par l'État" not in seen["live"]
+    assert seen["refused"] == "Votre structure ne peut pas demander le cofinancement de l'État."
+    assert get_database(stack_config, "ordering").orders.count_documents({}) == 0

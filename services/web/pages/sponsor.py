@@ -163,7 +163,7 @@ class SponsorPages:
         payload = {"sponsor_id": person.subject_id, "lines": lines, "state_cofunding": cofunded}
         try:
             return call(self.ordering_rpc.quote_order, payload, person.actor()), None
-        except InvalidInput as exc:
+        except AppError as exc:
             if exc.code != "cofunding_not_eligible":
                 raise
             refusal = (exc.details or {}).get("rule") or "not_eligible"
@@ -262,9 +262,11 @@ class SponsorPages:
             payload["state_cofunding"] = application
         try:
             order = call(self.ordering_rpc.create_order, payload, person.actor())
-        except InvalidInput as exc:
+        except AppError as exc:
             if exc.code == "cofunding_not_eligible":
                 return {"cofunding": "not_eligible"}
+            if not isinstance(exc, InvalidInput):
+                raise
             return ordering_field_errors(exc)
         return call(self.ordering_rpc.submit_order, order["id"], person.actor())
 
