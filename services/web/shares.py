@@ -36,7 +36,7 @@ class ShareRepository(Repository):
             cls._indexed.add(id(db))
         return cls(db)
 
-    def create(self, sponsor_id, label, days, created_by):
+    def create(self, sponsor_id, label, days, created_by, sponsor_name=""):
         """A new link: ``(token, record)``; the token is shown once and never stored."""
         if days not in DURATIONS:
             days = DURATIONS[1]
@@ -45,6 +45,7 @@ class ShareRepository(Repository):
         record = {
             "share_id": new_id("shr"),
             "sponsor_id": sponsor_id,
+            "sponsor_name": sponsor_name,  # shown to whoever opens the link
             "label": " ".join((label or "").split())[:MAX_LABEL],
             "token_hash": accounts.token_hash(token),
             "created_by": created_by,

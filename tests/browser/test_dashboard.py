@@ -81,6 +81,7 @@ def test_sponsor_dashboard(rpc, stack_config, browse, tmp_path):
         "Tableau de bord partagé" in seen["shared_main"] and "Lecture seule" in seen["shared_main"]
     )
     assert "Médiathèque Mériadeck" in seen["shared_main"]
+    assert "Département de la Gironde" in seen["shared_main"]  # whose dashboard it is
     assert seen["shared_forms"] == 0
     assert "Bloquer" not in seen["shared_main"] and "Créer un lien" not in seen["shared_main"]
     assert seen["shared_csv"].startswith("\ufeff;Bénéficiaires;Chèques encaissés")

@@ -296,8 +296,9 @@ class DashboardPages:
             days = int(request.form.get("days") or 0)
         except ValueError:
             days = 0
+        sponsor = call(self.ordering_rpc.get_sponsor, person.subject_id, person.actor())
         token, record = self._shares().create(
-            person.subject_id, request.form.get("label"), days, person.user_id
+            person.subject_id, request.form.get("label"), days, person.user_id, sponsor["name"]
         )
         link = f"{self.web.settings.public_url.rstrip('/')}/partage/{token}"
         return self._render(visit, person.subject_id, new_link=link, new_share=record)
