@@ -3,6 +3,7 @@ bank reference, a settlement run and an expiry run started from the page and fol
 done, their documents downloaded, the ledger's balance; other people are refused."""
 
 import re
+import time
 
 from tests.browser.browser import TABLET
 from tests.browser.scenarios import login, scenario
@@ -76,6 +77,9 @@ def operator_orders_and_payments(visitor, data):
     booklets = _wait_text(page, "#order-status", "Carnets émis", seconds=60, reload=True)
     booklet_count = page.locator("#booklets").inner_text()
     person.look("order-paid")
+    page.get_by_role("link", name="← Commandes à traiter").click()
+    page.wait_for_url("**/operateur/commandes")
+    paid = page.locator("#paid tbody tr").all_inner_texts()
 
     forged = page.request.post(
         f"{site}/operateur/commandes/{order_id}/paiements",
@@ -93,6 +97,7 @@ def operator_orders_and_payments(visitor, data):
         "payments": payments,
         "issued": booklets,
         "booklet_count": booklet_count,
+        "paid": paid,
         "forged_status": forged.status,
     }
 
@@ -112,9 +117,9 @@ def operator_runs(visitor, data):
     page.get_by_role("button", name="Lancer le paiement").click()
     page.wait_for_url(re.compile(r"/operateur/reglements/paiements/SR-"))
     started = page.locator("main").inner_text()
-    page.goto(page.url + "?auto=0")  # still, for the screenshot (the page reloads itself)
+    page.goto(page.url + "&auto=0")  # still, for the screenshot (the page reloads itself)
     person.look("run-progress")
-    page.goto(page.url.removesuffix("?auto=0"))
+    page.goto(page.url.removesuffix("&auto=0"))
     _wait_text(page, "#run-status", "Terminé", seconds=90)
     net = page.locator("#run-net").inner_text()
     payouts = page.locator("#payouts tbody tr").all_inner_texts()
@@ -149,6 +154,15 @@ def operator_runs(visitor, data):
     page.locator("#ledger-title").scroll_into_view_if_needed()
     person.look("ledger")
 
+    # asked for a minute ago and never begun (another run held the lock): said, no more reloads
+    page.goto(
+        f"{site}/operateur/reglements/paiements/SR-2026-01-31?demande={int(time.time()) - 120}"
+    )
+    stalled = page.locator("#progress").inner_text()
+    scripts = page.locator("script[src='/static/finance.js']").count()
+    person.look("run-stalled")
+    page.goto(f"{site}/operateur/reglements")
+
     # a day still to come: refused in French
     page.get_by_label("Encaissements payés jusqu'au (inclus)").fill("2099-01-31")
     page.get_by_role("button", name="Lancer le paiement").click()
@@ -170,6 +184,8 @@ def operator_runs(visitor, data):
         "invariants": invariants,
         "anomalies": anomalies,
         "future": future,
+        "stalled": stalled,
+        "stalled_scripts": scripts,
         "forged_status": forged.status,
     }
 

@@ -54,6 +54,8 @@ def test_operator_decides_cofunding_and_records_payments(rpc, stack_config, brow
         "L'État (cofinancement) : 1 000,00 €, référence ANCT-2026-0007",
     ]
     assert seen["issued"] == "Carnets émis" and seen["booklet_count"] == "20"
+    assert len(seen["paid"]) == 1 and order["id"] in seen["paid"][0], seen["paid"]
+    assert "Carnets émis" in seen["paid"][0] and "2\u202f080,00" in seen["paid"][0]
     assert seen["forged_status"] == 403  # no form token: nothing recorded
 
     recorded = rpc("ordering").get_order(
@@ -121,6 +123,7 @@ def test_operator_runs_settlement_and_expiry(rpc, stack_config, browse, tmp_path
     assert seen["anomalies"] == "Aucune anomalie."
     assert seen["future"] == "Ce jour n'est pas encore passé : choisissez aujourd'hui ou avant."
     assert seen["forged_status"] == 403
+    assert "Le traitement n'a pas démarré" in seen["stalled"] and seen["stalled_scripts"] == 0
     wait_for(lambda: rpc("settlement").ledger_balance()["balanced"])
 
 

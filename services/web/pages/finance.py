@@ -2,6 +2,7 @@
 expiry runs (started without waiting, their progress, documents and SEPA file), the ledger."""
 
 import re
+import time
 from datetime import date, timedelta
 
 from werkzeug.wrappers import Response
@@ -82,6 +83,7 @@ def parse_day(text):
 # -- names people read ---------------------------------------------------------------------------
 AWAITING_DECISION = "cofunding_pending"
 AWAITING_PAYMENT = ("submitted", "cofunding_approved", "cofunding_refused")
+RECENTLY_PAID = ("confirmed", "issued")  # the latest of each: booklets being printed, or done
 
 ORDER_STATUSES = {
     "draft": _("Brouillon"),
@@ -156,6 +158,7 @@ ANOMALIES = {
     "void_refused": _("Annulation d'un encaissement déjà payé"),
 }
 REFRESH_SECONDS = 2  # a running run's page reloads itself (static/finance.js; else a link)
+STALL_SECONDS = 60  # asked for this long ago and not begun: say so, stop reloading
 REFERENCE = re.compile(r"[A-Za-z0-9 ._/:-]{1,64}")
 
 
@@ -179,6 +182,14 @@ class FinancePages:
     def _fin_orders(self, person, status):
         query = {"status": status, "limit": 500}
         return call(self.ordering_rpc.list_orders, query, person.actor())["orders"]
+
+    def _fin_latest(self, person, status, count=10):
+        """The ``count`` orders of ``status`` that came last (the list is oldest first)."""
+        total = call(self.ordering_rpc.list_orders, {"status": status, "limit": 1}, person.actor())[
+            "total"
+        ]
+        query = {"status": status, "limit": count, "offset": max(0, total - count)}
+        return call(self.ordering_rpc.list_orders, query, person.actor())["orders"][::-1]
 
     def _fin_campaign(self):
         return call(self.ordering_rpc.get_cofunding_campaign, times.now().year)
@@ -220,6 +231,7 @@ class FinancePages:
             status=400 if problem else 200,
             pending=self._fin_orders(person, AWAITING_DECISION),
             payable=[o for s in AWAITING_PAYMENT for o in self._fin_orders(person, s)],
+            paid=[o for s in RECENTLY_PAID for o in self._fin_latest(person, s)],
             campaign=campaign,
             committed=campaign["envelope_cents"] - campaign["remaining_cents"],
             rate_text=rate_text(campaign["rate_bp"]),
@@ -372,7 +384,10 @@ class FinancePages:
                 problem = exc.code
             else:
                 kind = "paiements" if begun["kind"] == "settlement" else "expirations"
-                return visit.redirect(f"/operateur/reglements/{kind}/{begun['id']}")
+                demanded = int(time.time())
+                return visit.redirect(
+                    f"/operateur/reglements/{kind}/{begun['id']}?demande={demanded}"
+                )
         return self._fin_runs_page(visit, 400, problem=problem, problem_field=field, values=values)
 
     def _fin_run(self, method, run_id):
@@ -385,13 +400,21 @@ class FinancePages:
 
     def _fin_run_page(self, visit, template, run, run_id):
         running = run is None or run["status"] != "completed"
+        demanded = visit.request.args.get("demande", "")
+        demanded = int(demanded) if demanded.isdigit() and len(demanded) < 12 else None
+        # asked for and still not begun: another run holds the lock, or settlement failed
+        stalled = run is None and demanded is not None and time.time() - demanded > STALL_SECONDS
+        here = visit.request.path + (f"?demande={demanded}" if demanded is not None else "")
         return visit.render(
             template,
             run=run,
             run_id=run_id,
             running=running,
-            refresh=REFRESH_SECONDS if running else None,
-            auto=running and visit.request.args.get("auto") != "0",
+            stalled=stalled,
+            refresh=REFRESH_SECONDS if running and not stalled else None,
+            auto=running and not stalled and visit.request.args.get("auto") != "0",
+            here=here,
+            stop=here + ("&" if "?" in here else "?") + "auto=0",
             run_statuses=RUN_STATUSES,
             phases=PHASES,
         )
