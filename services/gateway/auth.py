@@ -14,6 +14,7 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 from nameko.extensions import DependencyProvider
 
 from services.gateway import limits
+from shared.addresses import client_address, trusted_proxies
 from shared.errors import Forbidden, NotFound, Unauthenticated
 from shared.ids import new_id
 from shared.mongo import ASCENDING, Repository, get_database
@@ -142,11 +143,12 @@ class Authenticator:
     """The caller of one request, checked against the roles its route declares (``route(roles=)``
     in :mod:`services.gateway.http`: the only place they are written)."""
 
-    def __init__(self, keys, roles=(), limiter=None, path=None):
+    def __init__(self, keys, roles=(), limiter=None, path=None, proxies=0):
         self.keys = keys
         self.roles = tuple(roles)
         self.limiter = limiter
         self.path = path
+        self.proxies = proxies  # TRUSTED_PROXIES (shared.addresses)
 
     def limit_anonymous(self, request):
         """On a public route, count a request without a key against the client address's
@@ -155,7 +157,7 @@ class Authenticator:
             return
         if request.headers.get("Authorization"):
             return
-        self.limiter.hit(request.remote_addr or "unknown")
+        self.limiter.hit(client_address(request, self.proxies))
 
     def require(self, request):
         """The caller's :class:`Principal`; 401 without a valid key, 403 for a role the route does
@@ -192,6 +194,7 @@ class ApiKeys(DependencyProvider):
             for keys, options in indexes:
                 self.db[collection].create_index(keys, **options)
         self.limit = limits.parse_limit(self.container.config.get(limits.LIMIT_KEY))
+        self.proxies = trusted_proxies(self.container.config)
 
     def get_dependency(self, worker_ctx):
         spec = getattr(worker_ctx.entrypoint, "spec", None)
@@ -200,4 +203,5 @@ class ApiKeys(DependencyProvider):
             getattr(spec, "roles", ()),
             limits.RateLimiter(self.db, self.limit),
             getattr(spec, "path", None),
+            self.proxies,
         )

@@ -17,6 +17,7 @@ class Settings:
     session_hours: int = 12  # a session ends this long after login (SESSION_HOURS)
     language: str = "fr"  # the pages' language (WEB_LANGUAGE): a catalog in translations/
     rpc_timeout: float = 30.0
+    trusted_proxies: int = 0  # proxies appending X-Forwarded-For in front (TRUSTED_PROXIES)
 
     @classmethod
     def from_config(cls, config):
@@ -33,6 +34,7 @@ class Settings:
             ("session_hours", "SESSION_HOURS", int),
             ("language", "WEB_LANGUAGE", str),
             ("rpc_timeout", "RPC_TIMEOUT", float),
+            ("trusted_proxies", "TRUSTED_PROXIES", int),
         ):
             if config.get(name) not in (None, ""):
                 values[key] = cast(config[name])

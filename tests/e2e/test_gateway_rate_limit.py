@@ -65,3 +65,31 @@ def test_two_processes_share_one_count(mongo_config):
     assert parse_limit("0") is None and parse_limit(None) == (600, 60)
     with pytest.raises(ValueError):
         parse_limit("-1/60")
+
+
+@pytest.mark.parametrize("proxies", [0, 1])
+def test_behind_a_proxy_each_forwarded_client_has_its_own_count(
+    runner_factory, service_config, proxies
+):
+    """TRUSTED_PROXIES=1 (an ingress): the client is the address the proxy appended; 0: the
+    header is the client's own text and is ignored (it cannot buy a fresh count)."""
+    from aptic.registry import all_service_classes
+    from tests.conftest import Api
+
+    config = {
+        **service_config,
+        "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}",
+        "PUBLIC_RATE_LIMIT": "3/60",
+        "TRUSTED_PROXIES": str(proxies),
+    }
+    runner_factory(config, *all_service_classes()).start()
+    api = Api(f"http://{config['WEB_SERVER_ADDRESS']}/api/v1")
+
+    def get(client):  # the client forges a first entry; the proxy appends the real address
+        headers = {"X-Forwarded-For": f"10.9.9.9, {client}"}
+        return api.get("/venues", headers=headers).status_code
+
+    first = [get("198.51.100.1") for _ in range(4)]
+    assert first == [200, 200, 200, 429]
+    other = get("198.51.100.2")
+    assert other == (200 if proxies else 429)

@@ -3,6 +3,7 @@
 from services.web import accounts
 from services.web.accounts import HOME, MAX_PASSWORD, MIN_PASSWORD
 from services.web.http import page
+from shared.addresses import client_address
 
 
 def _safe_target(target):
@@ -24,7 +25,8 @@ class AccountPages:
         visit.check_csrf()
         email = accounts.normalize_email(request.form.get("email"))[:200]
         password = (request.form.get("password") or "")[:MAX_PASSWORD]
-        keys = (f"account:{email}", f"address:{request.remote_addr}")
+        address = client_address(request, self.web.settings.trusted_proxies)
+        keys = (f"account:{email}", f"address:{address}")
         repo = self.web.repo
         if accounts.too_many(repo.failures(keys[0]), repo.failures(keys[1])):
             return visit.render(

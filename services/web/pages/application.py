@@ -9,6 +9,7 @@ from services.web.accounts import MAX_PASSWORD, MIN_PASSWORD
 from services.web.http import page
 from services.web.rpc import call
 from services.web.users import create_account
+from shared.addresses import client_address
 from shared.errors import Conflict, InvalidInput
 
 THROTTLE_WINDOW = timedelta(hours=1)
@@ -107,7 +108,7 @@ class ApplicationPages:
             return self._application_form(visit, {"offered_categories": []}, {})
         visit.check_csrf()
         repo = self.web.repo
-        address = request.remote_addr
+        address = client_address(request, self.web.settings.trusted_proxies)
         sent_key, refused_key = f"application:{address}", f"application-refused:{address}"
         if (
             repo.attempts(sent_key, THROTTLE_WINDOW) >= MAX_APPLICATIONS
