@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install -q -c constraints.txt -e ".[test]"
 	@touch $(STAMP)
 
-# The web pages' JavaScript (Leaflet, html5-qrcode; axe-core for the browser tests), from the npm
+# The web pages' JavaScript (Leaflet, html5-qrcode, Chart.js; axe-core for the browser tests), from the npm
 # registry at the lockfile's versions, served by the web service itself (never a CDN).
 $(WEBSTAMP): services/web/package.json services/web/package-lock.json
 	@command -v npm >/dev/null || { echo "npm (Node.js 20) is needed for the web pages"; exit 1; }
