@@ -40,6 +40,7 @@ def separate_processes(rabbit_config, mongo_config, tmp_path):
         "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}",
         "RPC_TIMEOUT": "10",
         "LOG_LEVEL": "WARNING",
+        "SCHEDULED_RUNS": "false",  # runs asked by the test only
     }
     env.pop("APTIC_CONFIG", None)
     processes = {}

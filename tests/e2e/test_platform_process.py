@@ -27,6 +27,7 @@ def platform(rabbit_config, mongo_config, tmp_path):
         "MONGO_URI": mongo_config["MONGO_URI"],
         "MONGO_DB_PREFIX": mongo_config["MONGO_DB_PREFIX"],
         "LOG_LEVEL": "WARNING",
+        "SCHEDULED_RUNS": "false",  # runs asked by the test only
     }
     env.pop("APTIC_CONFIG", None)
     running = Platform(env, tmp_path / "aptic-run.log")
