@@ -86,9 +86,14 @@ class Repository:
 
     @classmethod
     def ensure_indexes(cls, db):
+        """Create the ``INDEXES`` (those that exist are left as they are): one ``createIndexes``
+        command per collection, not one per index (each command is a round trip; the embedded
+        server's tests make a database, and its indexes, per test)."""
         for collection, indexes in cls.INDEXES.items():
-            for keys, options in indexes:
-                db[collection].create_index(keys, **options)
+            if indexes:
+                db[collection].create_indexes(
+                    [pymongo.IndexModel(keys, **options) for keys, options in indexes]
+                )
 
     def in_transaction(self, fn):
         """``fn(repo)`` in one transaction; what ``fn`` returns.
