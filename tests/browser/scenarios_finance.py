@@ -202,3 +202,25 @@ def money_pages_refused(visitor, data):
         statuses[path] = page.goto(f"{site}{path}").status
     person.look("refused")
     return {"statuses": statuses, "text": page.locator("main").inner_text()}
+
+
+@scenario
+def operator_refuses_cofunding(visitor, data):
+    """The operator refuses an order's co-funding with a reason: the sponsor pays all."""
+    site, order_id = data["site"], data["order_id"]
+    person = visitor(f"{data['test']}-operator", viewport=TABLET)
+    page = person.page
+    login(person, site, data["email"], data["password"])
+    page.goto(f"{site}/operateur/commandes/{order_id}")
+    page.get_by_label("Refuser : le commanditaire paie tout").check()
+    page.get_by_label("Raison (le commanditaire la lit)").fill("Publics visés hors du plan")
+    page.get_by_role("button", name="Enregistrer la décision").click()
+    page.wait_for_url("**?fait=decision")
+    person.look("cofunding-refused")
+    payers = page.get_by_label("Payeur").locator("option").all_inner_texts()
+    return {
+        "status": page.locator("#order-status").inner_text(),
+        "decision": page.locator("#cofunding-decision").inner_text(),
+        "facts": page.locator("main dl.facts").first.inner_text(),
+        "payers": payers,
+    }

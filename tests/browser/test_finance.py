@@ -141,3 +141,22 @@ def test_money_pages_are_for_operator_staff_only(rpc, stack_config, browse):
     seen = browse("money_pages_refused", email=email, password=PASSWORD, paths=paths)
     assert seen["statuses"] == dict.fromkeys(paths, 403)
     assert "Accès refusé" in seen["text"]
+
+
+def test_operator_refuses_cofunding(rpc, stack_config, browse):
+    order = cofunded_order_pending(rpc, booklets=2)
+    account(rpc, EMAIL, "operator")
+    seen = browse(
+        "operator_refuses_cofunding", email=EMAIL, password=PASSWORD, order_id=order["id"]
+    )
+    assert seen["status"] == "Cofinancement refusé, en attente de paiement"
+    assert seen["decision"] == "Refusé : Publics visés hors du plan"
+    facts = seen["facts"].replace("\u202f", " ").replace("\u00a0", " ")
+    assert "208,00 €" in facts, facts  # 200.00 of coupons and 8.00 of fees: all the sponsor's
+    assert seen["payers"] == ["Le commanditaire"]  # the State pays nothing now
+    operator = {"role": "operator", "key_id": None, "subject_id": None, "label": "t"}
+    refused = rpc("ordering").get_order(order["id"], operator)
+    assert refused["quote"]["state_share_cents"] == 0
+    assert refused["quote"]["sponsor_due_cents"] == 20_800
+    campaign = rpc("ordering").get_cofunding_campaign(refused["created_at"][:4])
+    assert campaign["remaining_cents"] == campaign["envelope_cents"]  # the share went back
