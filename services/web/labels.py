@@ -189,6 +189,9 @@ ORDER_FORM_ERRORS = {  # the order form's fields, what is wrong
     "area": _("Décrivez le territoire couvert (2 à 500 caractères)."),
     "partners": _("Un partenaire par ligne, de 2 à 200 caractères chacun."),
     "budget": _("Indiquez le budget du projet en euros."),
+    "territories": _(
+        "Des codes de département (33) ou de commune INSEE (33063), séparés par des virgules."
+    ),
     "application": _("Vérifiez la demande de cofinancement."),
     "not_eligible": _("Votre structure ne peut pas demander le cofinancement de l'État."),
 }

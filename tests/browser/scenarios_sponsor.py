@@ -62,6 +62,13 @@ def sponsor_orders_cofunded(visitor, data):
     page.get_by_label("Territoire couvert").fill("Gironde, quartiers prioritaires")
     page.get_by_label("Partenaires").fill("CCAS de Pessac\nMairie de Talence")
     page.get_by_label("Budget total du projet").fill("30000")
+    # where the coupons may be used: a territory typed wrong is refused next to its field
+    page.get_by_label("Territoires où les chèques sont acceptés").fill("Gironde")
+    page.get_by_label("Utiliser son smartphone ou sa tablette").check()
+    page.get_by_role("button", name="Envoyer la commande").click()
+    page.wait_for_load_state()
+    territory_error = page.locator("#territories-error").inner_text()
+    page.get_by_label("Territoires où les chèques sont acceptés").fill("33, 40")
     page.get_by_role("button", name="Envoyer la commande").click()
     page.wait_for_url(re.compile(r"/espace\?fait=ordered"))
     done = page.get_by_role("status").inner_text()
@@ -92,6 +99,7 @@ def sponsor_orders_cofunded(visitor, data):
         "missing": missing,
         "alert": alert,
         "kept": kept,
+        "territory_error": territory_error,
         "done": done,
         "listed": listed,
         "without_js": without_js,

@@ -48,7 +48,12 @@ def test_sponsor_orders_cofunded_coupons_with_the_live_quote(rpc, stack_config, 
     assert "Décrivez le territoire couvert (2 à 500 caractères)." in seen["missing"]
     assert "Indiquez le budget du projet en euros." in seen["missing"]
     assert seen["kept"] == "100"  # what was typed comes back
+    assert seen["territory_error"] == (
+        "Des codes de département (33) ou de commune INSEE (33063), séparés par des virgules."
+    )
     assert "Votre commande est envoyée" in seen["done"]
+    assert "Territoires acceptés : 33, 40" in seen["listed"]
+    assert "Ateliers acceptés : Utiliser son smartphone ou sa tablette" in seen["listed"]
     assert "En attente de la décision de cofinancement de l'État" in seen["listed"]
     assert "5 400,00 €" in plain(seen["listed"]) and "5 000,00 €" in plain(seen["listed"])
     # without JavaScript: 20 booklets of 5 coupons = 100 coupons, 1,000 EUR + 40 EUR
@@ -73,6 +78,11 @@ def test_sponsor_orders_cofunded_coupons_with_the_live_quote(rpc, stack_config, 
         "geographic_area": "Gironde, quartiers prioritaires",
         "partners": ["CCAS de Pessac", "Mairie de Talence"],
         "budget_cents": 3_000_000,
+    }
+    assert order["rules"] == {
+        "territories": ["33", "40"],
+        "venue_types": [],
+        "categories": ["smartphone_use"],
     }
     assert order["history"][-1]["by"]["label"] == f"web: {email}"
 

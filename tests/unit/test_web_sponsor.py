@@ -2,6 +2,7 @@
 refusal of issuance and ordering the sponsor's pages may meet has its French sentence."""
 
 import pytest
+from werkzeug.datastructures import MultiDict
 
 from services.web import labels
 from services.web.pages.sponsor import (
@@ -9,6 +10,7 @@ from services.web.pages.sponsor import (
     form_values,
     grouped,
     order_lines,
+    order_rules,
     rate_text,
 )
 from shared.contracts import errors_issuance
@@ -93,3 +95,21 @@ def test_every_refusal_of_a_booklet_action_has_its_sentence():
         assert labels.booklet_refusal("invalid_booklet_transition", action) in (
             labels.BOOKLET_TRANSITIONS.values()
         )
+
+
+def test_the_rules_ticked_and_typed():
+    form = MultiDict(
+        [
+            ("territories", "33, 40;2a004 "),
+            ("venue_types", "library"),
+            ("venue_types", "not_a_type"),
+            ("categories", "smartphone_use"),
+            ("categories", "online_health"),
+        ]
+    )
+    assert order_rules(form_values(form)) == {
+        "territories": ["33", "40", "2A004"],
+        "venue_types": ["library"],
+        "categories": ["smartphone_use", "online_health"],
+    }
+    assert order_rules(form_values({})) == {"territories": [], "venue_types": [], "categories": []}

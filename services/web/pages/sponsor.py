@@ -33,7 +33,23 @@ def form_values(form):
         names += [f"quantity_{n}", f"per_booklet_{n}", f"face_value_{n}"]
     values = {name: (form.get(name) or "").strip()[:2000] for name in names}
     values["cofunding"] = "1" if values["cofunding"] else ""
+    values["territories"] = (form.get("territories") or "").strip()[:2000]
+    for name, known in (("venue_types", labels.VENUE_TYPES), ("categories", labels.CATEGORIES)):
+        picked = form.getlist(name) if hasattr(form, "getlist") else form.get(name) or []
+        values[name] = [code for code in picked if code in known]
     return values
+
+
+def order_rules(values):
+    """Where and for what the coupons may be used (ordering's ``RulesInput``): department or
+    town codes typed apart by commas or spaces, venue types and categories ticked; ordering checks
+    the codes."""
+    territories = values.get("territories", "").replace(",", " ").replace(";", " ").split()
+    return {
+        "territories": [code.upper() for code in territories][:500],
+        "venue_types": list(values.get("venue_types") or []),
+        "categories": list(values.get("categories") or []),
+    }
 
 
 def _integer(text, low, high):
@@ -127,6 +143,8 @@ def ordering_field_errors(exc):
         return {"quantity_1": "too_many"}
     if "state_cofunding" in fields:
         return {"cofunding": "application"}
+    if "rules" in fields:
+        return {"territories": "territories"}
     return {"quantity_1": "invalid"}
 
 
@@ -211,6 +229,8 @@ class SponsorPages:
             else None,
             cancellable=labels.CANCELLABLE_ORDERS,
             grouped=grouped,
+            venue_types=labels.VENUE_TYPES,
+            categories=labels.CATEGORIES,
         )
 
     @page("GET,POST", "/espace/commande")
@@ -233,10 +253,9 @@ class SponsorPages:
                     if refusal:
                         errors["cofunding"] = "not_eligible"
                 if not errors:
-                    created = self._place_order(person, values, application)
-                    if isinstance(created, dict):
+                    created, errors = self._place_order(person, values, application)
+                    if created is not None:
                         return visit.redirect(f"/espace?fait=ordered&commande={created['id']}")
-                    errors = created
             status = 422 if errors else 200
         return visit.render(
             "sponsor_order_form.html",
@@ -252,23 +271,25 @@ class SponsorPages:
             grouped=grouped,
             cofunding_rules=labels.COFUNDING_RULES,
             lines=range(1, LINES + 1),
+            venue_types=labels.VENUE_TYPES,
+            categories=labels.CATEGORIES,
         )
 
     def _place_order(self, person, values, application):
-        """The order made and sent; or the form's errors."""
+        """The order made and sent, or None and the form's errors."""
         lines, _ = order_lines(values)
-        payload = {"sponsor_id": person.subject_id, "lines": lines}
+        payload = {"sponsor_id": person.subject_id, "lines": lines, "rules": order_rules(values)}
         if application:
             payload["state_cofunding"] = application
         try:
             order = call(self.ordering_rpc.create_order, payload, person.actor())
         except AppError as exc:
             if exc.code == "cofunding_not_eligible":
-                return {"cofunding": "not_eligible"}
+                return None, {"cofunding": "not_eligible"}
             if not isinstance(exc, InvalidInput):
                 raise
-            return ordering_field_errors(exc)
-        return call(self.ordering_rpc.submit_order, order["id"], person.actor())
+            return None, ordering_field_errors(exc)
+        return call(self.ordering_rpc.submit_order, order["id"], person.actor()), {}
 
     @page("GET", "/espace/commande/devis")
     def order_quote(self, request):
