@@ -22,22 +22,20 @@ from services.redemption.schemas import (
 from services.redemption.store import RedemptionRepository
 from shared import times
 from shared.entrypoints import event_handler, rpc
-from shared.events import (
-    BookletActivated,
-    BookletCancelled,
-    BookletsIssued,
-    CouponsExpired,
-    RunCompleted,
-    VenueChanged,
-)
+from shared.events import CouponsExpired, RunCompleted
+from shared.handlers import BookletAndVenueHandlers
 from shared.logs import Correlation
 from shared.mongo import Store
 from shared.outbox import OUTBOX_FIELD, OUTBOX_FLUSH_SECONDS, Outbox
 from shared.schemas import ActorSchema, PageQuery
 
 
-class RedemptionService:
+class RedemptionService(BookletAndVenueHandlers):
+    """Issuance's booklet events and catalog's venue events: handled by the mixin, through
+    ``api`` (``events_api``)."""
+
     name = "redemption"
+    events_api = api
 
     store = Store(RedemptionRepository)
     dispatch = EventDispatcher()
@@ -63,31 +61,7 @@ class RedemptionService:
         its id); release the coupons of voids left half done."""
         api.recover(self.store)
 
-    # -- events -------------------------------------------------------------------------------
-    @event_handler("issuance", "booklets_issued")
-    def handle_booklets_issued(self, payload):
-        api.on_booklets_issued(self.store, BookletsIssued().load_or_raise(payload))
-
-    @event_handler("issuance", "booklet_activated")
-    def handle_booklet_activated(self, payload):
-        api.on_booklet_activated(self.store, BookletActivated().load_or_raise(payload))
-
-    @event_handler("issuance", "booklet_cancelled")
-    def handle_booklet_cancelled(self, payload):
-        api.on_booklet_cancelled(self.store, BookletCancelled().load_or_raise(payload))
-
-    @event_handler("catalog", "venue_accredited")
-    def handle_venue_accredited(self, payload):
-        api.on_venue_changed(self.store, VenueChanged().load_or_raise(payload))
-
-    @event_handler("catalog", "venue_suspended")
-    def handle_venue_suspended(self, payload):
-        api.on_venue_changed(self.store, VenueChanged().load_or_raise(payload))
-
-    @event_handler("catalog", "venue_updated")
-    def handle_venue_updated(self, payload):
-        api.on_venue_changed(self.store, VenueChanged().load_or_raise(payload))
-
+    # -- events (booklets and venues: shared.handlers) ----------------------------------------
     @event_handler("settlement", "run_completed")
     def handle_run_completed(self, payload):
         api.on_run_completed(self.store, RunCompleted().load_or_raise(payload))
