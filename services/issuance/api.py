@@ -5,6 +5,7 @@ Issuing an order is a resumable state machine on its ``issues`` record (``IssueS
 redelivered ``order_confirmed``, a second instance, or the timer taking up a stalled issue all
 continue from where it stands, and none of the steps can do its work twice."""
 
+import array
 import hashlib
 import hmac
 import json
@@ -464,15 +465,113 @@ def record_distributor(repo, event):
 
 
 # -- print files ----------------------------------------------------------------------------------
-def booklets_to_print(repo, order_id, actor):
-    """Every booklet of an order, in serial order (operator only: the print shop's file)."""
+def _printable_issue(repo, order_id, actor):
     domain.require_operator(actor)
     issue = issue_of(repo, order_id, actor)
     if issue["status"] not in (IssueStatus.CREATED, IssueStatus.PUBLISHED):
         raise IssueInProgress(details={"order_id": order_id, "status": issue["status"]})
+    return issue
+
+
+def booklets_to_print(repo, order_id, actor):
+    """Every booklet of an order, in serial order, as a list (operator only: the print shop's
+    file). ``print_order`` reads them a chunk at a time instead (:func:`order_to_print`)."""
+    _printable_issue(repo, order_id, actor)
     booklets = repo.booklets_of_order(order_id, history=False)
     _record_prints(repo, booklets, actor, order_id)
     return booklets
+
+
+def order_to_print(repo, order_id, actor, step=None):
+    """The booklets of an order to print (operator only), as an :class:`OrderBooklets`: one
+    streaming pass over the order now (count, kinds, digest), each chunk read from the store
+    when the print file needs it. Every booklet's audit trail records the print."""
+    _printable_issue(repo, order_id, actor)
+    source = OrderBooklets(repo, order_id, step or OrderBooklets.STEP)
+    at = now()
+    entries = {status: domain.print_entry(status, actor, at) for status in source.statuses}
+    repo.record_order_prints(order_id, entries)
+    return source
+
+
+def print_inputs(booklet):
+    """What one booklet brings to its print file (and to the file's key): serial, sponsor,
+    value, coupons."""
+    return json.dumps(
+        [
+            booklet["serial"],
+            booklet["sponsor_name"],
+            booklet["face_value_cents"],
+            booklet["coupon_serials"],
+        ]
+    ).encode()
+
+
+def print_digest(booklets):
+    """The sha256 of the booklets' :func:`print_inputs`, in order."""
+    digest = hashlib.sha256()
+    for booklet in booklets:
+        digest.update(print_inputs(booklet))
+    return digest.digest()
+
+
+class OrderBooklets:
+    """The booklets of an order, in serial order, for its print file, without holding them:
+    what the file needs of the whole order (``len``, ``coupon_count``, :meth:`firsts` of each
+    kind, :meth:`digest`, ``statuses``, ``sponsor_id``) comes from one pass over an indexed
+    cursor (a batch in memory at a time), and :meth:`chunk` reads a chunk of booklets from the
+    store when the file is drawn (``documents.write_print_file``). Memory: one booklet per kind
+    and one sequence number per ``step`` booklets, whatever the size of the order.
+
+    A chunk starts at a known booklet sequence (every ``step``-th one is kept by the pass) and
+    is read by the ``(order_id, sequence)`` index, never by skipping from the start."""
+
+    STEP = 50  # documents.CHUNK_BOOKLETS: the chunk the print workers draw
+
+    def __init__(self, repo, order_id, step=STEP):
+        self.repo, self.order_id, self.step = repo, order_id, step
+        self.count = self.coupon_count = 0
+        self.sponsor_id = None
+        self.statuses, self.kinds = set(), {}
+        self.bounds = array.array("q")  # the sequence of booklet 0, step, 2 * step, ...
+        digest = hashlib.sha256()
+        for booklet in repo.scan_order_for_print(order_id):
+            if self.count % step == 0:
+                self.bounds.append(booklet["sequence"])
+            if self.sponsor_id is None:
+                self.sponsor_id = booklet["sponsor_id"]
+            kind = (
+                booklet["sponsor_name"],
+                booklet["face_value_cents"],
+                len(booklet["coupon_serials"]),
+            )
+            self.kinds.setdefault(kind, booklet)
+            self.statuses.add(booklet["status"])
+            self.count += 1
+            self.coupon_count += len(booklet["coupon_serials"])
+            digest.update(print_inputs(booklet))
+        self._digest = digest.digest()
+
+    def __len__(self):
+        return self.count
+
+    def firsts(self):
+        """The first booklet of each kind (sponsor, value, coupons), in order of appearance."""
+        return list(self.kinds.values())
+
+    def digest(self):
+        return self._digest
+
+    def chunk(self, start, stop):
+        """Booklets ``start`` to ``stop`` (excluded) of the order, read from the store now."""
+        stop = min(stop, self.count)
+        if not 0 <= start < stop:
+            return []
+        block, skip = divmod(start, self.step)
+        found = self.repo.order_booklets_from(self.order_id, self.bounds[block], stop - start, skip)
+        if len(found) != stop - start:  # booklets of an issued order are never removed
+            raise RuntimeError(f"order {self.order_id}: booklets changed while printing")
+        return found
 
 
 def booklet_to_print(repo, serial, actor):
@@ -502,12 +601,8 @@ def print_file_id(settings, booklets, name, title):
     same file: it is made once and read again."""
     inputs = hashlib.sha256()
     inputs.update(json.dumps([title, settings.map_url]).encode())
-    for b in booklets:
-        inputs.update(
-            json.dumps(
-                [b["serial"], b["sponsor_name"], b["face_value_cents"], b["coupon_serials"]]
-            ).encode()
-        )
+    # an :class:`OrderBooklets` made its digest in its one pass; a list is digested here
+    inputs.update(booklets.digest() if hasattr(booklets, "digest") else print_digest(booklets))
     key = hmac.new(settings.operator_secret.encode(), inputs.digest(), hashlib.sha256)
     return f"{name}-{key.hexdigest()[:32]}"
 
@@ -532,7 +627,9 @@ def stored_print_file(repo, settings, booklets, name, title, owner, make):
                 "holder": holder,
                 "started_at": now(),
                 "booklet_count": len(booklets),
-                "coupon_count": sum(len(b["coupon_serials"]) for b in booklets),
+                "coupon_count": booklets.coupon_count
+                if hasattr(booklets, "coupon_count")
+                else sum(len(b["coupon_serials"]) for b in booklets),
                 **owner,
             }
             if repo.claim_print_file(record):

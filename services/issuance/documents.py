@@ -318,6 +318,33 @@ def _read(proc, results):
         results.put(None)
 
 
+class BookletList:
+    """A list of booklet documents as a print source: what :func:`write_print_file` asks of the
+    booklets it prints (``len``, ``coupon_count``, :meth:`firsts`, :meth:`chunk`), answered from
+    the list. ``api.OrderBooklets`` answers the same from the store, a chunk at a time."""
+
+    def __init__(self, booklets):
+        self.booklets = booklets
+        self.coupon_count = sum(len(booklet["coupon_serials"]) for booklet in booklets)
+
+    def __len__(self):
+        return len(self.booklets)
+
+    def firsts(self):
+        firsts = {}
+        for booklet in self.booklets:
+            firsts.setdefault(kind_of(booklet), booklet)
+        return list(firsts.values())
+
+    def chunk(self, start, stop):
+        return self.booklets[start:stop]
+
+
+def as_source(booklets):
+    """``booklets`` as a print source: a list wrapped in :class:`BookletList`, a source as is."""
+    return booklets if hasattr(booklets, "chunk") else BookletList(booklets)
+
+
 def print_file(booklets, secret, title, map_url, workers=0, chunk_booklets=CHUNK_BOOKLETS):
     """The print file of ``booklets`` (stored booklet documents, in print order) as PDF bytes.
 
@@ -331,19 +358,19 @@ def write_print_file(
     booklets, secret, title, map_url, out, workers=0, chunk_booklets=CHUNK_BOOKLETS
 ):
     """Write the print file of ``booklets`` to ``out`` (a path or a binary file); its number
-    of pages. Each chunk the workers drew is written to ``out`` as it is read back (one chunk in
-    memory at a time, :class:`StreamingAssembly`): memory grows with the booklets' views (a few
-    KB a booklet), not with the file."""
+    of pages. ``booklets``: a list of booklet documents in print order, or a source that reads
+    them a chunk at a time (``api.OrderBooklets``: ``len``, ``coupon_count``, ``firsts()``,
+    ``chunk(start, stop)``). Each chunk's booklets are read, made into views (codes and all) and
+    sent to a worker only when that chunk is sent; each chunk the workers drew is written to
+    ``out`` as it is read back (one chunk in memory at a time, :class:`StreamingAssembly`).
+    Memory: a few chunks of booklets and one offset per PDF object, not the order."""
     started = time.perf_counter()
-    # one booklet of each kind lays the static sheets out; the views of a chunk's booklets (codes
-    # and all) are made only when the chunk is sent to a worker, never all at once
-    firsts = {}
-    for booklet in booklets:
-        firsts.setdefault(kind_of(booklet), booklet)
-    kinds, samples = views_of(list(firsts.values()), secret)
+    source = as_source(booklets)
+    # one booklet of each kind lays the static sheets out
+    kinds, samples = views_of(source.firsts(), secret)
     template, keys = render_templates(kinds, samples, title, map_url)
     assembly = StreamingAssembly(template, keys, title)
-    total = sum(len(booklet["coupon_serials"]) for booklet in booklets)
+    total, count = source.coupon_count, len(source)
     state = {"coupons": 0}
 
     def progress(chunk, coupons):
@@ -358,7 +385,7 @@ def write_print_file(
 
     def materialize(job):
         start = job["chunk"] * chunk_booklets
-        views = views_of(booklets[start : start + chunk_booklets], secret, kinds)[1]
+        views = views_of(source.chunk(start, start + chunk_booklets), secret, kinds)[1]
         return {**job, "booklets": views}
 
     workers = workers or os.cpu_count() or 1
@@ -366,10 +393,12 @@ def write_print_file(
         if isinstance(out, (str, os.PathLike)):
             out = stack.enter_context(open(out, "wb"))
         tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="aptic-print-"))
-        count = -(-len(booklets) // chunk_booklets)
-        jobs = [assembly.job(i, None, Path(tmp, f"{i:05d}.bin")) for i in range(count)]
+        jobs = [
+            assembly.job(i, None, Path(tmp, f"{i:05d}.bin"))
+            for i in range(-(-count // chunk_booklets))
+        ]
         assembly.open(out)
-        if workers > 1 and len(jobs) > 1 and len(booklets) >= PARALLEL_FROM:
+        if workers > 1 and len(jobs) > 1 and count >= PARALLEL_FROM:
             chunks = _run_in_workers(jobs, min(workers, len(jobs)), progress, materialize)
         else:
             chunks = _in_process(map(materialize, jobs), progress)

@@ -10,7 +10,7 @@ from nameko.events import EventDispatcher
 from nameko.timer import timer
 
 from services.issuance import api
-from services.issuance.documents import write_print_file
+from services.issuance.documents import CHUNK_BOOKLETS, write_print_file
 from services.issuance.schemas import (
     ActivationInput,
     AssignmentInput,
@@ -193,12 +193,12 @@ class IssuanceService:
         """The print file (PDF) of every booklet of an order (operator only): its record.
 
         Made once and stored: ``{file_id, filename, status, size, pages, sha256, chunk_bytes,
-        booklet_count, coupon_count, seconds}`` (the bytes: ``print_file_chunk``)."""
-        booklets = api.booklets_to_print(self.store, order_id, _actor(actor))
-        owner = {
-            "order_id": order_id,
-            "sponsor_id": booklets[0]["sponsor_id"] if booklets else None,
-        }
+        booklet_count, coupon_count, seconds}`` (the bytes: ``print_file_chunk``).
+
+        The order's booklets are never held together: one pass over the order gives the file's
+        key, each chunk of booklets is read from the store when it is drawn (``OrderBooklets``)."""
+        booklets = api.order_to_print(self.store, order_id, _actor(actor), CHUNK_BOOKLETS)
+        owner = {"order_id": order_id, "sponsor_id": booklets.sponsor_id}
         return self._print(booklets, f"print-{order_id}", f"Impression commande {order_id}", owner)
 
     @rpc

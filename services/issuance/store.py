@@ -187,6 +187,42 @@ class IssuanceRepository(Repository):
             where = {"order_id": order_id} if order_id else {"serial": {"$in": group}}
             self.db.booklets.update_many({**where, "status": status}, {"$push": {"history": entry}})
 
+    # the fields a print file is made of (and the status its audit entry needs): nothing else of
+    # a booklet is read to print an order, a batch at a time, in serial order
+    PRINT_FIELDS = {
+        "_id": 0,
+        "serial": 1,
+        "sequence": 1,
+        "sponsor_id": 1,
+        "sponsor_name": 1,
+        "face_value_cents": 1,
+        "coupon_serials": 1,
+        "status": 1,
+    }
+    PRINT_BATCH = 500  # booklets per batch of the cursor (~200 KB for booklets of 10)
+
+    def scan_order_for_print(self, order_id):
+        """The order's booklets in serial order (:attr:`PRINT_FIELDS`), read a batch at a time
+        from the ``(order_id, sequence)`` index: never the whole order in memory."""
+        cursor = self.db.booklets.find({"order_id": order_id}, self.PRINT_FIELDS)
+        return cursor.sort("sequence", ASCENDING).batch_size(self.PRINT_BATCH)
+
+    def order_booklets_from(self, order_id, sequence, limit, skip=0):
+        """Up to ``limit`` booklets of the order from booklet sequence ``sequence`` on (after
+        ``skip`` of them), in serial order (:attr:`PRINT_FIELDS`): one chunk of a print file, by
+        the ``(order_id, sequence)`` index."""
+        query = {"order_id": order_id, "sequence": {"$gte": sequence}}
+        cursor = self.db.booklets.find(query, self.PRINT_FIELDS).sort("sequence", ASCENDING)
+        return list(cursor.skip(skip).limit(limit))
+
+    def record_order_prints(self, order_id, entries):
+        """Add the print entry of each status (``entries[status]``) to the audit trail of every
+        booklet of the order in that status: one ``update_many`` per status, by the order's index."""
+        for status, entry in entries.items():
+            self.db.booklets.update_many(
+                {"order_id": order_id, "status": status}, {"$push": {"history": entry}}
+            )
+
     def dispatch_issued(self, order_id, entry):
         """Every booklet of the order still ``issued`` becomes ``dispatched``; how many did."""
         result = self.db.booklets.update_many(
