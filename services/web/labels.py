@@ -213,6 +213,12 @@ def order_refusal(code):
     return ORDER_REFUSALS.get(code, UNKNOWN_ORDER_REFUSAL)
 
 
+HISTORY_ACTORS = {  # who changed an order, as its sponsor reads it (never APTIC staff's names)
+    "sponsor": _("Vous"),
+    "operator": _("Équipe APTIC"),
+    "system": _("La plateforme"),
+}
+
 BOOKLET_DONE = {  # what the sponsor did to a booklet
     "assign": _("Confié à la structure."),
     "block": _("Bloqué : ses chèques ne peuvent plus être encaissés."),

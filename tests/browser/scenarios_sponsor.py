@@ -124,6 +124,13 @@ def sponsor_acts_on_booklets(visitor, data):
         page.locator("#credit-notes").get_by_role("link").first.click()
     caught.value.save_as(data["credit_note_to"])
 
+    # the order's own page: what happened to it, when, and by whom
+    page.get_by_role("link", name=re.compile(f"· {data['invoice']}$")).click()
+    page.wait_for_url("**/espace/commandes/*")
+    order_page = page.locator("main").inner_text()
+    history = page.locator("#history tbody").inner_text()
+    person.look("order")
+
     page.get_by_role("link", name="Carnets", exact=True).click()
     page.wait_for_url("**/espace/carnets")
     listed = page.locator("#booklets tbody").inner_text()
@@ -161,6 +168,7 @@ def sponsor_acts_on_booklets(visitor, data):
         "invoice": page.request.get(
             f"{site}/espace/commandes/{data['other_order']}/facture.pdf"
         ).status,
+        "order": page.request.get(f"{site}/espace/commandes/{data['other_order']}").status,
         "unknown": page.request.get(f"{site}/espace/commandes/ord_nothere/facture.pdf").status,
         "credit_note": page.request.get(f"{site}/espace/avoirs/{data['other_note']}.pdf").status,
         "block": page.request.post(
@@ -177,6 +185,8 @@ def sponsor_acts_on_booklets(visitor, data):
     return {
         "orders": orders,
         "notes": notes,
+        "order_page": order_page,
+        "history": history,
         "listed": listed,
         "assigned": assigned,
         "after_assign": after_assign,

@@ -120,6 +120,15 @@ def test_sponsor_downloads_documents_and_acts_on_booklets(rpc, stack_config, bro
     assert reference in seen["orders"] and "Carnets imprimés" in seen["orders"]
     assert "Vous : 208,00 € sur 208,00 €" in plain(seen["orders"])  # 4 x 5 x 10 EUR + 4 %
     assert "Annulée" in seen["orders"] and note in seen["notes"]
+    assert "Carnets imprimés" in seen["order_page"] and "VIR-0001" in seen["order_page"]
+    assert "Chèques acceptés dans tous les lieux, pour tous les ateliers." in seen["order_page"]
+    history = [line.split("\t")[1:] for line in seen["history"].splitlines()]
+    assert history == [
+        ["Pas encore envoyée", "Vous"],
+        ["Envoyée : en attente de votre paiement", "Vous"],
+        ["Payée : carnets en impression", "Équipe APTIC"],
+        ["Carnets imprimés", "La plateforme"],
+    ], seen["history"]
     text = pdf_text(invoice)
     assert reference in text and "Gironde" in text
     assert note in pdf_text(credit_note)
@@ -134,6 +143,7 @@ def test_sponsor_downloads_documents_and_acts_on_booklets(rpc, stack_config, bro
     assert seen["only_cancelled"] == 2
     assert seen["forged"] == {
         "invoice": 403,
+        "order": 403,
         "unknown": 404,
         "credit_note": 403,
         "block": 403,

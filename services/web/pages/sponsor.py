@@ -345,6 +345,29 @@ class SponsorPages:
             return visit.redirect(f"/espace?refus={exc.code}&commande={order_id}")
         return visit.redirect(f"/espace?fait={done}&commande={order_id}")
 
+    @page("GET", "/espace/commandes/<order_id>")
+    def order(self, request, order_id):
+        """One order: its lines, rules, amounts, co-funding application and decision, payments,
+        documents, and what happened to it, when, by whom (the sponsor, APTIC, the platform)."""
+        visit = self.web.visit(request)
+        person = visit.require("sponsor")
+        order = call(self.ordering_rpc.get_order, order_id[:40], person.actor())
+        notes = self._credit_notes(person)
+        order["credit_notes"] = [n for n in notes if order["id"] in (n.get("order_ids") or [])]
+        return visit.render(
+            "sponsor_order.html",
+            sponsor=self._sponsor(person),
+            order=order,
+            statuses=labels.ORDER_STATUSES,
+            cofunding_reasons=labels.COFUNDING_REASONS,
+            cancellable=labels.CANCELLABLE_ORDERS,
+            grouped=grouped,
+            rate_text=rate_text,
+            venue_types=labels.VENUE_TYPES,
+            categories=labels.CATEGORIES,
+            actors=labels.HISTORY_ACTORS,
+        )
+
     @page("GET", "/espace/commandes/<order_id>/facture.pdf")
     def invoice(self, request, order_id):
         """The order's invoice (PDF), as ordering stored it (read as the person)."""
