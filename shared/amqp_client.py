@@ -593,7 +593,40 @@ class _ServiceProxy:
         return call
 
 
-class AmqpClient:
+class _Connected:
+    """What :class:`AmqpClient` and :class:`EventConsumer` share: one pika connection (and its
+    channel), closed on request or dropped when found dead; ``_forget`` clears what belonged to
+    it."""
+
+    _connection = _channel = None
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def _forget(self):
+        """Clear the state that belonged to the connection (each subclass has its own)."""
+
+    def close(self):
+        connection, self._connection, self._channel = self._connection, None, None
+        self._forget()
+        if connection is not None and connection.is_open:
+            try:
+                connection.close()
+            except _LOST:
+                pass
+
+    def _drop(self):
+        """Forget a connection found dead (see ``_forget`` for what goes with it)."""
+        connection, self._connection, self._channel = self._connection, None, None
+        self._forget()
+        if connection is not None:
+            try:
+                connection.close()
+            except Exception:  # already broken: nothing to save
+                pass
+
+
+class AmqpClient(_Connected):
     """Calls the platform's services and publishes events, over one connection.
 
     ``AmqpClient(amqp_uri).call("redemption", "check_coupon", venue_id, {...})``, or
@@ -630,29 +663,11 @@ class AmqpClient:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc_info):
-        self.close()
-
-    def close(self):
-        connection, self._connection, self._channel = self._connection, None, None
+    def _forget(self):
+        """Calls awaiting a reply on the connection fail (ConnectionLost); exchanges are
+        declared again on the next."""
         self._replies.clear()
         self._exchanges.clear()
-        if connection is not None and connection.is_open:
-            try:
-                connection.close()
-            except _LOST:
-                pass
-
-    def _drop(self):
-        """Forget a connection found dead; calls awaiting a reply on it fail (ConnectionLost)."""
-        connection, self._connection, self._channel = self._connection, None, None
-        self._replies.clear()
-        self._exchanges.clear()
-        if connection is not None:
-            try:
-                connection.close()
-            except Exception:  # already broken: nothing to save
-                pass
 
     def _open(self):
         """The channel, connected (again if the broker closed the connection since)."""
@@ -825,7 +840,7 @@ class Delivery:
         return self._consumer._dead_letter(self, error)
 
 
-class EventConsumer:
+class EventConsumer(_Connected):
     """Consumes one event type of one service from a durable queue of its own, acknowledging by
     hand. ``consumer`` names the consuming program as nameko names handlers (``"<service>.<method>"``):
     the queue is ``evt-<source>-<event_type>--<consumer>``, shared by the program's instances
@@ -866,26 +881,8 @@ class EventConsumer:
         self.declare()
         return self
 
-    def __exit__(self, *exc_info):
-        self.close()
-
-    def close(self):
-        connection, self._connection, self._channel = self._connection, None, None
-        self._pending.clear()
-        if connection is not None and connection.is_open:
-            try:
-                connection.close()
-            except _LOST:
-                pass
-
-    def _drop(self):
-        connection, self._connection, self._channel = self._connection, None, None
+    def _forget(self):
         self._pending.clear()  # not acknowledged: the broker delivers them again
-        if connection is not None:
-            try:
-                connection.close()
-            except Exception:  # already broken: nothing to save
-                pass
 
     def declare(self, deadline=None):
         """Connect, declare exchange and queue, start consuming; retries until ``deadline``
