@@ -93,6 +93,18 @@ def dead_letter_queue():
     return Queue(wire.DEAD_LETTER_QUEUE, exchange=exchange, routing_key="", durable=True)
 
 
+def dead_letter_count(connection):
+    """How many events wait in the dead-letter queue, on a kombu ``connection`` (the exchange,
+    the queue and their binding declared first, if none yet)."""
+    channel = connection.channel()
+    try:
+        queue = dead_letter_queue()(channel)
+        queue.declare()
+        return queue.queue_declare(passive=True).message_count
+    finally:
+        channel.close()
+
+
 class ReliableEventHandler(EventHandler):
     """An event handler that never loses an event to an unexpected failure, and is never stuck
     on one that always fails.
@@ -249,13 +261,7 @@ class DeadLetterCount(DependencyProvider):
                     ssl=config.get(AMQP_SSL_CONFIG_KEY),
                     login_method=config.get(LOGIN_METHOD_CONFIG_KEY),
                 ) as connection:
-                    channel = connection.channel()
-                    try:
-                        queue = dead_letter_queue()(channel)
-                        queue.declare()  # exchange, queue and binding, if none yet
-                        return queue.queue_declare(passive=True).message_count
-                    finally:
-                        channel.close()
+                    return dead_letter_count(connection)
             except Exception as exc:  # the broker out of reach: health says so, does not fail
                 log.warning("could not count the dead letters: %r", exc)
                 return None

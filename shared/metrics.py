@@ -159,16 +159,10 @@ class DeadLetterCollector:
     def _read(self):
         from kombu import Connection
 
-        from shared.entrypoints import dead_letter_queue
+        from shared.entrypoints import dead_letter_count
 
         with Connection(self.amqp_uri, connect_timeout=3) as connection:
-            channel = connection.channel()
-            try:
-                queue = dead_letter_queue()(channel)
-                queue.declare()  # exchange, queue and binding, if none yet
-                return queue.queue_declare(passive=True).message_count
-            finally:
-                channel.close()
+            return dead_letter_count(connection)
 
     def count(self):
         now = time.monotonic()
