@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import tempfile
+import threading
 import time
 from datetime import timedelta
 
@@ -591,7 +592,8 @@ def _record_prints(repo, booklets, actor, order_id=None):
 
 # -- stored print files ---------------------------------------------------------------------------
 PRINT_WAIT_SECONDS = 1  # how often a request waits for a file another one is making
-PRINT_STALE_SECONDS = 900  # a file "in progress" this long was left by a crash: made again
+PRINT_STALE_SECONDS = 900  # a file "in progress" untouched this long was left by a crash
+PRINT_BEAT_SECONDS = 60  # how often the maker of a file says it is still at work
 
 
 def print_file_id(settings, booklets, name, title):
@@ -646,6 +648,15 @@ def stored_print_file(repo, settings, booklets, name, title, owner, make):
             )
         time.sleep(PRINT_WAIT_SECONDS)
     began = time.perf_counter()
+    # a large order takes longer than PRINT_STALE_SECONDS to draw: its maker refreshes
+    # ``started_at`` while at work, so only a maker that died is taken over
+    done = threading.Event()
+
+    def beat():
+        while not done.wait(PRINT_BEAT_SECONDS):
+            repo.touch_print_file(file_id, holder, now())
+
+    threading.Thread(target=beat, name=f"beat-{file_id}", daemon=True).start()
     try:
         with tempfile.TemporaryDirectory(prefix="aptic-printfile-") as folder:
             path = os.path.join(folder, "file.pdf")
@@ -655,6 +666,8 @@ def stored_print_file(repo, settings, booklets, name, title, owner, make):
     except BaseException:
         repo.drop_print_file(file_id, holder)
         raise
+    finally:
+        done.set()
     changes = {
         "pages": pages,
         "size": size,

@@ -269,6 +269,13 @@ class IssuanceRepository(Repository):
         )
         return bool(result.matched_count)
 
+    def touch_print_file(self, file_id, holder, at):
+        """The maker of a print file is still at work: its ``started_at`` becomes ``at``."""
+        self.db.print_files.update_one(
+            {"file_id": file_id, "holder": holder, "status": "in_progress"},
+            {"$set": {"started_at": at}},
+        )
+
     def store_print_file(self, file_id, filename, source, block_bytes=CHUNK_BYTES):
         """Copy the open binary file ``source`` into the bucket under ``file_id``, a block at a
         time (memory bounded): ``(size, sha256 hex)``. Leftovers of an earlier try go first."""

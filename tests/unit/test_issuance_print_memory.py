@@ -2,12 +2,16 @@
 the order in one pass over an indexed cursor, then a chunk at a time when the file is drawn. The
 file and its key are those of the same booklets given as a list."""
 
+import time
+from datetime import timedelta
+
 import pytest
 
 from services.issuance import api, documents
 from services.issuance.store import IssuanceRepository
 from shared.contracts.errors_issuance import NotYours
 from shared.mongo import get_database
+from shared.times import now
 from tests.unit.test_issuance_api import OPERATOR, SETTINGS, SPONSOR, Sent, confirmed
 
 
@@ -83,3 +87,31 @@ def test_the_print_queries_are_served_by_the_order_index(repo):
         text = str(plan.get("queryPlanner", plan))
         assert "IXSCAN" in text and "order_id_1_sequence_1" in text, text
         assert "COLLSCAN" not in text, text
+
+
+def test_the_maker_of_a_long_print_file_keeps_it_from_being_taken_over(repo, monkeypatch):
+    """A file of 100,000 booklets takes longer than PRINT_STALE_SECONDS: while it is drawn its
+    ``started_at`` is refreshed, so another request waits instead of making it a second time."""
+    monkeypatch.setattr(api, "PRINT_BEAT_SECONDS", 0.05)
+    booklets = issue(repo, "ord_b", ((10, 2),))
+    seen = []
+
+    def make(items, path):
+        record = repo.db.print_files.find_one({"status": "in_progress"})
+        for _ in range(40):  # until the beat has been at least once
+            time.sleep(0.05)
+            again = repo.get_print_file(record["file_id"])
+            if again["started_at"] > record["started_at"]:
+                break
+        seen.append((record["started_at"], again["started_at"], again["holder"]))
+        stale = again["started_at"] - timedelta(seconds=1)  # older than the last beat: alive
+        assert not repo.take_over_print_file(record["file_id"], "prt_other", stale, now())
+        with open(path, "wb") as handle:
+            handle.write(b"%PDF-1.7 test")
+        return 1
+
+    owner = {"order_id": "ord_b", "sponsor_id": "spo_a"}
+    record = api.stored_print_file(repo, SETTINGS, booklets, "print-ord_b", "t", owner, make)
+    assert record["status"] == "ready" and record["size"] == len(b"%PDF-1.7 test")
+    ((before, after, holder),) = seen
+    assert after > before and holder.startswith("prt_")
