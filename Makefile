@@ -77,6 +77,12 @@ bench: $(STAMP) $(DBSTAMP) system-deps rabbitmq
 	$(BIN)/pip install -q -c constraints.txt -e ".[test,bench]"
 	$(BIN)/python -m bench
 
+# issue 14: peak RSS of issuance and the gateway while print files are made and downloaded, for
+# orders of growing size (SIZES=1000,10000,100000 for the 100,000-booklet row: tens of minutes)
+.PHONY: bench-print-memory
+bench-print-memory: $(STAMP) $(DBSTAMP) system-deps rabbitmq
+	$(BIN)/python -m bench.print_memory_bench $(if $(SIZES),--sizes $(SIZES))
+
 # money safety (issue 10): the state machine of tests/property, 5,000 longer runs (nightly)
 fuzz: $(STAMP) $(DBSTAMP) system-deps rabbitmq
 	MONEY_FUZZ_EXAMPLES=5000 $(BIN)/pytest -q tests/property
