@@ -393,7 +393,12 @@ class SponsorPages:
             f"sponsor:{person.subject_id}",
             timeout=120,
         )
-        return self._pdf(visit, decode_file(document), document.get("filename"))
+        proxy = self.settlement_rpc
+
+        def read_chunk(index):  # a note larger than one chunk comes as its record
+            return call(proxy.document_file_chunk, document["file_id"], index)
+
+        return self._pdf(visit, decode_file(document, read_chunk), document.get("filename"))
 
     def _pdf(self, visit, content, filename):
         filename = "".join(c for c in (filename or "document.pdf") if c.isalnum() or c in "-_.")
