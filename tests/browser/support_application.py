@@ -35,15 +35,17 @@ def application(place="merignac", **overrides):
 
 
 def printed_booklet_coupon(path, booklet, serial, code):
-    """A photo-like image of one coupon of a printed booklet: the booklet's serial in text, the
-    coupon's QR code (``serial:code``, what the booklet carries: its cover has no QR code)."""
+    """A photo-like image of one coupon of a printed booklet: the booklet's serial in text (none
+    if ``booklet`` is None), the coupon's QR code (``serial:code``, what the booklet carries: its
+    cover has no QR code)."""
     png = io.BytesIO()
     qr_code(qr_text(serial, code)).save(png, kind="png", scale=8, border=4)  # as printed
     qr = Image.open(png).convert("RGB")
     card = Image.new("RGB", (qr.width + 420, qr.height + 80), (250, 248, 240))
     draw = ImageDraw.Draw(card)
     draw.text((20, 30), "Chèque APTIC - Pass numérique - 10,00 EUR", fill=(20, 20, 20))
-    draw.text((20, 60), f"Carnet {booklet} - N° {serial}", fill=(20, 20, 20))
+    heading = f"Carnet {booklet} - N° {serial}" if booklet else f"N° {serial}"
+    draw.text((20, 60), heading, fill=(20, 20, 20))
     draw.text((20, 90), f"Code de sécurité : {code}", fill=(20, 20, 20))
     card.paste(qr, (400, 40))
     card.save(path)

@@ -4,28 +4,18 @@ refusal of a third, redeem the two in one go (a double tap redeems nothing twice
 import io
 
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image
 
-from services.issuance.printing import qr_code, qr_text
 from shared.mongo import get_database
 from tests.browser.support import PASSWORD, accredited_venue, coupons
+from tests.browser.support_application import printed_booklet_coupon
 
 pytestmark = pytest.mark.browser
 
 
 def printed_coupon(path, serial, code):
     """A photo-like image of a printed coupon: text around its QR code (``serial:code``)."""
-    png = io.BytesIO()
-    qr_code(qr_text(serial, code)).save(png, kind="png", scale=8, border=4)  # as printed
-    qr = Image.open(png).convert("RGB")
-    card = Image.new("RGB", (qr.width + 420, qr.height + 80), (250, 248, 240))
-    draw = ImageDraw.Draw(card)
-    draw.text((20, 30), "Chèque APTIC - Pass numérique - 10,00 EUR", fill=(20, 20, 20))
-    draw.text((20, 60), f"N° {serial}", fill=(20, 20, 20))
-    draw.text((20, 90), f"Code de sécurité : {code}", fill=(20, 20, 20))
-    card.paste(qr, (400, 40))
-    card.save(path)
-    return str(path)
+    return printed_booklet_coupon(path, None, serial, code)
 
 
 def test_venue_staff_type_scan_redeem_and_void(rpc, stack_config, browse, tmp_path):
