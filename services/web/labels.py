@@ -194,6 +194,8 @@ ORDER_FORM_ERRORS = {  # the order form's fields, what is wrong
     ),
     "application": _("Vérifiez la demande de cofinancement."),
     "not_eligible": _("Votre structure ne peut pas demander le cofinancement de l'État."),
+    "distributor_name": _("Donnez le nom de la structure (2 à 200 caractères)."),
+    "town_code": _("Le code INSEE de la commune a 5 caractères (33063 pour Bordeaux)."),
 }
 
 ORDER_DONE = {  # what the sponsor just did on an order

@@ -138,7 +138,7 @@ def sponsor_acts_on_booklets(visitor, data):
     # assign the first two to a distributor
     page.get_by_label(f"Choisir le carnet {first}").check()
     page.get_by_label(f"Choisir le carnet {second}").check()
-    page.get_by_label("Structure distributrice").select_option(label=data["distributor"])
+    page.get_by_label("Structure distributrice", exact=True).select_option(label=data["distributor"])
     page.get_by_role("button", name="Confier les carnets").click()
     page.wait_for_load_state()
     assigned = page.locator("#outcomes").inner_text()
@@ -161,6 +161,19 @@ def sponsor_acts_on_booklets(visitor, data):
     page.get_by_role("button", name="Afficher").click()
     page.wait_for_url("**/espace/carnets?etat=cancelled")
     only_cancelled = page.locator("#booklets tbody tr").count()
+
+    # a new distribution point: its town code typed wrong, then right
+    page.get_by_label("Nom de la structure").fill("Mairie de Mérignac")
+    page.get_by_label("Code INSEE de sa commune").fill("Mérignac")
+    page.get_by_role("button", name="Ajouter la structure").click()
+    page.wait_for_load_state()
+    town_error = page.locator("#distributor-town-error").inner_text()
+    page.get_by_label("Code INSEE de sa commune").fill("33281")
+    page.get_by_role("button", name="Ajouter la structure").click()
+    page.wait_for_url("**/espace/carnets?structure=ajoutee")
+    added = page.get_by_role("status").inner_text()
+    offered = page.locator("#distributor_id option").all_inner_texts()
+    person.look("distributor-added")
 
     # another sponsor's order and booklet: refused
     token = page.locator("input[name=csrf_token]").first.input_value()
@@ -194,6 +207,9 @@ def sponsor_acts_on_booklets(visitor, data):
         "blocked": blocked,
         "after": after,
         "only_cancelled": only_cancelled,
+        "town_error": town_error,
+        "added": added,
+        "offered": offered,
         "forged": forged,
     }
 

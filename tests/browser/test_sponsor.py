@@ -141,6 +141,14 @@ def test_sponsor_downloads_documents_and_acts_on_booklets(rpc, stack_config, bro
     assert f"Carnet {serials[2]} : Bloqué" in seen["blocked"]
     assert f"Carnet {serials[3]} : Ce carnet ne peut pas être bloqué" in seen["blocked"]
     assert seen["only_cancelled"] == 2
+    assert seen["town_error"] == "Le code INSEE de la commune a 5 caractères (33063 pour Bordeaux)."
+    assert seen["added"].startswith("La structure distributrice est ajoutée")
+    assert seen["offered"] == [
+        "Choisir",
+        "CCAS de Pessac",
+        "Mairie de Mérignac",
+        "Mairie de Talence",
+    ]
     assert seen["forged"] == {
         "invoice": 403,
         "order": 403,
@@ -151,7 +159,9 @@ def test_sponsor_downloads_documents_and_acts_on_booklets(rpc, stack_config, bro
         "no_token": 403,
     }
     booklets = {b["serial"]: b for b in get_database(stack_config, "issuance").booklets.find({})}
-    assert booklets[serials[0]]["status"] == "assigned"
+    added = get_database(stack_config, "ordering").distributors.find_one({"town_code": "33281"})
+    assert (added["name"], added["sponsor_id"]) == ("Mairie de Mérignac", sponsor["id"])
+    assert booklets_status(stack_config, serials[0]) == "assigned"
     assert booklets[serials[0]]["distributor_id"] == pessac["id"]
     assert (booklets[serials[1]]["status"], booklets[serials[1]]["cancel_reason"]) == (
         "cancelled",
@@ -164,6 +174,10 @@ def test_sponsor_downloads_documents_and_acts_on_booklets(rpc, stack_config, bro
     assert booklets[serials[3]]["status"] == "activated"
     assert booklets[other_serials[0]]["status"] == "dispatched"
     assert rpc("ordering").get_order(other_order["id"], OPERATOR)["status"] == "issued"
+
+
+def booklets_status(config, serial):
+    return get_database(config, "issuance").booklets.find_one({"serial": serial})["status"]
 
 
 def test_distributor_staff_are_sent_to_their_desk(rpc, browse):

@@ -5,6 +5,7 @@ ask, and show. Every call carries the person's own actor, so that ordering, issu
 settlement check that what is asked is this sponsor's."""
 
 import json
+import re
 from decimal import InvalidOperation
 
 from werkzeug.wrappers import Response
@@ -473,11 +474,29 @@ class SponsorPages:
                     )
                     for serial, ok, code in outcomes
                 ]
+        return self._booklets_page(
+            visit,
+            person,
+            status,
+            distributors=distributors,
+            outcomes=outcomes,
+            action=action,
+            chosen={serial for serial, ok, _ in outcomes if serial and not ok},
+            assigned_to=names.get(request.form.get("distributor_id") or "") if outcomes else None,
+        )
+
+    def _booklets_page(self, visit, person, status, distributors=None, **context):
+        if distributors is None:
+            distributors = call(
+                self.ordering_rpc.list_distributors, person.subject_id, person.actor()
+            )["distributors"]
         orders, _ = self._orders(person)
         booklets, cut = self._booklets(person, orders)
-        wanted = request.args.get("etat") or ""
+        wanted = visit.request.args.get("etat") or ""
         if wanted in labels.BOOKLET_STATUSES:
             booklets = [b for b in booklets if b["status"] == wanted]
+        context.setdefault("outcomes", [])
+        context.setdefault("chosen", set())
         return visit.render(
             "sponsor_booklets.html",
             status=status,
@@ -485,14 +504,43 @@ class SponsorPages:
             booklets=booklets,
             cut=cut,
             distributors=distributors,
-            distributor_names=names,
+            distributor_names={d["id"]: d["name"] for d in distributors},
             booklet_statuses=labels.BOOKLET_STATUSES,
             wanted=wanted if wanted in labels.BOOKLET_STATUSES else "",
-            outcomes=outcomes,
-            action=action,
-            chosen={serial for serial, ok, _ in outcomes if serial and not ok},
-            assigned_to=names.get(request.form.get("distributor_id") or "") if outcomes else None,
+            added=visit.request.args.get("structure") == "ajoutee",
+            new_distributor=context.pop("new_distributor", {}),
+            errors=context.pop("errors", {}),
+            messages=labels.ORDER_FORM_ERRORS,
+            **context,
         )
+
+    @page("POST", "/espace/structures")
+    def add_distributor(self, request):
+        """The sponsor registers one of its distribution points (ordering tells issuance, which
+        then accepts booklets assigned to it)."""
+        visit = self.web.visit(request)
+        person = visit.require("sponsor")
+        visit.check_csrf()
+        values = {k: (request.form.get(k) or "").strip()[:200] for k in ("name", "town_code")}
+        errors = {}
+        if not 2 <= len(values["name"]) <= 200:
+            errors["name"] = "distributor_name"
+        if not re.fullmatch(r"[0-9]{5}|2[AB][0-9]{3}", values["town_code"].upper()):
+            errors["town_code"] = "town_code"
+        if not errors:
+            payload = {**values, "sponsor_id": person.subject_id}
+            payload["town_code"] = payload["town_code"].upper()
+            try:
+                call(self.ordering_rpc.register_distributor, payload, person.actor())
+            except InvalidInput as exc:
+                fields = (exc.details or {}).get("fields") or {}
+                errors = {
+                    f: "town_code" if f == "town_code" else "distributor_name" for f in fields
+                }
+                errors = errors or {"name": "distributor_name"}
+            else:
+                return visit.redirect("/espace/carnets?structure=ajoutee")
+        return self._booklets_page(visit, person, 422, new_distributor=values, errors=errors)
 
     def _act(self, person, serial, action, distributor_id):
         """One booklet acted on: ``(serial, done, refusal code)``."""
