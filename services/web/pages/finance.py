@@ -14,6 +14,8 @@ from shared import times
 from shared.errors import AppError, InvalidInput, NotFound
 from shared.money import format_eur
 
+PRINT_TIMEOUT = 600  # a large order's print file takes minutes the first time
+
 
 def _(text):  # marked for translation; the pages translate it when they show it
     return text
@@ -166,15 +168,18 @@ def _form(request, *names, limit=500):
     return {name: (request.form.get(name) or "").strip()[:limit] for name in names}
 
 
-def _file_response(visit, document, mimetype, fallback):
+def _file_response(visit, document, mimetype, fallback, read_chunk=None):
+    """A document as a download: whole when it came whole, else read a chunk per RPC while it
+    is sent (``read_chunk(index)``: a stored file's chunk, ``{"content_b64": ...}``)."""
     filename = re.sub(r"[^A-Za-z0-9._-]", "_", document.get("filename") or fallback)
-    return visit.finish(
-        Response(
-            decode_file(document),
-            mimetype=mimetype,
-            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-        )
-    )
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    if "content_b64" in document or read_chunk is None:
+        body = decode_file(document)
+    else:
+        count = -(-document["size"] // document["chunk_bytes"])
+        body = (decode_file(read_chunk(index)) for index in range(count))
+        headers["Content-Length"] = str(document["size"])
+    return visit.finish(Response(body, mimetype=mimetype, headers=headers))
 
 
 class FinancePages:
@@ -265,6 +270,40 @@ class FinancePages:
             problems={**ORDER_REFUSALS, **FORM_PROBLEMS},
             **context,
         )
+
+    def _fin_chunks(self, document):
+        """Reads a chunk of a document settlement stored (services/settlement/files.py)."""
+        proxy = self.settlement_rpc
+
+        def read_chunk(index):
+            return call(proxy.document_file_chunk, document["file_id"], index)
+
+        return read_chunk
+
+    @page("GET", "/operateur/commandes/<order_id>/impression.pdf")
+    def operator_print_file(self, request, order_id):
+        """The order's print file (PDF with every booklet's coupons and codes) for the printer:
+        made once by issuance, streamed a chunk (1 MiB) per RPC as it is sent."""
+        visit = self.web.visit(request)
+        person = visit.require("operator")
+        order = self._fin_order(person, order_id)
+        actor, proxy = person.actor(), self.issuance_rpc
+        record = call(proxy.print_order, order["id"], actor, timeout=PRINT_TIMEOUT)
+
+        def read_chunk(index):
+            return call(proxy.print_file_chunk, record["file_id"], index, actor)
+
+        return _file_response(visit, record, "application/pdf", f"{order_id}.pdf", read_chunk)
+
+    @page("POST", "/operateur/commandes/<order_id>/expedition")
+    def operator_dispatch(self, request, order_id):
+        """The printed booklets sent to the sponsor: it may then hand them to distributors."""
+        visit = self.web.visit(request)
+        person = visit.require("operator")
+        visit.check_csrf()
+        order = self._fin_order(person, order_id)
+        call(self.issuance_rpc.dispatch_order, order["id"], person.actor())
+        return visit.redirect(f"/operateur/commandes/{order['id']}?fait=expedition")
 
     @page("GET", "/operateur/commandes/<order_id>")
     def operator_order(self, request, order_id):
@@ -438,32 +477,42 @@ class FinancePages:
         visit = self.web.visit(request)
         visit.require("operator")
         document = call(self.settlement_rpc.run_summary_pdf, run_id, timeout=60)
-        return _file_response(visit, document, "application/pdf", f"{run_id}.pdf")
+        return _file_response(
+            visit, document, "application/pdf", f"{run_id}.pdf", self._fin_chunks(document)
+        )
 
     @page("GET", "/operateur/reglements/paiements/<run_id>/virements.xml")
     def operator_run_sepa(self, request, run_id):
         visit = self.web.visit(request)
         visit.require("operator")
         document = call(self.settlement_rpc.sepa_file, run_id, timeout=60)
-        return _file_response(visit, document, "application/xml", f"{run_id}.xml")
+        return _file_response(
+            visit, document, "application/xml", f"{run_id}.xml", self._fin_chunks(document)
+        )
 
     @page("GET", "/operateur/reglements/paiements/<run_id>/releves/<venue_id>.pdf")
     def operator_run_statement(self, request, run_id, venue_id):
         visit = self.web.visit(request)
         visit.require("operator")
         document = call(self.settlement_rpc.statement_pdf, run_id, venue_id, timeout=60)
-        return _file_response(visit, document, "application/pdf", f"{run_id}.pdf")
+        return _file_response(
+            visit, document, "application/pdf", f"{run_id}.pdf", self._fin_chunks(document)
+        )
 
     @page("GET", "/operateur/reglements/paiements/<run_id>/fonds/<department>.pdf")
     def operator_run_fund_statement(self, request, run_id, department):
         visit = self.web.visit(request)
         visit.require("operator")
         document = call(self.settlement_rpc.fund_statement_pdf, run_id, department, timeout=60)
-        return _file_response(visit, document, "application/pdf", f"{run_id}.pdf")
+        return _file_response(
+            visit, document, "application/pdf", f"{run_id}.pdf", self._fin_chunks(document)
+        )
 
     @page("GET", "/operateur/reglements/expirations/<run_id>/avoirs/<funder_id>.pdf")
     def operator_credit_note(self, request, run_id, funder_id):
         visit = self.web.visit(request)
         visit.require("operator")
         document = call(self.settlement_rpc.credit_note_pdf, run_id, funder_id, timeout=60)
-        return _file_response(visit, document, "application/pdf", f"{run_id}.pdf")
+        return _file_response(
+            visit, document, "application/pdf", f"{run_id}.pdf", self._fin_chunks(document)
+        )
