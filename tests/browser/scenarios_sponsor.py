@@ -138,7 +138,9 @@ def sponsor_acts_on_booklets(visitor, data):
     # assign the first two to a distributor
     page.get_by_label(f"Choisir le carnet {first}").check()
     page.get_by_label(f"Choisir le carnet {second}").check()
-    page.get_by_label("Structure distributrice", exact=True).select_option(label=data["distributor"])
+    page.get_by_label("Structure distributrice", exact=True).select_option(
+        label=data["distributor"]
+    )
     page.get_by_role("button", name="Confier les carnets").click()
     page.wait_for_load_state()
     assigned = page.locator("#outcomes").inner_text()
@@ -161,6 +163,9 @@ def sponsor_acts_on_booklets(visitor, data):
     page.get_by_role("button", name="Afficher").click()
     page.wait_for_url("**/espace/carnets?etat=cancelled")
     only_cancelled = page.locator("#booklets tbody tr").count()
+    page.get_by_role("link", name="Cocher tous les carnets affichés").click()
+    page.wait_for_url("**/espace/carnets?etat=cancelled&tout=1")
+    ticked = page.locator("#booklets input.pick:checked").count()
 
     # a new distribution point: its town code typed wrong, then right
     page.get_by_label("Nom de la structure").fill("Mairie de Mérignac")
@@ -207,6 +212,7 @@ def sponsor_acts_on_booklets(visitor, data):
         "blocked": blocked,
         "after": after,
         "only_cancelled": only_cancelled,
+        "ticked": ticked,
         "town_error": town_error,
         "added": added,
         "offered": offered,

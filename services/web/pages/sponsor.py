@@ -497,6 +497,8 @@ class SponsorPages:
             booklets = [b for b in booklets if b["status"] == wanted]
         context.setdefault("outcomes", [])
         context.setdefault("chosen", set())
+        if visit.request.args.get("tout") == "1":  # "tick all" without JavaScript
+            context["chosen"] = {b["serial"] for b in booklets}
         return visit.render(
             "sponsor_booklets.html",
             status=status,
