@@ -10,7 +10,7 @@ DBVENV  := .venv-db
 DBSTAMP := $(DBVENV)/.installed
 WEBSTAMP := services/web/node_modules/.installed
 
-.PHONY: web-assets run test lint format unit documents integration e2e bench fuzz system-deps rabbitmq db-deps clean
+.PHONY: web-assets run test guide-screenshots lint format unit documents integration e2e bench fuzz system-deps rabbitmq db-deps clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is needed"; exit 1; }
@@ -67,8 +67,14 @@ integration: $(STAMP) $(DBSTAMP) rabbitmq
 e2e: $(STAMP) $(DBSTAMP) $(WEBSTAMP) system-deps rabbitmq
 	$(BIN)/pytest -q tests/e2e
 
+# every tier, in two pytest processes at once: those without the broker (unit, documents, property)
+# beside those with it (integration, e2e, browser); scripts/test-all.sh says why
 test: $(STAMP) $(DBSTAMP) $(WEBSTAMP) system-deps rabbitmq lint
-	$(BIN)/pytest -q tests
+	BIN=$(BIN) scripts/test-all.sh
+
+# the screenshots docs/operators-guide.md shows, copied from the browser tests' output
+guide-screenshots: $(STAMP)
+	$(BIN)/python scripts/guide_screenshots.py
 
 # Each bench starts its own storage server (or uses MONGO_URI) and a RabbitMQ vhost of its own; the
 # `bench` extra (mongomock) gives the side-by-side figures on the old in-process engine.
