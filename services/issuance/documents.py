@@ -6,6 +6,7 @@ operator's secret (they are stored nowhere); worker processes get only the codes
 
 import array
 import contextlib
+import ctypes
 import io
 import json
 import logging
@@ -354,6 +355,25 @@ def print_file(booklets, secret, title, map_url, workers=0, chunk_booklets=CHUNK
     return buffer.getvalue()
 
 
+def bound_malloc():
+    """Keep glibc from growing the heap with the print file (Linux; elsewhere nothing).
+
+    Each chunk passes large buffers through the parent (a job's JSON, a chunk's pages read
+    back): glibc raises its mmap threshold when such a buffer is freed, then serves the next ones
+    from the heap, which fragments and grows with the order (issuance under eventlet: +13 KB a
+    booklet, bench/print_memory_bench.py). A fixed threshold (128 KiB, its default) gives every
+    large buffer back to the system when freed: memory stays bounded by the chunk."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(M_MMAP_THRESHOLD, 128 * 1024)
+        libc.mallopt(M_TRIM_THRESHOLD, 128 * 1024)
+    except (OSError, AttributeError):
+        pass
+
+
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
+
+
 def write_print_file(
     booklets, secret, title, map_url, out, workers=0, chunk_booklets=CHUNK_BOOKLETS
 ):
@@ -365,6 +385,7 @@ def write_print_file(
     ``out`` as it is read back (one chunk in memory at a time, :class:`StreamingAssembly`).
     Memory: a few chunks of booklets and one offset per PDF object, not the order."""
     started = time.perf_counter()
+    bound_malloc()
     source = as_source(booklets)
     # one booklet of each kind lays the static sheets out
     kinds, samples = views_of(source.firsts(), secret)
