@@ -10,7 +10,7 @@ DBVENV  := .venv-db
 DBSTAMP := $(DBVENV)/.installed
 WEBSTAMP := services/web/node_modules/.installed
 
-.PHONY: web-assets run test guide-screenshots lint format unit documents integration e2e bench fuzz system-deps rabbitmq db-deps clean
+.PHONY: web-assets run test guide-screenshots lint format unit store checks documents integration e2e bench fuzz system-deps rabbitmq db-deps clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is needed"; exit 1; }
@@ -54,8 +54,17 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-unit: $(STAMP) $(DBSTAMP)
+# domain rules, schemas, pages' helpers: no broker, no storage (seconds)
+unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
+
+# the services' stores and APIs on the real storage server (the embedded one, or MONGO_URI)
+store: $(STAMP) $(DBSTAMP)
+	$(BIN)/pytest -q tests/store
+
+# the repository checked against itself: docs and catalogues current, deploy files, contracts
+checks: $(STAMP) $(DBSTAMP)
+	$(BIN)/pytest -q tests/checks
 
 # the PDF documents (WeasyPrint, pikepdf) read back by real tools: slower, so a tier of their own
 documents: $(STAMP) $(DBSTAMP) system-deps

@@ -3,7 +3,7 @@
 Names and properties come from nameko's own code (the exchanges, queues and headers it declares
 and sends), the RPC methods and their argument schemas from the service classes, the events and
 their consumers from the contract (``aptic.catalogue.EVENTS``) and the services' handlers, the
-error codes from ``shared/contracts/registry.py``. A unit test (tests/unit/test_amqp_docs.py)
+error codes from ``shared/contracts/registry.py``. A unit test (tests/checks/test_amqp_docs.py)
 fails when docs/amqp.md, or the pika client's constants and error table, say otherwise.
 
 ``python -m aptic.amqp_contract`` rewrites the generated part of docs/amqp.md, and the error table
@@ -23,7 +23,7 @@ from aptic.catalogue import EVENTS, OPTIONAL_EVENTS, _load
 from aptic.registry import SERVICES, service_class
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "amqp.md"
-BEGIN = "<!-- generated: python -m aptic.amqp_contract (tests/unit/test_amqp_docs.py checks it) -->"
+BEGIN = "<!-- generated: python -m aptic.amqp_contract (tests/checks/test_amqp_docs.py checks it) -->"
 END = "<!-- end of the generated part -->"
 
 

@@ -29,7 +29,7 @@ from pymongo.errors import PyMongoError
 
 from aptic.registry import SERVICES
 
-# The same characters as shared.schemas._UNWRITABLE (tests/unit/test_repair_text.py checks it).
+# The same characters as shared.schemas._UNWRITABLE (tests/store/test_repair_text.py checks it).
 UNWRITABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 REPLACEMENT = "\ufffd"
 DEFAULT_DB_PREFIX = "aptic_"  # shared.mongo.DEFAULT_DB_PREFIX

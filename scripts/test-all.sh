@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test tier, in two pytest processes at once (`make test`):
-#   - beside: unit, documents and property — no broker, mostly CPU (the money state machine);
+#   - beside: unit, store, checks, documents and property — no broker, mostly CPU (the money
+#     state machine) and the storage server;
 #   - in front: integration, e2e and browser — the real RabbitMQ, mostly waiting on it and on
 #     storage; the broker restart test is among them, and nothing beside uses the broker.
 # Each process starts its own storage server (or both use MONGO_URI, with databases of their own).
@@ -11,9 +12,10 @@ BIN=${BIN:-.venv/bin}
 beside_log=$(mktemp -t aptic-tests-beside.XXXXXX)
 trap 'rm -f "$beside_log"' EXIT
 
-"$BIN/pytest" -q tests/unit tests/documents tests/property >"$beside_log" 2>&1 &
+"$BIN/pytest" -q tests/unit tests/store tests/checks tests/documents tests/property \
+    >"$beside_log" 2>&1 &
 beside=$!
-echo "unit, documents and property tiers: running beside (pid $beside), shown at the end"
+echo "unit, store, checks, documents and property tiers: running beside (pid $beside), shown at the end"
 
 "$BIN/pytest" -q tests/integration tests/e2e tests/browser "$@"
 front_status=$?
@@ -21,7 +23,7 @@ front_status=$?
 wait "$beside"
 beside_status=$?
 echo
-echo "---- unit, documents and property tiers ----"
+echo "---- unit, store, checks, documents and property tiers ----"
 cat "$beside_log"
-echo "---- integration, e2e, browser: exit $front_status; unit, documents, property: exit $beside_status ----"
+echo "---- integration, e2e, browser: exit $front_status; the tiers beside: exit $beside_status ----"
 [ "$front_status" -eq 0 ] && [ "$beside_status" -eq 0 ]

@@ -31,7 +31,7 @@ from pika import exceptions as pika_errors
 
 log = logging.getLogger(__name__)
 
-# -- the wire: what nameko 2.14 declares and sends (tests/unit/test_amqp_docs.py checks these
+# -- the wire: what nameko 2.14 declares and sends (tests/checks/test_amqp_docs.py checks these
 # -- against nameko's own code; docs/amqp.md explains them) --------------------------------------
 RPC_EXCHANGE = "nameko-rpc"  # topic, durable: requests and replies
 RPC_QUEUE = (

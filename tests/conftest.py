@@ -1,10 +1,14 @@
-"""Test policy (three tiers, see docs/testing.md):
+"""Test policy (the tiers, see docs/testing.md):
 
-* ``tests/unit``: domain code and templates, no broker; stores on the in-process engine.
+* ``tests/unit``: domain code and templates, no broker, no storage (seconds).
+* ``tests/store``: the services' stores and APIs on the real storage server, no broker.
+* ``tests/checks``: the repository against itself (docs current, deploy files, contracts).
+* ``tests/documents``, ``tests/property``: the PDF files read back; hypothesis state machines.
 * ``tests/integration``: one service at a time on the real RabbitMQ (a fresh vhost per test),
   calling its RPC methods and dispatching/receiving real events; only what is outside the service
   (other services) is replaced, by real containers or event dispatches, never by mocks of the service.
 * ``tests/e2e``: every service and the gateway, over HTTP, as a client would.
+* ``tests/browser``: every service and the web pages, in Chromium.
 
 Storage is a real MongoDB-wire server: the embedded SecantusDB server, started once per test run
 (data in a temporary folder), or the MongoDB that ``MONGO_URI`` names. Every test gets its own

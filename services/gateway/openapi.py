@@ -4,7 +4,7 @@ Each route (``services.gateway.http.route``) gives its success answer's schema (
 its roles and the codes it may answer besides the common ones; the errors of each route are listed
 by status, each with the error envelope and its stable codes, taken from the error contract
 (``shared.contracts.registry``: the errors of the route's service, by kind) and from the gateway's
-own checks. ``tests/unit/test_gateway_openapi.py`` validates the document (openapi-spec-validator).
+own checks. ``tests/checks/test_gateway_openapi.py`` validates the document (openapi-spec-validator).
 """
 
 import copy

@@ -11,7 +11,7 @@ Importing it also registers each class under the path it had before it moved her
 (``services.<service>.exceptions.<Class>``), so that a service still running the previous version
 during a rolling deploy is understood too.
 
-A unit test (tests/unit/test_error_contract.py) checks that every ``AppError`` subclass defined in
+A unit test (tests/checks/test_error_contract.py) checks that every ``AppError`` subclass defined in
 ``services/`` or ``shared/`` is listed here, and that one code always means one HTTP status.
 """
 

@@ -1,6 +1,6 @@
 """Settlement's PDF documents (WeasyPrint), read back as a reader would: the text extracted by
 pypdf (totals, multi-page statements, the run summary, credit notes, the fund's statement). The
-snapshots are the unit tier's (tests/unit/test_settlement_documents.py, which checks the HTML)."""
+snapshots are the unit tier's (tests/store/test_settlement_documents.py, which checks the HTML)."""
 
 import io
 
@@ -13,7 +13,7 @@ from services.settlement.documents import (
     render_run_summary_pdf,
     render_statement_pdf,
 )
-from tests.unit.test_settlement_documents import (
+from tests.store.test_settlement_documents import (
     ISSUER,
     contribution,
     fund_statement,

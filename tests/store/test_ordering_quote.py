@@ -10,7 +10,7 @@ from services.ordering.store import OrderingRepository
 from shared.contracts.errors_ordering import CofundingNotEligible, NotYours, SponsorNotFound
 from shared.errors import ValidationFailed
 from shared.mongo import get_database
-from tests.unit.test_ordering_api import OPERATOR, key_of, make_order, make_sponsor
+from tests.store.test_ordering_api import OPERATOR, key_of, make_order, make_sponsor
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from services.issuance.store import IssuanceRepository
 from shared.contracts.errors_issuance import NotYours
 from shared.mongo import get_database
 from shared.times import now
-from tests.unit.test_issuance_api import OPERATOR, SETTINGS, SPONSOR, Sent, confirmed
+from tests.store.test_issuance_api import OPERATOR, SETTINGS, SPONSOR, Sent, confirmed
 
 
 @pytest.fixture
