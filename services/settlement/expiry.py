@@ -7,10 +7,10 @@ from datetime import timedelta
 
 from services.settlement import domain, periods
 from services.settlement.domain import ExpiryRunStatus
-from services.settlement.exceptions import DocumentNotFound, ExpiryRunNotFound, NotYours
 from services.settlement.postings import _funder, refund_item
 from services.settlement.progress import Progress, _with_lock
 from shared import times
+from shared.contracts.errors_settlement import DocumentNotFound, ExpiryRunNotFound, NotYours
 from shared.schemas import SYSTEM_ACTOR
 from shared.times import iso
 from shared.validity import add_month

@@ -18,8 +18,8 @@ from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from services.settlement.exceptions import InvalidPeriod, PeriodNotOver
 from shared import times
+from shared.contracts.errors_settlement import InvalidPeriod, PeriodNotOver
 
 DEFAULT_TIMEZONE = "Europe/Paris"
 FIRST_DAY = date(2020, 1, 1)

@@ -2,8 +2,8 @@
 
 import logging
 
-from services.settlement.exceptions import RunInProgress
 from shared import metrics, times
+from shared.contracts.errors_settlement import RunInProgress
 
 log = logging.getLogger(__name__)
 

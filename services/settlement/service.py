@@ -23,7 +23,6 @@ from services.settlement.documents import (
     render_run_summary_pdf,
     render_statement_pdf,
 )
-from services.settlement.exceptions import DocumentNotFound
 from services.settlement.schemas import (
     AlertsOut,
     AlertsQuery,
@@ -48,19 +47,17 @@ from services.settlement.schemas import (
 from services.settlement.sepa import credit_transfer_xml
 from services.settlement.settings import SettlementSettings
 from services.settlement.store import SettlementRepository
+from shared.contracts.errors_settlement import DocumentNotFound
 from shared.entrypoints import event_handler, rpc
 from shared.events import (
-    BookletActivated,
-    BookletCancelled,
-    BookletsIssued,
     CouponsExpired,
     CouponsRedeemed,
     OrderCancelled,
     OrderConfirmed,
     RedemptionVoided,
     RunCompleted,
-    VenueChanged,
 )
+from shared.handlers import BookletAndVenueHandlers
 from shared.logs import Correlation
 from shared.mongo import Store
 from shared.schemas import ActorSchema
@@ -88,8 +85,9 @@ class Background(DependencyProvider):
         return self.container.spawn_managed_thread
 
 
-class SettlementService:
+class SettlementService(BookletAndVenueHandlers):
     name = "settlement"
+    events_api = api  # issuance's booklet events and catalog's venue events (shared.handlers)
 
     store = Store(SettlementRepository)
     settings = SettlementSettings()
@@ -106,30 +104,6 @@ class SettlementService:
     @event_handler("ordering", "order_cancelled")
     def handle_order_cancelled(self, payload):
         api.on_order_cancelled(self.store, self.settings, OrderCancelled().load_or_raise(payload))
-
-    @event_handler("issuance", "booklets_issued")
-    def handle_booklets_issued(self, payload):
-        api.on_booklets_issued(self.store, BookletsIssued().load_or_raise(payload))
-
-    @event_handler("issuance", "booklet_activated")
-    def handle_booklet_activated(self, payload):
-        api.on_booklet_activated(self.store, BookletActivated().load_or_raise(payload))
-
-    @event_handler("issuance", "booklet_cancelled")
-    def handle_booklet_cancelled(self, payload):
-        api.on_booklet_cancelled(self.store, BookletCancelled().load_or_raise(payload))
-
-    @event_handler("catalog", "venue_accredited")
-    def handle_venue_accredited(self, payload):
-        api.on_venue_changed(self.store, VenueChanged().load_or_raise(payload))
-
-    @event_handler("catalog", "venue_suspended")
-    def handle_venue_suspended(self, payload):
-        api.on_venue_changed(self.store, VenueChanged().load_or_raise(payload))
-
-    @event_handler("catalog", "venue_updated")
-    def handle_venue_updated(self, payload):
-        api.on_venue_changed(self.store, VenueChanged().load_or_raise(payload))
 
     @event_handler("redemption", "coupons_redeemed")
     def handle_coupons_redeemed(self, payload):

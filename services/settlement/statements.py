@@ -5,7 +5,7 @@ the ``settlement.run_completed`` events."""
 from collections import defaultdict
 
 from services.settlement import domain
-from services.settlement.exceptions import DocumentNotFound, RunNotFound
+from shared.contracts.errors_settlement import DocumentNotFound, RunNotFound
 from shared.times import iso
 
 

@@ -2,7 +2,7 @@
 
 Part of the error contract (``shared/contracts/registry.py``): every process that talks to
 the settlement service, the gateway first, knows these classes whatever else it imports.
-``services/settlement/exceptions.py`` re-exports them.
+The service imports them from here.
 """
 
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound, Refused

@@ -98,7 +98,7 @@ def test_a_gateway_alone_knows_every_services_errors():
 
 def test_errors_sent_from_their_former_path_are_understood():
     """A service still running the previous version (classes in services/<name>/exceptions.py)."""
-    from services.settlement.exceptions import RunNotFound
+    from shared.contracts.errors_settlement import RunNotFound
 
     data = serialize(RunNotFound(details={"run_id": "SR-2026-01-31"}))
     data["exc_path"] = "services.settlement.exceptions.RunNotFound"

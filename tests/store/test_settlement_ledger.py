@@ -6,9 +6,9 @@ from datetime import UTC, date, datetime
 import pytest
 
 from services.settlement import api
-from services.settlement.exceptions import DocumentNotFound, PeriodNotOver, RunInProgress
 from services.settlement.settings import Settings
 from shared import times
+from shared.contracts.errors_settlement import DocumentNotFound, PeriodNotOver, RunInProgress
 from tests import settlement_support as ev
 
 S = ev.SETTINGS

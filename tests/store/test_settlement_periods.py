@@ -9,9 +9,9 @@ import pytest
 
 from services.settlement import api, periods
 from services.settlement.documents import render_statement_html
-from services.settlement.exceptions import InvalidPeriod, PeriodNotOver
 from services.settlement.settings import Settings
 from shared import times
+from shared.contracts.errors_settlement import InvalidPeriod, PeriodNotOver
 from shared.errors import InvalidInput, Refused
 from tests import settlement_support as ev
 
