@@ -472,47 +472,34 @@ class FinancePages:
         run = self._fin_run(self.settlement_rpc.get_expiry_run, run_id)
         return self._fin_run_page(visit, "finance_expiry.html", run, run_id)
 
-    @page("GET", "/operateur/reglements/paiements/<run_id>/synthese.pdf")
-    def operator_run_summary(self, request, run_id):
+    def _fin_document(self, request, run_id, method, *args, mimetype="application/pdf"):
+        """A run's document, made and kept by settlement, as a download (operator staff)."""
         visit = self.web.visit(request)
         visit.require("operator")
-        document = call(self.settlement_rpc.run_summary_pdf, run_id, timeout=60)
-        return _file_response(
-            visit, document, "application/pdf", f"{run_id}.pdf", self._fin_chunks(document)
-        )
+        document = call(method, run_id, *args, timeout=60)
+        fallback = f"{run_id}.{'xml' if mimetype.endswith('xml') else 'pdf'}"
+        return _file_response(visit, document, mimetype, fallback, self._fin_chunks(document))
+
+    @page("GET", "/operateur/reglements/paiements/<run_id>/synthese.pdf")
+    def operator_run_summary(self, request, run_id):
+        return self._fin_document(request, run_id, self.settlement_rpc.run_summary_pdf)
 
     @page("GET", "/operateur/reglements/paiements/<run_id>/virements.xml")
     def operator_run_sepa(self, request, run_id):
-        visit = self.web.visit(request)
-        visit.require("operator")
-        document = call(self.settlement_rpc.sepa_file, run_id, timeout=60)
-        return _file_response(
-            visit, document, "application/xml", f"{run_id}.xml", self._fin_chunks(document)
+        return self._fin_document(
+            request, run_id, self.settlement_rpc.sepa_file, mimetype="application/xml"
         )
 
     @page("GET", "/operateur/reglements/paiements/<run_id>/releves/<venue_id>.pdf")
     def operator_run_statement(self, request, run_id, venue_id):
-        visit = self.web.visit(request)
-        visit.require("operator")
-        document = call(self.settlement_rpc.statement_pdf, run_id, venue_id, timeout=60)
-        return _file_response(
-            visit, document, "application/pdf", f"{run_id}.pdf", self._fin_chunks(document)
-        )
+        return self._fin_document(request, run_id, self.settlement_rpc.statement_pdf, venue_id)
 
     @page("GET", "/operateur/reglements/paiements/<run_id>/fonds/<department>.pdf")
     def operator_run_fund_statement(self, request, run_id, department):
-        visit = self.web.visit(request)
-        visit.require("operator")
-        document = call(self.settlement_rpc.fund_statement_pdf, run_id, department, timeout=60)
-        return _file_response(
-            visit, document, "application/pdf", f"{run_id}.pdf", self._fin_chunks(document)
+        return self._fin_document(
+            request, run_id, self.settlement_rpc.fund_statement_pdf, department
         )
 
     @page("GET", "/operateur/reglements/expirations/<run_id>/avoirs/<funder_id>.pdf")
     def operator_credit_note(self, request, run_id, funder_id):
-        visit = self.web.visit(request)
-        visit.require("operator")
-        document = call(self.settlement_rpc.credit_note_pdf, run_id, funder_id, timeout=60)
-        return _file_response(
-            visit, document, "application/pdf", f"{run_id}.pdf", self._fin_chunks(document)
-        )
+        return self._fin_document(request, run_id, self.settlement_rpc.credit_note_pdf, funder_id)
