@@ -5,14 +5,7 @@
   var scan = document.getElementById("scan");
   var list = document.getElementById("coupons");
   var rows = document.getElementById("rows");
-  var status = document.getElementById("scan-status");
-  if (!scan || !list || !window.Html5Qrcode) return;
-  scan.hidden = false;
-  var reader = new Html5Qrcode("reader", { verbose: false });
-  var running = false;
-  var say = function (name, extra) {
-    status.textContent = scan.dataset[name] + (extra ? " " + extra : "");
-  };
+  if (!scan || !list || !window.apticScan) return;
 
   function emptyRow() {
     var items = list.querySelectorAll("li.coupon");
@@ -45,7 +38,7 @@
     return copy;
   }
 
-  function found(text) {
+  function found(text, say) {
     var parts = String(text).trim().split(":");
     if (parts.length !== 2) {
       say("msgNotCoupon");
@@ -57,28 +50,5 @@
     say("msgAdded", parts[0]);
   }
 
-  document.getElementById("scan-start").addEventListener("click", function () {
-    if (running) {
-      reader.stop().then(function () { running = false; });
-      return;
-    }
-    reader.start({ facingMode: "environment" }, { fps: 10 }, function (text) {
-      found(text);
-      reader.stop().then(function () { running = false; });
-    }).then(function () {
-      running = true;
-    }).catch(function () {
-      say("msgNoCamera");
-    });
-  });
-
-  document.getElementById("scan-file").addEventListener("change", function (event) {
-    var file = event.target.files && event.target.files[0];
-    if (!file) return;
-    say("msgReading");
-    reader.scanFile(file, false).then(found).catch(function () {
-      say("msgUnreadable");
-    });
-    event.target.value = "";
-  });
+  window.apticScan(found);
 })();

@@ -6,14 +6,7 @@
   "use strict";
   var scan = document.getElementById("scan");
   var field = document.getElementById("serial");
-  var status = document.getElementById("scan-status");
-  if (!scan || !field || !window.Html5Qrcode) return;
-  scan.hidden = false;
-  var reader = new Html5Qrcode("reader", { verbose: false });
-  var running = false;
-  var say = function (name, extra) {
-    status.textContent = scan.dataset[name] + (extra ? " " + extra : "");
-  };
+  if (!scan || !field || !window.apticScan) return;
 
   // the coupon's sequence number: its 10 first digits (the 11th is a check digit)
   function sequence(serial) {
@@ -31,7 +24,7 @@
     return null;
   }
 
-  function found(text) {
+  function found(text, say) {
     var value = String(text).trim().toUpperCase().split(":")[0].replace(/[\s.\-]/g, "");
     if (/^B[0-9]{9}$/.test(value)) {
       field.value = value;
@@ -52,28 +45,5 @@
     }
   }
 
-  document.getElementById("scan-start").addEventListener("click", function () {
-    if (running) {
-      reader.stop().then(function () { running = false; });
-      return;
-    }
-    reader.start({ facingMode: "environment" }, { fps: 10 }, function (text) {
-      found(text);
-      reader.stop().then(function () { running = false; });
-    }).then(function () {
-      running = true;
-    }).catch(function () {
-      say("msgNoCamera");
-    });
-  });
-
-  document.getElementById("scan-file").addEventListener("change", function (event) {
-    var file = event.target.files && event.target.files[0];
-    if (!file) return;
-    say("msgReading");
-    reader.scanFile(file, false).then(found).catch(function () {
-      say("msgUnreadable");
-    });
-    event.target.value = "";
-  });
+  window.apticScan(found);
 })();
