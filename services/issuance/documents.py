@@ -363,8 +363,7 @@ def bound_malloc():
     from the heap, which fragments and grows with the order. A fixed threshold (128 KiB, its
     default) gives every large buffer back to the system when freed. Measured in one eventlet
     process drawing from the store (no nameko): 121 MB peak for 3,000 booklets without, 99 MB
-    with (500 booklets: 99 MB). The issuance service still grows with the order for a reason not
-    found yet (docs/benchmarks.md, "Print file memory")."""
+    with (500 booklets: 99 MB). The service's figures: docs/benchmarks.md, "Print file memory"."""
     try:
         libc = ctypes.CDLL("libc.so.6")
         libc.mallopt(M_MMAP_THRESHOLD, 128 * 1024)
