@@ -52,6 +52,7 @@ def mongo_uri(tmp_path_factory):
     folder = tmp_path_factory.mktemp("secantus")
     server = EmbeddedServer(folder / "db", port=free_port(), log_path=folder / "secantusd.log")
     with server:
+        _EMBEDDED_URIS.add(server.uri)
         os.environ["MONGO_URI"] = server.uri
         try:
             yield server.uri
@@ -59,12 +60,23 @@ def mongo_uri(tmp_path_factory):
             del os.environ["MONGO_URI"]
 
 
+_EMBEDDED_URIS = set()  # the servers this run started: thrown away with their folder
+
+
 @pytest.fixture
 def mongo_config(mongo_uri):
-    """Storage settings of one test: its own database prefix, dropped afterwards."""
+    """Storage settings of one test: its own database prefix; on a MongoDB named by
+    ``MONGO_URI``, its databases are dropped afterwards.
+
+    On the embedded server they are left: its folder goes at the end of the run. A container
+    stopped by a test's teardown can leave a transaction open on the server; SecantusDB does not
+    abort it for a ``dropDatabase`` (MongoDB does) and the drop waited forever on its records,
+    holding the whole server."""
     uri = mongo_uri
     prefix = f"t{secrets.token_hex(4)}_"
     yield {"MONGO_URI": uri, "MONGO_DB_PREFIX": prefix}
+    if uri in _EMBEDDED_URIS:
+        return
     client = get_client(uri)
     for name in client.list_database_names():
         if name.startswith(prefix):
