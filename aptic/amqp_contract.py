@@ -23,7 +23,9 @@ from aptic.catalogue import EVENTS, OPTIONAL_EVENTS, _load
 from aptic.registry import SERVICES, service_class
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "amqp.md"
-BEGIN = "<!-- generated: python -m aptic.amqp_contract (tests/checks/test_amqp_docs.py checks it) -->"
+BEGIN = (
+    "<!-- generated: python -m aptic.amqp_contract (tests/checks/test_amqp_docs.py checks it) -->"
+)
 END = "<!-- end of the generated part -->"
 
 
