@@ -4,10 +4,11 @@ funder; the credit notes read back; what expires soon (the sponsor's alerts)."""
 
 import logging
 from datetime import timedelta
+from functools import partial
 
-from services.settlement import domain, periods
+from services.settlement import domain, periods, snapshots
 from services.settlement.domain import ExpiryRunStatus
-from services.settlement.postings import _funder, refund_item
+from services.settlement.postings import refund_item
 from services.settlement.progress import Progress, _with_lock
 from shared import times
 from shared.contracts.errors_settlement import DocumentNotFound, ExpiryRunNotFound, NotYours
@@ -177,20 +178,14 @@ def _refund_expired(repo, settings, run):
             "AV",
             f"{run_id}:{funder_id}",
             year,
-            lambda reference, n=note, f=funder: {
-                "reference": reference,
-                "expiry_run_id": run_id,
-                "as_of": run["as_of"],
-                "issued_at": iso(at),
-                "timezone": settings.operator_timezone,
-                "issuer": settings.issuer(),
-                "reason": "expired",
-                "funder": _funder(f),
-                "lines": n["lines"],
-                "total_cents": sum(line["amount_cents"] for line in n["lines"]),
-                "cancelled_coupon_count": n["cancelled"],
-                "expired_coupon_count": n["expired"],
-            },
+            partial(
+                snapshots.expiry_credit_note,
+                settings=settings,
+                run=run,
+                issued_at=iso(at),
+                funder=funder,
+                note=note,
+            ),
         )
         credit_notes.append(
             {

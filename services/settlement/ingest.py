@@ -6,10 +6,10 @@ Every handler is idempotent: its ledger entry has a key made of the event's iden
 redelivered event writes nothing; its other writes are upserts or conditional updates."""
 
 import logging
+from functools import partial
 
-from services.settlement import domain, periods
+from services.settlement import domain, periods, snapshots
 from services.settlement.postings import (
-    _funder,
     book_waiting,
     refund_item,
     sponsor_funder_id,
@@ -164,30 +164,22 @@ def on_order_cancelled(repo, settings, event):
             "AV",
             item["id"],
             local_day.year,
-            lambda reference, i=item: {
-                "reference": reference,
-                "reason": "order_cancelled",
-                "expiry_run_id": None,
-                "as_of": local_day.isoformat(),
-                "issued_at": iso(at),
-                "timezone": settings.operator_timezone,
-                "issuer": settings.issuer(),
-                "funder": _funder(i),
-                "lines": [
-                    {
-                        "order_id": event["order_id"],
-                        "invoice_reference": event.get("invoice_reference")
-                        or order.get("invoice_reference"),
-                        "coupon_count": order.get("coupon_count", 0),
-                        "face_value_cents": total_paid,
-                        "share_bp": i["amount_cents"] * 10_000 // total_paid,
-                        "amount_cents": i["amount_cents"],
-                    }
-                ],
-                "total_cents": i["amount_cents"],
-                "cancelled_coupon_count": 0,
-                "expired_coupon_count": 0,
-            },
+            partial(
+                snapshots.cancellation_credit_note,
+                settings=settings,
+                issued_at=iso(at),
+                as_of=local_day.isoformat(),
+                item=item,
+                line={
+                    "order_id": event["order_id"],
+                    "invoice_reference": event.get("invoice_reference")
+                    or order.get("invoice_reference"),
+                    "coupon_count": order.get("coupon_count", 0),
+                    "face_value_cents": total_paid,
+                    "share_bp": item["amount_cents"] * 10_000 // total_paid,
+                    "amount_cents": item["amount_cents"],
+                },
+            ),
         )
 
 

@@ -6,8 +6,9 @@ funder / department)."""
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import partial
 
-from services.settlement import domain, periods
+from services.settlement import domain, periods, snapshots
 from services.settlement.domain import PayableStatus, RunStatus
 from services.settlement.ledger import ledger_balance
 from services.settlement.postings import _post_void, book_waiting
@@ -195,27 +196,16 @@ def _compute_run(repo, settings, run, progress_callback):
             "REL",
             f"{run_id}:{venue_id}",
             year,
-            lambda reference, v=venue, p=payout, n=count, c=coupons: {
-                "reference": reference,
-                "run_id": run_id,
-                "period_end": run["period_end"],
-                "issued_at": issued_at,
-                "timezone": settings.operator_timezone,
-                "issuer": settings.issuer(),
-                "venue": {
-                    "venue_id": v["venue_id"],
-                    "name": v["name"],
-                    "town_code": v.get("town_code", ""),
-                    "department": v.get("department", ""),
-                    "iban": v["iban"],
-                },
-                "gross_cents": p.gross_cents,
-                "fee_cents": p.fee_cents,
-                "net_cents": p.net_cents,
-                "fee_bp": domain.ENCASHMENT_FEE_BP,
-                "line_count": n,
-                "coupon_count": c,
-            },
+            partial(
+                snapshots.statement,
+                settings=settings,
+                run=run,
+                issued_at=issued_at,
+                venue=venue,
+                payout=payout,
+                line_count=count,
+                coupon_count=coupons,
+            ),
         )
         payouts.append(
             {
@@ -252,37 +242,23 @@ def _compute_run(repo, settings, run, progress_callback):
         "SYN",
         run_id,
         year,
-        lambda reference: {
-            "reference": reference,
-            "run_id": run_id,
-            "period_end": run["period_end"],
-            "issued_at": issued_at,
-            "timezone": settings.operator_timezone,
-            "issuer": settings.issuer(),
-            "payouts": [
-                {k: p[k] for k in ("venue_id", "name", "statement_reference")}
-                | {k: p[k] for k in ("gross_cents", "fee_cents", "net_cents")}
-                for p in payouts
-            ],
-            "totals": totals,
-            "refunds": refunds + [_refund_row(r, paid=False) for r in _unpaid(repo)],
-            "refunds_total_cents": sum(r["amount_cents"] for r in refunds),
-            # the run's own: fee income, fund contributions per department, transfers
-            "fee_income": fee_income,
-            "fund_contributions": fund,
-            "fund_totals": fund_totals,
-            "fund_account": run.get("fund_account"),
-            # the ledger's running balances, for reference
-            "fund_balance_by_department": balance["cooperation_fund"],
-            "fee_income_balance_cents": balance["fee_income_cents"],
-            "carried_forward": carried,
-            "ledger_balanced": balance["balanced"],
-            "ledger_violations": [
-                {"name": i["name"], "violation_count": len(i["violations"])}
-                for i in balance["invariants"]
-                if not i["holds"]
-            ],
-        },
+        partial(
+            snapshots.run_summary,
+            settings=settings,
+            run=run,
+            issued_at=issued_at,
+            parts={
+                "payouts": payouts,
+                "totals": totals,
+                "refunds": refunds,
+                "unpaid_refunds": [_refund_row(r, paid=False) for r in _unpaid(repo)],
+                "fee_income": fee_income,
+                "fund": fund,
+                "fund_totals": fund_totals,
+                "carried": carried,
+            },
+            balance=balance,
+        ),
     )
     return repo.update_run(
         "runs",

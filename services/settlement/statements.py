@@ -3,8 +3,9 @@ department, the funders' refunds, the venues' statements and their lines, the SE
 the ``settlement.run_completed`` events."""
 
 from collections import defaultdict
+from functools import partial
 
-from services.settlement import domain
+from services.settlement import domain, snapshots
 from shared.contracts.errors_settlement import DocumentNotFound, RunNotFound
 from shared.times import iso
 
@@ -52,18 +53,14 @@ def _fund_statements(repo, settings, run, year, issued_at):
             "FDS",
             fund_statement_key(run_id, department),
             year,
-            lambda reference, r=row: {
-                "reference": reference,
-                "run_id": run_id,
-                "period_end": run["period_end"],
-                "issued_at": issued_at,
-                "timezone": settings.operator_timezone,
-                "issuer": settings.issuer(),
-                **r,
-                "fund_bp": domain.FUND_BP,
-                "account": account if r["transferred_cents"] else None,
-                "account_configured": bool(account),
-            },
+            partial(
+                snapshots.fund_statement,
+                settings=settings,
+                run=run,
+                issued_at=issued_at,
+                row=row,
+                account=account,
+            ),
         )
         rows.append({**row, "statement_reference": doc["reference"]})
     return rows
