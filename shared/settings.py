@@ -24,9 +24,19 @@ class ConfigSettings:
         return cls(**values)
 
 
+@dataclasses.dataclass(frozen=True)
 class OperatorIdentity:
-    """A mixin for settings with the ``operator_*`` fields (name, address, siret, vat_mention,
-    iban, bic, email): the operator as printed on its documents."""
+    """The ``operator_*`` settings (name, address, siret, vat_mention, iban, bic, email): the
+    operator as printed on its documents, with their defaults; a service's settings dataclass
+    inherits them (and may give ``operator_email`` a default of its own)."""
+
+    operator_name: str = "APTIC"
+    operator_address: str = "12 rue de la Médiation, 33000 Bordeaux"
+    operator_siret: str = "73282932000074"
+    operator_vat_mention: str = "TVA non applicable, art. 293 B du CGI"
+    operator_iban: str = "FR7630006000011234567890189"
+    operator_bic: str = "AGRIFRPP"
+    operator_email: str = "contact@aptic.fr"
 
     def issuer(self):
         """The operator as printed on documents (stored with each document: never re-read)."""

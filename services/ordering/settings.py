@@ -10,14 +10,8 @@ from shared.settings import ConfigSettings, OperatorIdentity
 
 @dataclass(frozen=True)
 class Settings(ConfigSettings, OperatorIdentity):
-    # config key = the field name in upper case
-    operator_name: str = "APTIC"
-    operator_address: str = "12 rue de la Médiation, 33000 Bordeaux"
-    operator_siret: str = "73282932000074"
-    operator_vat_mention: str = "TVA non applicable, art. 293 B du CGI"
-    operator_iban: str = "FR7630006000011234567890189"
-    operator_bic: str = "AGRIFRPP"
-    operator_email: str = "facturation@aptic.fr"
+    # config key = the field name in upper case; the operator_* fields: OperatorIdentity's
+    operator_email: str = "facturation@aptic.fr"  # invoices' contact
     invoice_due_days: int = 30
     cofunding_rate_bp: int = STATE_COFUNDING_BP  # default campaign of a year nobody set
     cofunding_envelope_cents: int = DEFAULT_ENVELOPE_CENTS

@@ -16,13 +16,8 @@ FUND_DEFAULT_NAME = "Fonds de coopération territoriale"
 
 @dataclass(frozen=True)
 class Settings(ConfigSettings, OperatorIdentity):
-    operator_name: str = "APTIC"
-    operator_address: str = "12 rue de la Médiation, 33000 Bordeaux"
-    operator_siret: str = "73282932000074"
-    operator_vat_mention: str = "TVA non applicable, art. 293 B du CGI"
-    operator_iban: str = "FR7630006000011234567890189"
-    operator_bic: str = "AGRIFRPP"
-    operator_email: str = "reglements@aptic.fr"
+    # the operator_* fields: OperatorIdentity's (shared.settings)
+    operator_email: str = "reglements@aptic.fr"  # statements' and credit notes' contact
     # cut-offs, as_of days and the dates printed on documents are days of this timezone
     operator_timezone: str = periods.DEFAULT_TIMEZONE
     # the State (ANCT) as a co-funder: its share of unused coupons is refunded here
