@@ -9,7 +9,7 @@ from functools import partial
 from services.settlement import domain, periods, snapshots
 from services.settlement.domain import ExpiryRunStatus
 from services.settlement.postings import refund_item
-from services.settlement.progress import Progress, _with_lock
+from services.settlement.progress import Progress, once
 from shared import times
 from shared.contracts.errors_settlement import DocumentNotFound, ExpiryRunNotFound, NotYours
 from shared.schemas import SYSTEM_ACTOR
@@ -40,17 +40,15 @@ def start_expiry_run(repo, settings, as_of, today=None, progress=None, actor=Non
 
     A day outside the scheme's life is :class:`InvalidPeriod`; one still to come is
     :class:`PeriodNotOver`."""
-    tz = settings.zone
-    as_of = periods.check_day(periods.to_day(as_of), "as_of")
-    periods.check_over(
-        as_of, "as_of", today or periods.today(tz), "coupons cannot be expired in advance"
-    )
+    message = "coupons cannot be expired in advance"
+    as_of = periods.past_day(as_of, "as_of", settings.zone, message, today)
     run_id = expiry_run_id_for(as_of)
-    existing = repo.get_run("expiry_runs", run_id)
-    if existing is not None and existing["status"] == ExpiryRunStatus.COMPLETED:
-        return existing, False
-    return _with_lock(
-        repo, run_id, lambda: _expiry_run(repo, settings, run_id, as_of, progress, actor)
+    return once(
+        repo,
+        "expiry_runs",
+        run_id,
+        ExpiryRunStatus.COMPLETED,
+        lambda: _expiry_run(repo, settings, run_id, as_of, progress, actor),
     )
 
 

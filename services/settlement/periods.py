@@ -90,3 +90,10 @@ def check_over(day, field, today_, message):
     if day > today_:
         raise PeriodNotOver(message, details={field: day.isoformat(), "today": today_.isoformat()})
     return day
+
+
+def past_day(value, field, tz, message, today_=None):
+    """``value`` as a day of the scheme's life (400 :class:`InvalidPeriod` otherwise) that is
+    today or before in ``tz`` (422 :class:`PeriodNotOver` otherwise): a run's day."""
+    day = check_day(to_day(value), field)
+    return check_over(day, field, today_ or today(tz), message)

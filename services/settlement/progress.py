@@ -25,6 +25,16 @@ def _with_lock(repo, holder, work):
         repo.release_lock(RUN_LOCK, holder)
 
 
+def once(repo, collection, run_id, completed, work):
+    """A run made once: the completed run ``run_id`` as it is (``(run, False)``), else
+    ``work()`` under the run lock (it creates or resumes the run; 409 ``run_in_progress`` while
+    another run holds the lock)."""
+    existing = repo.get_run(collection, run_id)
+    if existing is not None and existing["status"] == completed:
+        return existing, False
+    return _with_lock(repo, run_id, work)
+
+
 class Progress:
     """Reports a run's progress: in the run document (GET shows it), in the log, and to an
     optional callback (a progress bar)."""

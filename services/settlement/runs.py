@@ -12,7 +12,7 @@ from services.settlement import domain, periods, snapshots
 from services.settlement.domain import PayableStatus, RunStatus
 from services.settlement.ledger import ledger_balance
 from services.settlement.postings import _post_void, book_waiting
-from services.settlement.progress import Progress, _with_lock
+from services.settlement.progress import Progress, once
 from services.settlement.statements import _fund_statements, _pay_refunds, _refund_row, _unpaid
 from shared import times
 from shared.schemas import SYSTEM_ACTOR
@@ -38,17 +38,15 @@ def start_settlement_run(repo, settings, period_end, today=None, progress=None, 
 
     A day outside the scheme's life is :class:`InvalidPeriod`; one still to come is
     :class:`PeriodNotOver`."""
-    tz = settings.zone
-    period_end = periods.check_day(periods.to_day(period_end), "period_end")
-    periods.check_over(
-        period_end, "period_end", today or periods.today(tz), "the cut-off cannot be in the future"
-    )
+    message = "the cut-off cannot be in the future"
+    period_end = periods.past_day(period_end, "period_end", settings.zone, message, today)
     run_id = run_id_for(period_end)
-    existing = repo.get_run("runs", run_id)
-    if existing is not None and existing["status"] == RunStatus.COMPLETED:
-        return existing, False
-    return _with_lock(
-        repo, run_id, lambda: _settlement_run(repo, settings, run_id, period_end, progress, actor)
+    return once(
+        repo,
+        "runs",
+        run_id,
+        RunStatus.COMPLETED,
+        lambda: _settlement_run(repo, settings, run_id, period_end, progress, actor),
     )
 
 

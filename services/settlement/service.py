@@ -189,9 +189,8 @@ class SettlementService(BookletAndVenueHandlers):
         ``period_not_over``); the run is then made in the background, its ``progress`` read
         with ``get_settlement_run`` (404 until it has begun). For the pages (issue 14)."""
         data = RunInput().load_or_raise(payload)
-        day = periods.check_day(data["period_end"], "period_end")
-        periods.check_over(
-            day, "period_end", periods.today(self.settings.zone), "the cut-off is not over"
+        day = periods.past_day(
+            data["period_end"], "period_end", self.settings.zone, "the cut-off is not over"
         )
         self.background(
             lambda: self._in_background(self.run_settlement, {"period_end": day.isoformat()}, actor)
@@ -207,8 +206,7 @@ class SettlementService(BookletAndVenueHandlers):
         The same checks as ``run_expiry`` first; the run is then made in the background, its
         ``progress`` read with ``get_expiry_run`` (404 until it has begun)."""
         data = ExpiryRunInput().load_or_raise(payload)
-        day = periods.check_day(data["as_of"], "as_of")
-        periods.check_over(day, "as_of", periods.today(self.settings.zone), "not in advance")
+        day = periods.past_day(data["as_of"], "as_of", self.settings.zone, "not in advance")
         self.background(
             lambda: self._in_background(self.run_expiry, {"as_of": day.isoformat()}, actor)
         )
