@@ -99,15 +99,7 @@ def add_service(repo, venue_id, data, actor=None):
     while True:
         venue = get_venue(repo, venue_id)
         services = [*venue["services"], service]
-        event = _event_after(venue, {"services": services})
-        updated = repo.set_services(
-            venue_id,
-            venue["version"],
-            venue["location"],
-            services,
-            domain.categories_offered({"services": services}),
-            event,
-        )
+        updated = _write_services(repo, venue, services)
         if updated is not None:
             return updated, service
 
@@ -128,15 +120,7 @@ def decide_service(repo, venue_id, service_id, decision, reason, actor):
             "history": [*service.get("history", []), entry],
         }
         services = [changed if s["id"] == service_id else s for s in venue["services"]]
-        event = _event_after(venue, {"services": services})
-        updated = repo.set_services(
-            venue_id,
-            venue["version"],
-            venue["location"],
-            services,
-            domain.categories_offered({"services": services}),
-            event,
-        )
+        updated = _write_services(repo, venue, services)
         if updated is not None:
             return updated, domain.find_service(updated, service_id)
 
@@ -164,15 +148,7 @@ def edit_service(repo, venue_id, service_id, data, actor):
             ],
         }
         services = [changed if s["id"] == service_id else s for s in venue["services"]]
-        event = _event_after(venue, {"services": services})
-        updated = repo.set_services(
-            venue_id,
-            venue["version"],
-            venue["location"],
-            services,
-            domain.categories_offered({"services": services}),
-            event,
-        )
+        updated = _write_services(repo, venue, services)
         if updated is not None:
             return updated, domain.find_service(updated, service_id)
 
@@ -248,3 +224,17 @@ def geojson(venues):
             }
         )
     return {"type": "FeatureCollection", "features": features}
+
+
+def _write_services(repo, venue, services):
+    """The venue's services replaced by ``services`` if the venue is still at the version read
+    (None if it changed meanwhile: read it again), with the venue event that tells the others."""
+    event = _event_after(venue, {"services": services})
+    return repo.set_services(
+        venue["id"],
+        venue["version"],
+        venue["location"],
+        services,
+        domain.categories_offered({"services": services}),
+        event,
+    )
