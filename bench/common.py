@@ -337,3 +337,49 @@ def order_confirmed(order_id, booklets, per_booklet=10):
         "payments": [],
         "confirmed_at": "2026-11-22T10:00:00Z",
     }
+
+
+PRINT_SECRET = "bench-operator-secret-0123456789"  # the print benches' OPERATOR_SECRET
+PRINT_DIGEST_KEY = "bench-digest-key-0123456789"
+
+
+@contextlib.contextmanager
+def issuance_and_gateway(bench, workers, rpc_timeout):
+    """Issuance and the gateway, each an ``aptic run --service`` process of its own, over a
+    storage server and a RabbitMQ vhost of this bench; stopped at the end. Yields a namespace:
+    ``config`` (AMQP_URI, MONGO_URI, MONGO_DB_PREFIX), ``port`` (the gateway's), ``processes``
+    and ``key`` (an operator's API key)."""
+    from types import SimpleNamespace
+
+    from nameko.standalone.rpc import ClusterRpcProxy
+
+    folder = Path(tempfile.mkdtemp(prefix=f"aptic-bench-{bench}-"))
+    port = free_port()
+    with storage(bench) as store, rabbit() as amqp_uri:
+        prefix = f"bench_{secrets.token_hex(3)}_"
+        env = {
+            **os.environ,
+            "AMQP_URI": amqp_uri,
+            "MONGO_URI": store.uri,
+            "MONGO_DB_PREFIX": prefix,
+            "OPERATOR_SECRET": PRINT_SECRET,
+            "CODE_DIGEST_KEY": PRINT_DIGEST_KEY,
+            "PRINT_WORKERS": str(workers),
+            "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}",
+            "RPC_TIMEOUT": str(rpc_timeout),
+            "LOG_LEVEL": "WARNING",
+        }
+        processes = {
+            name: ServiceProcess.aptic(name, dict(env), folder / f"{name}.log").start()
+            for name in ("issuance", "gateway")
+        }
+        try:
+            for name in processes:
+                wait_for_consumers(amqp_uri, name, 1)
+            config = {"AMQP_URI": amqp_uri, "MONGO_URI": store.uri, "MONGO_DB_PREFIX": prefix}
+            with ClusterRpcProxy(config, timeout=60) as cluster:
+                key = cluster.gateway.create_api_key("operator", None, "bench")["api_key"]
+            yield SimpleNamespace(config=config, port=port, processes=processes, key=key)
+        finally:
+            for process in processes.values():
+                process.stop()

@@ -26,16 +26,12 @@ warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
 
 import argparse  # noqa: E402
 import hashlib  # noqa: E402
-import os  # noqa: E402
 import secrets  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from bench import common  # noqa: E402
 
-SECRET = "bench-operator-secret-0123456789"
-DIGEST_KEY = "bench-digest-key-0123456789"
 MIB = 1024 * 1024
 
 
@@ -100,73 +96,50 @@ def main(argv=None):
     args = parser.parse_args(argv)
     common.stop_on_sigterm()
     from nameko.standalone.events import event_dispatcher
-    from nameko.standalone.rpc import ClusterRpcProxy
 
     from shared.mongo import get_database
 
     print(f"# print file bench: {common.machine()}", flush=True)
-    folder = Path(tempfile.mkdtemp(prefix="aptic-bench-printfile-"))
-    port = common.free_port()
-    with common.storage("printfile") as store, common.rabbit() as amqp_uri:
-        prefix = f"bench_{secrets.token_hex(3)}_"
-        env = {
-            **os.environ,
-            "AMQP_URI": amqp_uri,
-            "MONGO_URI": store.uri,
-            "MONGO_DB_PREFIX": prefix,
-            "OPERATOR_SECRET": SECRET,
-            "CODE_DIGEST_KEY": DIGEST_KEY,
-            "PRINT_WORKERS": str(args.workers),
-            "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}",
-            "RPC_TIMEOUT": "3600",
-            "LOG_LEVEL": "WARNING",
-        }
-        processes = {
-            name: common.ServiceProcess.aptic(name, dict(env), folder / f"{name}.log").start()
-            for name in ("issuance", "gateway")
-        }
-        try:
-            for name in processes:
-                common.wait_for_consumers(amqp_uri, name, 1)
-            config = {"AMQP_URI": amqp_uri, "MONGO_URI": store.uri, "MONGO_DB_PREFIX": prefix}
-            db = get_database(config, "issuance", True)
-            with ClusterRpcProxy(config, timeout=60) as cluster:
-                key = cluster.gateway.create_api_key("operator", None, "bench")["api_key"]
-            dispatch = event_dispatcher(config)
-            pids = {name: p.process.pid for name, p in processes.items()}
-            idle = {name: status_value(pid, "VmRSS") for name, pid in pids.items()}
-            rows = []
-            for label, booklets in (("baseline", args.baseline), ("large", args.booklets)):
-                order_id = f"ord_bench_{label}_{secrets.token_hex(3)}"
-                started = time.perf_counter()
-                dispatch("ordering", "order_confirmed", common.order_confirmed(order_id, booklets))
-                wait_issued(db, order_id, timeout=3600)
-                issued = time.perf_counter() - started
-                url = f"http://127.0.0.1:{port}/api/v1/orders/{order_id}/print.pdf"
-                for step in ("make + download", "download again"):
-                    resettable = all([reset_peak(pid) for pid in pids.values()])
-                    first, seconds, size = download(url, key)
-                    peaks = {name: status_value(pid, "VmHWM") for name, pid in pids.items()}
-                    record = db.print_files.find_one({"order_id": order_id})
-                    rows.append(
-                        [
-                            label,
-                            f"{booklets:,}",
-                            f"{record['pages']:,}",
-                            common.fmt(mb(size)),
-                            step,
-                            common.fmt(first),
-                            common.fmt(seconds),
-                            common.fmt(mb(peaks["issuance"])),
-                            common.fmt(mb(peaks["gateway"])),
-                            "" if resettable else "since start",
-                        ]
-                    )
-                    print(f"# {label} {step}: {rows[-1]}", flush=True)
-                print(f"# {label}: issued in {issued:.1f} s", flush=True)
-        finally:
-            for process in processes.values():
-                process.stop()
+    with common.issuance_and_gateway("printfile", args.workers, 3600) as platform:
+        config, port, processes, key = (
+            platform.config,
+            platform.port,
+            platform.processes,
+            platform.key,
+        )
+        db = get_database(config, "issuance", True)
+        dispatch = event_dispatcher(config)
+        pids = {name: p.process.pid for name, p in processes.items()}
+        idle = {name: status_value(pid, "VmRSS") for name, pid in pids.items()}
+        rows = []
+        for label, booklets in (("baseline", args.baseline), ("large", args.booklets)):
+            order_id = f"ord_bench_{label}_{secrets.token_hex(3)}"
+            started = time.perf_counter()
+            dispatch("ordering", "order_confirmed", common.order_confirmed(order_id, booklets))
+            wait_issued(db, order_id, timeout=3600)
+            issued = time.perf_counter() - started
+            url = f"http://127.0.0.1:{port}/api/v1/orders/{order_id}/print.pdf"
+            for step in ("make + download", "download again"):
+                resettable = all([reset_peak(pid) for pid in pids.values()])
+                first, seconds, size = download(url, key)
+                peaks = {name: status_value(pid, "VmHWM") for name, pid in pids.items()}
+                record = db.print_files.find_one({"order_id": order_id})
+                rows.append(
+                    [
+                        label,
+                        f"{booklets:,}",
+                        f"{record['pages']:,}",
+                        common.fmt(mb(size)),
+                        step,
+                        common.fmt(first),
+                        common.fmt(seconds),
+                        common.fmt(mb(peaks["issuance"])),
+                        common.fmt(mb(peaks["gateway"])),
+                        "" if resettable else "since start",
+                    ]
+                )
+                print(f"# {label} {step}: {rows[-1]}", flush=True)
+            print(f"# {label}: issued in {issued:.1f} s", flush=True)
     print(
         f"\nIdle RSS after start: issuance {mb(idle['issuance']):.1f} MB, "
         f"gateway {mb(idle['gateway']):.1f} MB\n",

@@ -33,17 +33,13 @@ warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
 
 import argparse  # noqa: E402
 import hashlib  # noqa: E402
-import os  # noqa: E402
 import secrets  # noqa: E402
-import tempfile  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from bench import common  # noqa: E402
 
-SECRET = "bench-operator-secret-0123456789"
-DIGEST_KEY = "bench-digest-key-0123456789"
 MIB = 1024 * 1024
 PER_BOOKLET = 10
 INSERT_BATCH = 2000
@@ -223,91 +219,68 @@ def main(argv=None):
     parser.add_argument("--workers", type=int, default=0, help="print workers (0: one per core)")
     args = parser.parse_args(argv)
     common.stop_on_sigterm()
-    from nameko.standalone.rpc import ClusterRpcProxy
 
     from services.issuance.store import IssuanceRepository
     from shared.mongo import get_database
 
     print(f"# print memory bench: {common.machine()}; sizes {args.sizes}", flush=True)
-    folder = Path(tempfile.mkdtemp(prefix="aptic-bench-printmemory-"))
-    port = common.free_port()
     rows = []
-    with common.storage("printmemory") as store, common.rabbit() as amqp_uri:
-        prefix = f"bench_{secrets.token_hex(3)}_"
-        env = {
-            **os.environ,
-            "AMQP_URI": amqp_uri,
-            "MONGO_URI": store.uri,
-            "MONGO_DB_PREFIX": prefix,
-            "OPERATOR_SECRET": SECRET,
-            "CODE_DIGEST_KEY": DIGEST_KEY,
-            "PRINT_WORKERS": str(args.workers),
-            "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}",
-            "RPC_TIMEOUT": "7200",
-            "LOG_LEVEL": "WARNING",
-        }
-        processes = {
-            name: common.ServiceProcess.aptic(name, dict(env), folder / f"{name}.log").start()
-            for name in ("issuance", "gateway")
-        }
-        try:
-            for name in processes:
-                common.wait_for_consumers(amqp_uri, name, 1)
-            config = {"AMQP_URI": amqp_uri, "MONGO_URI": store.uri, "MONGO_DB_PREFIX": prefix}
-            db = get_database(config, "issuance", True)
-            IssuanceRepository.ensure_indexes(db)
-            repo = IssuanceRepository(db)
-            with ClusterRpcProxy(config, timeout=60) as cluster:
-                key = cluster.gateway.create_api_key("operator", None, "bench")["api_key"]
-            pids = {name: p.process.pid for name, p in processes.items()}
-            idle = {name: status_value(pid, "VmRSS") for name, pid in pids.items()}
-            sampler = Sampler(pids, pids["issuance"])
-            sampler.start()
-            for booklets in args.sizes:
-                order_id = f"ord_bench_{booklets}_{secrets.token_hex(3)}"
-                started = time.perf_counter()
-                create_order(repo, order_id, booklets)
-                print(
-                    f"# {booklets:,} booklets stored in {time.perf_counter() - started:.1f} s",
-                    flush=True,
-                )
-                url = f"http://127.0.0.1:{port}/api/v1/orders/{order_id}/print.pdf"
-                for step in ("make + download", "download again"):
-                    resettable = all([reset_peak(pid) for pid in pids.values()])
-                    sampler.restart()
-                    first, seconds, size, tries = download(url, key)
-                    peaks = {
-                        name: status_value(pid, "VmHWM") if resettable else sampler.peaks[name]
-                        for name, pid in pids.items()
+    with common.issuance_and_gateway("printmemory", args.workers, 7200) as platform:
+        config, port, processes, key = (
+            platform.config,
+            platform.port,
+            platform.processes,
+            platform.key,
+        )
+        db = get_database(config, "issuance", True)
+        IssuanceRepository.ensure_indexes(db)
+        repo = IssuanceRepository(db)
+        pids = {name: p.process.pid for name, p in processes.items()}
+        idle = {name: status_value(pid, "VmRSS") for name, pid in pids.items()}
+        sampler = Sampler(pids, pids["issuance"])
+        sampler.start()
+        for booklets in args.sizes:
+            order_id = f"ord_bench_{booklets}_{secrets.token_hex(3)}"
+            started = time.perf_counter()
+            create_order(repo, order_id, booklets)
+            print(
+                f"# {booklets:,} booklets stored in {time.perf_counter() - started:.1f} s",
+                flush=True,
+            )
+            url = f"http://127.0.0.1:{port}/api/v1/orders/{order_id}/print.pdf"
+            for step in ("make + download", "download again"):
+                resettable = all([reset_peak(pid) for pid in pids.values()])
+                sampler.restart()
+                first, seconds, size, tries = download(url, key)
+                peaks = {
+                    name: status_value(pid, "VmHWM") if resettable else sampler.peaks[name]
+                    for name, pid in pids.items()
+                }
+                record = db.print_files.find_one({"order_id": order_id})
+                rows.append(
+                    {
+                        "booklets": booklets,
+                        "pages": record["pages"],
+                        "mb": mb(size),
+                        "step": step,
+                        "first": first,
+                        "seconds": seconds,
+                        "issuance": mb(peaks["issuance"]),
+                        "gateway": mb(peaks["gateway"]),
+                        "workers": mb(sampler.peaks["workers"]),
+                        "note": ", ".join(
+                            filter(
+                                None,
+                                [
+                                    "" if resettable else "sampled",
+                                    f"{tries} requests" if tries > 1 else "",
+                                ],
+                            )
+                        ),
                     }
-                    record = db.print_files.find_one({"order_id": order_id})
-                    rows.append(
-                        {
-                            "booklets": booklets,
-                            "pages": record["pages"],
-                            "mb": mb(size),
-                            "step": step,
-                            "first": first,
-                            "seconds": seconds,
-                            "issuance": mb(peaks["issuance"]),
-                            "gateway": mb(peaks["gateway"]),
-                            "workers": mb(sampler.peaks["workers"]),
-                            "note": ", ".join(
-                                filter(
-                                    None,
-                                    [
-                                        "" if resettable else "sampled",
-                                        f"{tries} requests" if tries > 1 else "",
-                                    ],
-                                )
-                            ),
-                        }
-                    )
-                    print(f"# {booklets:,} {step}: {rows[-1]}", flush=True)
-            sampler.stopped.set()
-        finally:
-            for process in processes.values():
-                process.stop()
+                )
+                print(f"# {booklets:,} {step}: {rows[-1]}", flush=True)
+        sampler.stopped.set()
     print(
         f"\nIdle RSS after start: issuance {mb(idle['issuance']):.1f} MB, "
         f"gateway {mb(idle['gateway']):.1f} MB\n",
