@@ -21,6 +21,17 @@ DOCUMENT_TIMEOUT = 120
 
 
 class SettlementRoutes:
+    def _start(self, request, begin, run, path):
+        """Ask for a run: made while the request waits (201, or 200 for the same day again),
+        or with ``Prefer: respond-async`` begun and answered at once (202, its address)."""
+        caller = self.auth.require(request)
+        body = read_json(request)
+        if wants_async(request):
+            begun = call(begin, body, caller.actor())
+            return _accepted(begun, f"{path}/{begun['id']}")
+        answer = call(run, body, caller.actor(), timeout=RUN_TIMEOUT)
+        return json_response(answer, 201 if answer.get("created") else 200)
+
     def _document(self, request, record, mimetype):
         """A document stored by settlement, streamed a chunk (1 MiB) per RPC as it is sent."""
         proxy = self.settlement_rpc
@@ -46,13 +57,10 @@ class SettlementRoutes:
         accepted=settlement.RunAcceptedOut,
     )
     def settlement_start_run(self, request):
-        caller = self.auth.require(request)
-        body = read_json(request)
-        if wants_async(request):
-            begun = call(self.settlement_rpc.begin_settlement_run, body, caller.actor())
-            return _accepted(begun, f"/settlement-runs/{begun['id']}")
-        answer = call(self.settlement_rpc.run_settlement, body, caller.actor(), timeout=RUN_TIMEOUT)
-        return json_response(answer, 201 if answer.get("created") else 200)
+        rpc = self.settlement_rpc
+        return self._start(
+            request, rpc.begin_settlement_run, rpc.run_settlement, "/settlement-runs"
+        )
 
     @route(
         "GET",
@@ -157,13 +165,8 @@ class SettlementRoutes:
         accepted=settlement.RunAcceptedOut,
     )
     def settlement_start_expiry(self, request):
-        caller = self.auth.require(request)
-        body = read_json(request)
-        if wants_async(request):
-            begun = call(self.settlement_rpc.begin_expiry_run, body, caller.actor())
-            return _accepted(begun, f"/expiry-runs/{begun['id']}")
-        answer = call(self.settlement_rpc.run_expiry, body, caller.actor(), timeout=RUN_TIMEOUT)
-        return json_response(answer, 201 if answer.get("created") else 200)
+        rpc = self.settlement_rpc
+        return self._start(request, rpc.begin_expiry_run, rpc.run_expiry, "/expiry-runs")
 
     @route(
         "GET",
