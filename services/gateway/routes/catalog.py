@@ -122,15 +122,7 @@ class CatalogRoutes:
         response=catalog.ServiceDetailOut,
     )
     def approve_venue_service(self, request, venue_id, service_id):
-        caller = self.auth.require(request)
-        answer = call(
-            self.catalog_rpc.approve_service,
-            venue_id,
-            service_id,
-            read_json(request),
-            caller.actor(),
-        )
-        return json_response(answer)
+        return self._decide_service(request, self.catalog_rpc.approve_service, venue_id, service_id)
 
     @route(
         "POST",
@@ -142,15 +134,12 @@ class CatalogRoutes:
         response=catalog.ServiceDetailOut,
     )
     def refuse_venue_service(self, request, venue_id, service_id):
+        return self._decide_service(request, self.catalog_rpc.refuse_service, venue_id, service_id)
+
+    def _decide_service(self, request, decide, venue_id, service_id):
+        """The operator's decision on a venue's service (its reason in the body)."""
         caller = self.auth.require(request)
-        answer = call(
-            self.catalog_rpc.refuse_service,
-            venue_id,
-            service_id,
-            read_json(request),
-            caller.actor(),
-        )
-        return json_response(answer)
+        return json_response(call(decide, venue_id, service_id, read_json(request), caller.actor()))
 
     @route(
         "GET",
