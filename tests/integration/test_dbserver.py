@@ -42,7 +42,7 @@ def test_the_server_stops_when_its_starter_is_killed_hard(tmp_path):
         assert _alive(server_pid)
         starter.send_signal(signal.SIGKILL)
         starter.wait(10)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # a loaded machine (two tiers at once) stops it slowly
         while _alive(server_pid) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert not _alive(server_pid), "the server outlived the process that started it"
