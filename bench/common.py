@@ -383,3 +383,24 @@ def issuance_and_gateway(bench, workers, rpc_timeout):
         finally:
             for process in processes.values():
                 process.stop()
+
+
+def status_value(pid, key):
+    """A ``/proc/<pid>/status`` figure in bytes (``VmRSS``, ``VmHWM``), None if gone."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) * 1024
+    return None
+
+
+def reset_peak(pid):
+    """Reset the process's peak RSS to its current RSS (Linux >= 4.0); False if refused."""
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False

@@ -28,27 +28,11 @@ import argparse  # noqa: E402
 import hashlib  # noqa: E402
 import secrets  # noqa: E402
 import time  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 from bench import common  # noqa: E402
+from bench.common import reset_peak, status_value  # noqa: E402
 
 MIB = 1024 * 1024
-
-
-def status_value(pid, key):
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1]) * 1024
-    return None
-
-
-def reset_peak(pid):
-    """Reset the process's peak RSS to its current RSS (Linux >= 4.0); False if refused."""
-    try:
-        Path(f"/proc/{pid}/clear_refs").write_text("5")
-        return True
-    except OSError:
-        return False
 
 
 def mb(value):

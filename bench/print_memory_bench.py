@@ -39,6 +39,7 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from bench import common  # noqa: E402
+from bench.common import reset_peak, status_value  # noqa: E402
 
 MIB = 1024 * 1024
 PER_BOOKLET = 10
@@ -46,27 +47,6 @@ INSERT_BATCH = 2000
 
 
 # -- memory of a process (Linux /proc) ------------------------------------------------------------
-def status_value(pid, key):
-    """A ``/proc/<pid>/status`` figure in bytes (``VmRSS``, ``VmHWM``), None if gone."""
-    try:
-        text = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return None
-    for line in text.splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1]) * 1024
-    return None
-
-
-def reset_peak(pid):
-    """Reset the process's peak RSS to its current RSS (Linux >= 4.0); False if refused."""
-    try:
-        Path(f"/proc/{pid}/clear_refs").write_text("5")
-        return True
-    except OSError:
-        return False
-
-
 def children(pid):
     """The pids of a process's children (its print workers)."""
     found = []
