@@ -2,7 +2,8 @@
 
 It speaks what nameko 2.14 speaks, so that any program can call the services and follow their
 events: a bank's statement importer, a sponsor's system, a load generator, the ``aptic`` command.
-It imports pika and the standard library only: no nameko, no eventlet, no monkey-patching.
+It imports pika, the standard library and the platform's error classes (``shared.errors``, which
+imports nothing else): no nameko, no eventlet, no monkey-patching.
 
 * :class:`AmqpClient`: blocking RPC with a time-out (``call``, ``call_async``, ``service``), the
   error envelope mapped to error classes (:func:`wire_error`, or :func:`platform_error` for a
@@ -28,6 +29,21 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pika
 from pika import exceptions as pika_errors
+
+from shared.errors import (  # the platform's own classes (that module imports no nameko)
+    AppError,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    LengthRequired,
+    NotFound,
+    PayloadTooLarge,
+    Refused,
+    TooManyAttempts,
+    Unauthenticated,
+    Unavailable,
+    UnsupportedMediaType,
+)
 
 log = logging.getLogger(__name__)
 
@@ -106,96 +122,7 @@ class RemoteError(Exception):
         super().__init__(f"{exc_type} {value}")
 
 
-# -- the platform's expected errors, as they come back on the wire ----------------------------
-class AppError(Exception):
-    """An expected error of the platform (shared/errors.py): ``code`` (stable), ``message``,
-    ``details``; its class is named as the service's (``exc_type``) and derives from the kind
-    (``Refused``, ``NotFound``...) that gives its HTTP status at the gateway."""
-
-    code = "error"
-
-    def __init__(self, message=None, details=None, code=None):
-        if isinstance(details, str):  # as it travels: JSON text
-            details = json.loads(details)
-        self.message = message or (self.__doc__ or "").strip().splitlines()[0]
-        self.details = details or {}
-        self.code = code or type(self).code
-        self.envelope = {}
-        super().__init__(self.message, json.dumps(self.details, default=str), self.code)
-
-    def __str__(self):
-        return f"{self.code}: {self.message}"
-
-    def to_dict(self):
-        return {"code": self.code, "message": self.message, "details": self.details}
-
-
-class InvalidInput(AppError):
-    """The request is malformed."""
-
-    code = "invalid_input"
-
-
-class Unauthenticated(AppError):
-    """No API key, or an unknown one."""
-
-    code = "unauthenticated"
-
-
-class Forbidden(AppError):
-    """This key may not do that."""
-
-    code = "forbidden"
-
-
-class NotFound(AppError):
-    """No such resource."""
-
-    code = "not_found"
-
-
-class Conflict(AppError):
-    """The request conflicts with the current state."""
-
-    code = "conflict"
-
-
-class Refused(AppError):
-    """The request is well formed but a business rule refuses it."""
-
-    code = "refused"
-
-
-class TooManyAttempts(AppError):
-    """Too many attempts: wait before trying again."""
-
-    code = "too_many_attempts"
-
-
-class PayloadTooLarge(AppError):
-    """The request body is too large."""
-
-    code = "payload_too_large"
-
-
-class LengthRequired(AppError):
-    """A body must say its length (Content-Length); chunked bodies are not taken."""
-
-    code = "length_required"
-
-
-class UnsupportedMediaType(AppError):
-    """The body must be JSON, sent as Content-Type: application/json."""
-
-    code = "unsupported_media_type"
-
-
-class Unavailable(AppError):
-    """A service needed for this request does not answer."""
-
-    code = "service_unavailable"
-
-
+# -- the platform's expected errors, as they come back on the wire: the kinds of shared/errors.py
 KINDS = {
     cls.__name__: cls
     for cls in (

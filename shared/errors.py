@@ -2,7 +2,7 @@
 
 Every expected error of a service is a subclass of one of the *kinds* below and carries a stable
 ``code`` (snake_case, part of the public contract), a human ``message`` and ``details``. Subclasses
-are registered with nameko when they are defined, so that an error raised in a service arrives in
+are registered with nameko (``shared/contracts/__init__.py``), so that an error raised in a service arrives in
 another process as an instance of the same class (not a bare ``RemoteError``), provided that process
 defined the class: each service's errors are therefore defined in ``shared/contracts/`` (one module
 per service, all listed in ``shared/contracts/registry.py``, which the gateway imports), never in a
@@ -12,7 +12,21 @@ service's own folder. The gateway maps kinds to HTTP status in one table
 
 import json
 
-from nameko.exceptions import deserialize_to_instance
+_registrars = []  # called with every error class: nameko's, from shared/contracts/__init__.py
+
+
+def register_error_classes(registrar):
+    """Call ``registrar(cls)`` for :class:`AppError` and every subclass, defined now or later.
+
+    ``shared/contracts/__init__.py`` gives nameko's ``deserialize_to_instance``, so that an error
+    raised in a service arrives in another process as its own class. This module imports no
+    nameko: a program without it (``shared.amqp_client``) raises and catches the same classes."""
+    _registrars.append(registrar)
+    pending = [AppError]
+    while pending:
+        cls = pending.pop()
+        registrar(cls)
+        pending.extend(cls.__subclasses__())
 
 
 class AppError(Exception):
@@ -21,7 +35,7 @@ class AppError(Exception):
     code = "error"
 
     def __init__(self, message=None, details=None, code=None):
-        message = message or self.__doc__.strip().splitlines()[0]
+        message = message or (self.__doc__ or "").strip().splitlines()[0]
         if isinstance(details, str):  # as it travels: JSON text, so that numbers stay numbers
             details = json.loads(details)
         self.message = message
@@ -31,7 +45,8 @@ class AppError(Exception):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        deserialize_to_instance(cls)
+        for registrar in _registrars:
+            registrar(cls)
 
     def __str__(self):
         return f"{self.code}: {self.message}"
@@ -111,9 +126,6 @@ class ValidationFailed(InvalidInput):
     """Some fields are invalid."""
 
     code = "validation_error"
-
-
-deserialize_to_instance(AppError)
 
 
 def validation_failed(messages):

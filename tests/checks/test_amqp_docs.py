@@ -53,11 +53,7 @@ def test_the_client_knows_every_code_of_the_contract_by_kind():
     source = (ROOT / "shared/amqp_client.py").read_text()
     assert amqp_contract.render_error_kinds() in source  # as written by the generator
     platform_kinds = {"AppError": errors.AppError, **{k.__name__: k for k in registry.KINDS}}
-    assert set(amqp_client.KINDS) == set(platform_kinds)
-    for name, kind in amqp_client.KINDS.items():
-        assert kind.code == platform_kinds[name].code
-        if kind is not amqp_client.AppError:  # the same meaning, said the same way
-            assert kind.__doc__ == platform_kinds[name].__doc__
+    assert amqp_client.KINDS == platform_kinds  # the same classes: raised and caught alike
 
 
 @pytest.mark.parametrize("cls", registry.ALL_ERRORS, ids=lambda cls: f"{cls.__name__}")
