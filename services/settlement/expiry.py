@@ -9,10 +9,9 @@ from functools import partial
 from services.settlement import domain, periods, snapshots
 from services.settlement.domain import ExpiryRunStatus
 from services.settlement.postings import refund_item
-from services.settlement.progress import Progress, once
+from services.settlement.progress import Progress, create_run, once
 from shared import times
 from shared.contracts.errors_settlement import DocumentNotFound, ExpiryRunNotFound, NotYours
-from shared.schemas import SYSTEM_ACTOR
 from shared.times import iso
 from shared.validity import add_month
 
@@ -53,19 +52,15 @@ def start_expiry_run(repo, settings, as_of, today=None, progress=None, actor=Non
 
 
 def _expiry_run(repo, settings, run_id, as_of, progress_callback, actor):
-    run, created = repo.create_run(
+    run, created = create_run(
+        repo,
         "expiry_runs",
-        {
-            "id": run_id,
-            "as_of": as_of.isoformat(),
-            "before": periods.start_of(as_of, settings.zone),
-            "timezone": settings.operator_timezone,
-            "status": ExpiryRunStatus.EXPIRING,
-            "created_at": times.now(),
-            "created_by": actor or SYSTEM_ACTOR,
-            "completed_at": None,
-            "events_published": False,
-        },
+        run_id,
+        ExpiryRunStatus.EXPIRING,
+        settings,
+        actor,
+        as_of=as_of.isoformat(),
+        before=periods.start_of(as_of, settings.zone),
     )
     if run["status"] == ExpiryRunStatus.EXPIRING:
         # a run created before this field existed began at midnight UTC

@@ -4,6 +4,7 @@ import logging
 
 from shared import metrics, times
 from shared.contracts.errors_settlement import RunInProgress
+from shared.schemas import SYSTEM_ACTOR
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,23 @@ def once(repo, collection, run_id, completed, work):
     if existing is not None and existing["status"] == completed:
         return existing, False
     return _with_lock(repo, run_id, work)
+
+
+def create_run(repo, collection, run_id, status, settings, actor, **fields):
+    """The run ``run_id`` of ``collection``, created now in ``status`` or found as it was left
+    (``(run, created)``; a found one is resumed). Every run says its timezone, who started it and
+    when; ``fields`` are its kind's own (its day, its moment)."""
+    record = {
+        "id": run_id,
+        **fields,
+        "timezone": settings.operator_timezone,
+        "status": status,
+        "created_at": times.now(),
+        "created_by": actor or SYSTEM_ACTOR,
+        "completed_at": None,
+        "events_published": False,
+    }
+    return repo.create_run(collection, record)
 
 
 class Progress:

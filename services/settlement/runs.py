@@ -12,10 +12,9 @@ from services.settlement import domain, periods, snapshots
 from services.settlement.domain import PayableStatus, RunStatus
 from services.settlement.ledger import ledger_balance
 from services.settlement.postings import _post_void, book_waiting
-from services.settlement.progress import Progress, once
+from services.settlement.progress import Progress, create_run, once
 from services.settlement.statements import _fund_statements, _pay_refunds, _refund_row, _unpaid
 from shared import times
-from shared.schemas import SYSTEM_ACTOR
 from shared.times import iso
 
 
@@ -51,25 +50,21 @@ def start_settlement_run(repo, settings, period_end, today=None, progress=None, 
 
 
 def _settlement_run(repo, settings, run_id, period_end, progress, actor):
-    run, created = repo.create_run(
+    run, created = create_run(
+        repo,
         "runs",
-        {
-            "id": run_id,
-            "period_end": period_end.isoformat(),
-            "cutoff": periods.end_of(period_end, settings.zone),
-            "timezone": settings.operator_timezone,
-            "status": RunStatus.CLAIMING,
-            "created_at": times.now(),
-            "created_by": actor or SYSTEM_ACTOR,
-            "completed_at": None,
-            "events_published": False,
-            "payouts": [],
-            "carried_forward": [],
-            "refunds": [],
-            # where the fund's contributions are transferred (None: not configured, they are
-            # stated and kept), fixed when the run is made
-            "fund_account": settings.fund_account(),
-        },
+        run_id,
+        RunStatus.CLAIMING,
+        settings,
+        actor,
+        period_end=period_end.isoformat(),
+        cutoff=periods.end_of(period_end, settings.zone),
+        payouts=[],
+        carried_forward=[],
+        refunds=[],
+        # where the fund's contributions are transferred (None: not configured, they are
+        # stated and kept), fixed when the run is made
+        fund_account=settings.fund_account(),
     )
     if run["status"] == RunStatus.CLAIMING:
         # redemptions that waited for a confirmation since booked are paid too (a safety net:
