@@ -386,7 +386,7 @@ def profile_shares(store, count):
     import pstats
 
     from services.redemption import api
-    from services.redemption.schemas import RedemptionInput, RedemptionOut
+    from shared.contracts.schemas_redemption import RedemptionInput, RedemptionOut
 
     requests = list(payloads(store.take(count), 1))
     profiler = cProfile.Profile()

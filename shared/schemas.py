@@ -98,6 +98,27 @@ def whole(pattern, error=None):
     return validate.Regexp(re.compile(rf"\A(?:{pattern})\Z", re.ASCII), error=error)
 
 
+# French territories, as the sponsors' and venues' payloads name them
+DEPARTMENT = r"0[1-9]|[1-8][0-9]|9[0-5]|2[AB]|97[1-6]"  # a department's code (Corsica: 2A, 2B)
+TOWN = r"[0-9]{5}|2[AB][0-9]{3}"  # the INSEE code of a commune
+
+
+def department_field(**kwargs):
+    return fields.String(validate=whole(DEPARTMENT, error="not a French department code"), **kwargs)
+
+
+def town_field(**kwargs):
+    return fields.String(validate=whole(TOWN, error="not an INSEE town code"), **kwargs)
+
+
+def territory_field(**kwargs):
+    """A department or a town: where a sponsor's booklets may be used."""
+    return fields.String(
+        validate=whole(f"{DEPARTMENT}|{TOWN}", error="not a department or INSEE town code"),
+        **kwargs,
+    )
+
+
 def identifier(**kwargs):
     return fields.String(validate=validate.Length(min=1, max=64), **kwargs)
 

@@ -112,7 +112,7 @@ def request(coupons, key=None, service_id=SERVICE_ID):
     """A redemption request as the service loads it (``coupons``: ``[(serial, code)]``)."""
     import uuid
 
-    from services.redemption.schemas import RedemptionInput
+    from shared.contracts.schemas_redemption import RedemptionInput
 
     return RedemptionInput().load_or_raise(
         {

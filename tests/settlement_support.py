@@ -9,10 +9,10 @@ import itertools
 import secrets
 from datetime import UTC, datetime, timedelta
 
-from services.catalog.schemas import VenueChanged
 from services.settlement.settings import Settings
 from services.settlement.store import SettlementRepository
 from shared import serials, times
+from shared.contracts.schemas_catalog import VenueChanged
 from shared.events import (
     BookletActivated,
     BookletCancelled,

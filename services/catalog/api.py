@@ -1,9 +1,16 @@
 """What the catalog does, as plain functions over its repository (called by the service class)."""
 
 from services.catalog import domain
-from services.catalog.domain import DEFAULT_RADIUS_KM, ServiceStatus, VenueStatus
-from services.catalog.schemas import APPLICATION_FIELDS, VenueChanged, parse_near
+from services.catalog.domain import DEFAULT_RADIUS_KM
 from shared.contracts.errors_catalog import VenueNotFound
+from shared.contracts.schemas_catalog import (
+    APPLICATION_FIELDS,
+    ServiceStatus,
+    VenueChanged,
+    VenueStatus,
+    parse_near,
+    service_status,
+)
 from shared.history import history_entry
 from shared.ids import looks_like_id, new_id
 from shared.outbox import outbox_entry
@@ -111,7 +118,7 @@ def decide_service(repo, venue_id, service_id, decision, reason, actor):
     while True:
         venue = get_venue(repo, venue_id)
         service = domain.find_service(venue, service_id)
-        current = domain.service_status(service)
+        current = service_status(service)
         new_status = domain.next_service_status(current, decision)
         entry = history_entry(current, new_status, actor, now(), reason)
         changed = {
@@ -134,7 +141,7 @@ def edit_service(repo, venue_id, service_id, data, actor):
     while True:
         venue = get_venue(repo, venue_id)
         service = domain.find_service(venue, service_id)
-        current = domain.service_status(service)
+        current = service_status(service)
         new_status = domain.status_when_edited(current, actor)
         at = now()
         changed = {

@@ -1,8 +1,6 @@
 """Catalog rules: venue lifecycle, services' approval, search limits, GeoJSON points. Plain
 Python, no I/O."""
 
-from enum import StrEnum
-
 from shared.contracts.errors_catalog import (
     InvalidServiceTransition,
     InvalidTransition,
@@ -10,22 +8,15 @@ from shared.contracts.errors_catalog import (
     ServiceNotFound,
     VenueRevoked,
 )
+from shared.contracts.schemas_catalog import (  # the vocabulary and limits on the wire
+    Decision,
+    ServiceDecision,
+    ServiceStatus,
+    VenueStatus,
+    service_status,
+)
 
 DEFAULT_RADIUS_KM = 30
-MAX_RADIUS_KM = 1000
-
-
-class VenueStatus(StrEnum):
-    APPLIED = "applied"  # registered by the operator, not yet allowed to redeem
-    ACCREDITED = "accredited"  # on the public map, accepts coupons
-    SUSPENDED = "suspended"  # off the map and refused at redemption, may be accredited again
-    REVOKED = "revoked"  # for good: no decision can change it
-
-
-class Decision(StrEnum):
-    ACCREDIT = "accredit"
-    SUSPEND = "suspend"
-    REVOKE = "revoke"
 
 
 _TRANSITIONS = {
@@ -52,29 +43,12 @@ def next_status(current, decision):
         ) from None
 
 
-class ServiceStatus(StrEnum):
-    PENDING = "pending"  # added by a venue, not offered until the operator approves it
-    APPROVED = "approved"  # offered: on the map and in search, redeemable
-    REFUSED = "refused"  # not offered; the operator may approve it later
-
-
-class ServiceDecision(StrEnum):
-    APPROVE = "approve"
-    REFUSE = "refuse"
-
-
 _SERVICE_TRANSITIONS = {
     (ServiceStatus.PENDING, ServiceDecision.APPROVE): ServiceStatus.APPROVED,
     (ServiceStatus.REFUSED, ServiceDecision.APPROVE): ServiceStatus.APPROVED,
     (ServiceStatus.PENDING, ServiceDecision.REFUSE): ServiceStatus.REFUSED,
     (ServiceStatus.APPROVED, ServiceDecision.REFUSE): ServiceStatus.REFUSED,  # withdrawn
 }
-
-
-def service_status(service):
-    """The status of a service; one stored before services were approved has none: it was
-    offered then and stays offered (approved), without a migration."""
-    return ServiceStatus(service.get("status") or ServiceStatus.APPROVED)
 
 
 def status_when_added(actor):

@@ -4,8 +4,8 @@ from nameko.events import EventDispatcher
 from nameko.timer import timer
 
 from services.catalog import api, domain
-from services.catalog.domain import VenueStatus
-from services.catalog.schemas import (
+from services.catalog.store import CatalogRepository
+from shared.contracts.schemas_catalog import (
     AccreditationInput,
     OpeningHoursInput,
     SearchQuery,
@@ -20,8 +20,8 @@ from services.catalog.schemas import (
     VenueInput,
     VenueOut,
     VenueQuery,
+    VenueStatus,
 )
-from services.catalog.store import CatalogRepository
 from shared.entrypoints import rpc
 from shared.logs import Correlation
 from shared.mongo import Store

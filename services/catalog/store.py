@@ -12,7 +12,8 @@ Times (``created_at``, the audit trail's ``at``) are BSON dates, read back as aw
 import pymongo
 from pymongo.errors import OperationFailure
 
-from services.catalog.domain import DEFAULT_RADIUS_KM, VenueStatus, geojson_point
+from services.catalog.domain import DEFAULT_RADIUS_KM, geojson_point
+from shared.contracts.schemas_catalog import VenueStatus
 from shared.mongo import ASCENDING, Repository, update_and_get
 from shared.outbox import OUTBOX_FIELD
 

@@ -11,7 +11,9 @@ from nameko.timer import timer
 
 from services.issuance import api
 from services.issuance.documents import CHUNK_BOOKLETS, write_print_file
-from services.issuance.schemas import (
+from services.issuance.settings import Settings
+from services.issuance.store import IssuanceRepository
+from shared.contracts.schemas_issuance import (
     ActivationInput,
     AssignmentInput,
     BlockOut,
@@ -24,8 +26,6 @@ from services.issuance.schemas import (
     PrintChunkOut,
     PrintFileOut,
 )
-from services.issuance.settings import Settings
-from services.issuance.store import IssuanceRepository
 from shared.entrypoints import event_handler, rpc
 from shared.events import DistributorRegistered, OrderConfirmed
 from shared.logs import Correlation

@@ -6,13 +6,7 @@ import logging
 from datetime import timedelta
 
 from services.ordering import domain
-from services.ordering.domain import (
-    CofundingDecision,
-    OrderStatus,
-    quote,
-    require_owner,
-    require_status,
-)
+from services.ordering.domain import quote, require_owner, require_status
 from shared.contracts.errors_ordering import (
     DistributorNotFound,
     EnvelopeBelowReserved,
@@ -21,6 +15,7 @@ from shared.contracts.errors_ordering import (
     OrderNotFound,
     SponsorNotFound,
 )
+from shared.contracts.schemas_ordering import CofundingDecision, OrderStatus, Payer
 from shared.events import DistributorRegistered, OrderCancelled, OrderConfirmed
 from shared.history import history_entry
 from shared.ids import looks_like_id, new_id
@@ -337,8 +332,8 @@ def record_payment(repo, order_id, data, actor):
         changes = {
             "payments": payments,
             "paid": {
-                "sponsor_cents": domain.paid_by(probe, domain.Payer.SPONSOR),
-                "state_cents": domain.paid_by(probe, domain.Payer.STATE),
+                "sponsor_cents": domain.paid_by(probe, Payer.SPONSOR),
+                "state_cents": domain.paid_by(probe, Payer.STATE),
             },
         }
         entries, events = [], []

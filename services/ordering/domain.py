@@ -4,7 +4,6 @@ Plain Python, no I/O: every function takes and returns plain data (the documents
 """
 
 from dataclasses import asdict, dataclass
-from enum import StrEnum
 
 from shared.contracts.errors_ordering import (
     CofundingNotEligible,
@@ -14,33 +13,19 @@ from shared.contracts.errors_ordering import (
     PaymentReferenceConflict,
     StatePaymentNotExpected,
 )
+from shared.contracts.schemas_ordering import (  # the vocabulary and limits on the wire
+    OrderStatus,
+    Payer,
+    SponsorKind,
+)
 from shared.money import ORDER_FEE_BP, STATE_COFUNDING_BP, percent_of
 
-DEFAULT_FACE_VALUE_CENTS = 1_000  # a 10 EUR coupon
-MAX_FACE_VALUE_CENTS = 10_000  # 100 EUR: the scheme's coupons are 10 EUR; more is a typing error
-MAX_BOOKLETS_PER_LINE = 100_000  # 1 M coupons: ten times the largest order seen
-MAX_LINES = 20
-MAX_COUPONS_PER_ORDER = 1_000_000  # 10 M EUR of 10 EUR coupons: a third of the yearly ambition
 COFUNDING_MIN_FACE_VALUE_CENTS = 1_000_000  # co-funding: 10,000 EUR face value at least...
 DEFAULT_ENVELOPE_CENTS = 1_500_000_000  # co-funding: 15 M EUR (2020), per campaign
 
 # why co-funding was refused, recorded on the order (``cofunding.reason_code``): not errors
 ENVELOPE_EXHAUSTED = "cofunding_envelope_exhausted"  # what is left cannot cover the share
 REFUSED_BY_OPERATOR = "cofunding_refused_by_operator"  # the operator's decision, with a reason
-
-
-class SponsorKind(StrEnum):
-    REGION = "region"  # conseil régional: local authority, co-fundable
-    DEPARTMENT = "department"  # conseil départemental: local authority, co-fundable
-    METROPOLIS = "metropolis"  # métropole, communauté urbaine: grouping of towns, co-fundable
-    TOWN = "town"  # commune: co-fundable only when ordering for a group of >= 2 towns
-    TOWN_GROUP = "town_group"  # communauté de communes, syndicat: co-fundable with >= 2 members
-    PUBLIC_BODY = "public_body"  # établissement public (Pôle emploi, CAF...): not co-fundable
-    CCAS = "ccas"  # centre communal d'action sociale: not co-fundable
-    COMPANY = "company"  # not co-fundable
-    CHAMBER = "chamber"  # chambre consulaire (CCI, CMA): not co-fundable
-    FOUNDATION = "foundation"  # not co-fundable
-    ASSOCIATION = "association"  # not co-fundable
 
 
 # co-fundable: local authorities and their groupings; towns need a group (see cofunding_refusal)
@@ -56,28 +41,6 @@ COFUNDABLE_KINDS = {
 # ...for the kinds the sources tie it to: towns ordering as a group ("towns only when they order as
 # a group of at least 2, with a minimum order of 10,000 EUR"). Each campaign may say otherwise.
 MINIMUM_ORDER_KINDS = frozenset({SponsorKind.TOWN, SponsorKind.TOWN_GROUP})
-
-
-class OrderStatus(StrEnum):
-    DRAFT = "draft"  # created, quote given, may still be cancelled at no cost
-    SUBMITTED = "submitted"  # sent without co-funding: invoice issued, awaiting payment
-    COFUNDING_PENDING = "cofunding_pending"  # State share reserved, awaiting the operator
-    COFUNDING_APPROVED = "cofunding_approved"  # State pays its share: invoice issued
-    COFUNDING_REFUSED = "cofunding_refused"  # goes on without it: the sponsor pays all
-    CONFIRMED = "confirmed"  # fully paid: issuance prints it
-    ISSUED = "issued"  # booklets printed (issuance.booklets_issued received)
-    DISPATCHED = "dispatched"  # booklets sent to the sponsor
-    CANCELLED = "cancelled"  # before confirmation; payments received are to be returned
-
-
-class CofundingDecision(StrEnum):
-    APPROVE = "approve"
-    REFUSE = "refuse"
-
-
-class Payer(StrEnum):
-    SPONSOR = "sponsor"
-    STATE = "state"
 
 
 # the statuses each action may start from

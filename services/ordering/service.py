@@ -11,8 +11,9 @@ from nameko.timer import timer
 
 from services.ordering import api
 from services.ordering.documents import invoice_chunk, stored_invoice
-from services.ordering.domain import OrderStatus
-from services.ordering.schemas import (
+from services.ordering.settings import Settings
+from services.ordering.store import OrderingRepository
+from shared.contracts.schemas_ordering import (
     CampaignInput,
     CampaignOut,
     CampaignYear,
@@ -25,6 +26,7 @@ from services.ordering.schemas import (
     OrderListOut,
     OrderOut,
     OrderQuery,
+    OrderStatus,
     PaymentInput,
     PaymentRecordedOut,
     QuoteAnswerOut,
@@ -32,8 +34,6 @@ from services.ordering.schemas import (
     SponsorInput,
     SponsorOut,
 )
-from services.ordering.settings import Settings
-from services.ordering.store import OrderingRepository
 from shared.entrypoints import event_handler, rpc
 from shared.errors import InvalidInput, NotFound
 from shared.events import BookletsIssued

@@ -12,8 +12,6 @@ from shared.contracts.errors_redemption import (
     RuleBroken,
 )
 
-MAX_COUPONS_PER_REDEMPTION = 50
-
 
 @dataclass(frozen=True)
 class Guard:

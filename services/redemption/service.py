@@ -11,7 +11,9 @@ from nameko.timer import timer
 
 from services.redemption import api
 from services.redemption.domain import RECOVERY_INTERVAL_SECONDS
-from services.redemption.schemas import (
+from services.redemption.store import RedemptionRepository
+from shared import times
+from shared.contracts.schemas_redemption import (
     CheckInput,
     CheckOut,
     ListQuery,
@@ -19,8 +21,6 @@ from services.redemption.schemas import (
     RedemptionInput,
     RedemptionOut,
 )
-from services.redemption.store import RedemptionRepository
-from shared import times
 from shared.entrypoints import event_handler, rpc
 from shared.events import CouponsExpired, RunCompleted
 from shared.handlers import BookletAndVenueHandlers

@@ -23,7 +23,11 @@ from services.settlement.documents import (
     render_run_summary_pdf,
     render_statement_pdf,
 )
-from services.settlement.schemas import (
+from services.settlement.sepa import credit_transfer_xml
+from services.settlement.settings import SettlementSettings
+from services.settlement.store import SettlementRepository
+from shared.contracts.errors_settlement import DocumentNotFound
+from shared.contracts.schemas_settlement import (
     AlertsOut,
     AlertsQuery,
     BalanceOut,
@@ -44,10 +48,6 @@ from services.settlement.schemas import (
     VenueStatementQuery,
     VenueStatementSummary,
 )
-from services.settlement.sepa import credit_transfer_xml
-from services.settlement.settings import SettlementSettings
-from services.settlement.store import SettlementRepository
-from shared.contracts.errors_settlement import DocumentNotFound
 from shared.entrypoints import event_handler, rpc
 from shared.events import (
     CouponsExpired,

@@ -18,7 +18,7 @@ def test_readme_starts_with_the_two_commands():
 
 
 def test_every_venue_type_and_category_is_documented():
-    from services.catalog.taxonomy import SERVICE_CATEGORIES, VENUE_TYPES
+    from shared.contracts.taxonomy import SERVICE_CATEGORIES, VENUE_TYPES
 
     text = (ROOT / "docs/catalog.md").read_text()
     for code in [*VENUE_TYPES, *SERVICE_CATEGORIES]:

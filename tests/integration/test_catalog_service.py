@@ -8,8 +8,8 @@ from nameko.events import event_handler
 from nameko.standalone.rpc import ServiceRpcProxy
 from nameko.testing.services import entrypoint_waiter
 
-from services.catalog.schemas import VenueChanged
 from services.catalog.service import CatalogService
+from shared.contracts.schemas_catalog import VenueChanged
 from shared.errors import ValidationFailed
 from shared.mongo import database_name, get_client
 from shared.times import iso

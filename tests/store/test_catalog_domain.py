@@ -8,9 +8,9 @@ from datetime import datetime
 import pytest
 
 from services.catalog import api, domain
-from services.catalog.schemas import VenueDetailOut, VenueInput
 from services.catalog.store import GEO_FIELD, GEO_INDEX, CatalogRepository, search_pipeline
 from shared.contracts.errors_catalog import InvalidTransition, VenueNotFound, VenueRevoked
+from shared.contracts.schemas_catalog import VenueDetailOut, VenueInput
 from shared.errors import ValidationFailed
 from shared.mongo import database_name, get_client, get_database
 from shared.times import iso

@@ -5,7 +5,9 @@ public search, the map and the venue events redemption learns from."""
 import pytest
 
 from services.catalog import api, domain
-from services.catalog.schemas import (
+from services.catalog.store import CatalogRepository
+from shared.contracts.errors_catalog import InvalidServiceTransition, NotYours, ServiceNotFound
+from shared.contracts.schemas_catalog import (
     OpeningHoursInput,
     ServiceDetailOut,
     ServiceQuery,
@@ -14,8 +16,6 @@ from services.catalog.schemas import (
     VenueInput,
     VenueOut,
 )
-from services.catalog.store import CatalogRepository
-from shared.contracts.errors_catalog import InvalidServiceTransition, NotYours, ServiceNotFound
 from shared.errors import Forbidden, ValidationFailed
 from shared.mongo import get_database
 from shared.outbox import OUTBOX_FIELD

@@ -9,7 +9,7 @@ import pytest
 
 from services.settlement import api
 from services.settlement.dashboard import anonymised, anonymised_totals, new_cell
-from services.settlement.schemas import AlertsOut, DashboardOut
+from shared.contracts.schemas_settlement import AlertsOut, DashboardOut
 from tests import settlement_support as ev
 
 BIG = "ven_00000000000000000001"

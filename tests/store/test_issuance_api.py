@@ -9,7 +9,6 @@ import pytest
 
 from services.issuance import api
 from services.issuance.domain import BOOKLETS, COUPONS, IssueStatus
-from services.issuance.schemas import BookletOut, OrderBookletsOut
 from services.issuance.settings import Settings
 from services.issuance.store import IssuanceRepository
 from shared.contracts.errors_issuance import (
@@ -23,6 +22,7 @@ from shared.contracts.errors_issuance import (
     NotYours,
     OrderNotIssued,
 )
+from shared.contracts.schemas_issuance import BookletOut, OrderBookletsOut
 from shared.events import BookletsIssued
 from shared.mongo import database_name, get_client, get_database
 from shared.outbox import OUTBOX_FIELD

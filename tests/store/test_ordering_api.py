@@ -7,18 +7,6 @@ from datetime import UTC, datetime
 import pytest
 
 from services.ordering import api
-from services.ordering.schemas import (
-    CampaignInput,
-    CampaignOut,
-    DistributorInput,
-    DistributorOut,
-    OrderInput,
-    OrderOut,
-    PaymentInput,
-    PaymentRecordedOut,
-    SponsorInput,
-    SponsorOut,
-)
 from services.ordering.settings import Settings
 from services.ordering.store import OrderingRepository
 from shared.contracts.errors_ordering import (
@@ -30,6 +18,18 @@ from shared.contracts.errors_ordering import (
     OrderNotFound,
     SponsorNotFound,
     StatePaymentNotExpected,
+)
+from shared.contracts.schemas_ordering import (
+    CampaignInput,
+    CampaignOut,
+    DistributorInput,
+    DistributorOut,
+    OrderInput,
+    OrderOut,
+    PaymentInput,
+    PaymentRecordedOut,
+    SponsorInput,
+    SponsorOut,
 )
 from shared.events import DistributorRegistered, OrderCancelled, OrderConfirmed
 from shared.mongo import database_name, get_client, get_database

@@ -4,10 +4,10 @@ a sponsor's distributors (the sponsor's booklet page offers them), over its stor
 import pytest
 
 from services.ordering import api
-from services.ordering.schemas import DistributorInput, QuoteInput
 from services.ordering.settings import Settings
 from services.ordering.store import OrderingRepository
 from shared.contracts.errors_ordering import CofundingNotEligible, NotYours, SponsorNotFound
+from shared.contracts.schemas_ordering import DistributorInput, QuoteInput
 from shared.errors import ValidationFailed
 from shared.mongo import get_database
 from tests.store.test_ordering_api import OPERATOR, key_of, make_order, make_sponsor

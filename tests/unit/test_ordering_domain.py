@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.ordering import domain
-from services.ordering.domain import OrderStatus, quote
+from services.ordering.domain import quote
 from shared.contracts.errors_ordering import (
     CofundingNotEligible,
     InvalidOrderTransition,
@@ -15,6 +15,7 @@ from shared.contracts.errors_ordering import (
     PaymentReferenceConflict,
     StatePaymentNotExpected,
 )
+from shared.contracts.schemas_ordering import OrderStatus
 
 LINE_200_X_10 = [{"coupons_per_booklet": 10, "face_value_cents": 1000, "quantity": 200}]
 

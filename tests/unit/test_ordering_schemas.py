@@ -2,7 +2,7 @@
 
 import pytest
 
-from services.ordering.schemas import (
+from shared.contracts.schemas_ordering import (
     CampaignInput,
     OrderInput,
     PaymentInput,

@@ -5,9 +5,9 @@ defeated)."""
 import pytest
 from marshmallow import ValidationError
 
-from services.catalog.schemas import VenueInput
-from services.ordering.schemas import PaymentInput
-from services.redemption.schemas import RedemptionInput
+from shared.contracts.schemas_catalog import VenueInput
+from shared.contracts.schemas_ordering import PaymentInput
+from shared.contracts.schemas_redemption import RedemptionInput
 from shared.errors import AppError
 from shared.schemas import whole
 

@@ -1,9 +1,9 @@
 """Routes of the catalog: venues, their services, the public map."""
 
-from services.catalog import schemas as catalog
 from services.gateway.answers import listing
 from services.gateway.http import json_response, query_args, read_json, route
 from services.gateway.rpc import call
+from shared.contracts import schemas_catalog as catalog
 
 TAG = "catalog"
 

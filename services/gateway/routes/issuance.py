@@ -13,7 +13,7 @@ from services.gateway.http import (
     stored_file_response,
 )
 from services.gateway.rpc import call, decode_file
-from services.issuance import schemas as issuance
+from shared.contracts import schemas_issuance as issuance
 
 TAG = "issuance"
 PRINT_TIMEOUT = 900  # seconds: 20,000 coupons print in under a minute; issuance goes on after it

@@ -12,7 +12,7 @@ from services.gateway.http import (
     stored_file_response,
 )
 from services.gateway.rpc import call, decode_file
-from services.ordering import schemas as ordering
+from shared.contracts import schemas_ordering as ordering
 
 TAG = "ordering"
 

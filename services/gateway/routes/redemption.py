@@ -3,7 +3,7 @@
 from services.gateway.answers import PageQuery, listing
 from services.gateway.http import json_response, query_args, read_json, route
 from services.gateway.rpc import call
-from services.redemption import schemas as redemption
+from shared.contracts import schemas_redemption as redemption
 
 TAG = "redemption"
 

@@ -13,7 +13,7 @@ from services.gateway.http import (
 )
 from services.gateway.rpc import call, decode_file
 from services.gateway.subjects import require_subject
-from services.settlement import schemas as settlement
+from shared.contracts import schemas_settlement as settlement
 
 TAG = "settlement"
 RUN_TIMEOUT = 600  # a big run takes minutes; asked again, it resumes where it stopped

@@ -2,9 +2,10 @@
 
 from marshmallow import ValidationError, fields, validate, validates
 
-from services.redemption.domain import MAX_COUPONS_PER_REDEMPTION
 from shared.schemas import MAX_OFFSET, EventSchema, HistoryEntry, StrictSchema, whole
 from shared.serials import normalize
+
+MAX_COUPONS_PER_REDEMPTION = 50  # the most coupons one redemption takes
 
 
 class CouponInput(StrictSchema):

@@ -1,16 +1,11 @@
 """Every payload of the catalog service (RPC and events), as marshmallow schemas."""
 
+from enum import StrEnum
+
 from marshmallow import ValidationError, fields, post_load, pre_dump, validate, validates
 from stdnum.fr import siret as siret_number
 
-from services.catalog.domain import (
-    MAX_RADIUS_KM,
-    Decision,
-    ServiceStatus,
-    VenueStatus,
-    service_status,
-)
-from services.catalog.taxonomy import SERVICE_CATEGORIES, VENUE_TYPES
+from shared.contracts.taxonomy import SERVICE_CATEGORIES, VENUE_TYPES
 from shared.events import VenueChanged, VenueServiceSnapshot  # noqa: F401  (re-exported)
 from shared.schemas import (
     MAX_OFFSET,
@@ -19,21 +14,46 @@ from shared.schemas import (
     IbanField,
     StrictSchema,
     UtcDateTime,
+    department_field,
+    town_field,
     whole,
 )
 
-DEPARTMENT = r"0[1-9]|[1-8][0-9]|9[0-5]|2[AB]|97[1-6]"
-TOWN_CODE = r"[0-9]{5}|2[AB][0-9]{3}"  # INSEE code of the commune
+# -- the vocabulary of venues and services (their rules: services/catalog/domain.py) ----------
+MAX_RADIUS_KM = 1000
 
 
-def department_field(**kwargs):
-    return fields.String(validate=whole(DEPARTMENT, error="not a French department code"), **kwargs)
+class VenueStatus(StrEnum):
+    APPLIED = "applied"  # registered by the operator, not yet allowed to redeem
+    ACCREDITED = "accredited"  # on the public map, accepts coupons
+    SUSPENDED = "suspended"  # off the map and refused at redemption, may be accredited again
+    REVOKED = "revoked"  # for good: no decision can change it
 
 
-def town_code_field(**kwargs):
-    return fields.String(validate=whole(TOWN_CODE, error="not an INSEE town code"), **kwargs)
+class Decision(StrEnum):
+    ACCREDIT = "accredit"
+    SUSPEND = "suspend"
+    REVOKE = "revoke"
 
 
+class ServiceStatus(StrEnum):
+    PENDING = "pending"  # added by a venue, not offered until the operator approves it
+    APPROVED = "approved"  # offered: on the map and in search, redeemable
+    REFUSED = "refused"  # not offered; the operator may approve it later
+
+
+class ServiceDecision(StrEnum):
+    APPROVE = "approve"
+    REFUSE = "refuse"
+
+
+def service_status(service):
+    """The status of a service; one stored before services were approved has none: it was
+    offered then and stays offered (approved), without a migration."""
+    return ServiceStatus(service.get("status") or ServiceStatus.APPROVED)
+
+
+# -- the payloads ------------------------------------------------------------------------------
 class LocationSchema(StrictSchema):
     lat = fields.Float(required=True, validate=validate.Range(min=-90, max=90))
     lon = fields.Float(required=True, validate=validate.Range(min=-180, max=180))
@@ -46,7 +66,7 @@ class VenueInput(StrictSchema):
         required=True, validate=whole(r"[0-9]{5}", error="a French postcode has 5 digits")
     )
     city = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    town_code = town_code_field(required=True)
+    town_code = town_field(required=True)
     department = department_field(required=True)
     location = fields.Nested(LocationSchema, required=True)
     venue_type = fields.String(required=True, validate=validate.OneOf(sorted(VENUE_TYPES)))

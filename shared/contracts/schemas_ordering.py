@@ -2,20 +2,11 @@
 Event payloads are in ``shared/events.py`` (OrderConfirmed, OrderCancelled,
 DistributorRegistered)."""
 
+from enum import StrEnum
+
 from marshmallow import ValidationError, fields, validate, validates, validates_schema
 from stdnum.fr import siret as siret_number
 
-from services.ordering.domain import (
-    DEFAULT_FACE_VALUE_CENTS,
-    MAX_BOOKLETS_PER_LINE,
-    MAX_COUPONS_PER_ORDER,
-    MAX_FACE_VALUE_CENTS,
-    MAX_LINES,
-    CofundingDecision,
-    OrderStatus,
-    Payer,
-    SponsorKind,
-)
 from shared.ids import looks_like_id
 from shared.schemas import (
     EventSchema,
@@ -24,25 +15,59 @@ from shared.schemas import (
     PageQuery,
     StrictSchema,
     UtcDateTime,
+    territory_field,
+    town_field,
     whole,
 )
 
-DEPARTMENT = r"0[1-9]|[1-8][0-9]|9[0-5]|2[AB]|97[1-6]"
-TOWN = r"[0-9]{5}|2[AB][0-9]{3}"  # INSEE code of the commune
+# -- the vocabulary and limits of an order (its rules: services/ordering/domain.py) -----------
+DEFAULT_FACE_VALUE_CENTS = 1_000  # a 10 EUR coupon
+MAX_FACE_VALUE_CENTS = 10_000  # 100 EUR: the scheme's coupons are 10 EUR; more is a typing error
+MAX_BOOKLETS_PER_LINE = 100_000  # 1 M coupons: ten times the largest order seen
+MAX_LINES = 20
+MAX_COUPONS_PER_ORDER = 1_000_000  # 10 M EUR of 10 EUR coupons: a third of the yearly ambition
+
+
+class SponsorKind(StrEnum):
+    REGION = "region"  # conseil régional: local authority, co-fundable
+    DEPARTMENT = "department"  # conseil départemental: local authority, co-fundable
+    METROPOLIS = "metropolis"  # métropole, communauté urbaine: grouping of towns, co-fundable
+    TOWN = "town"  # commune: co-fundable only when ordering for a group of >= 2 towns
+    TOWN_GROUP = "town_group"  # communauté de communes, syndicat: co-fundable with >= 2 members
+    PUBLIC_BODY = "public_body"  # établissement public (Pôle emploi, CAF...): not co-fundable
+    CCAS = "ccas"  # centre communal d'action sociale: not co-fundable
+    COMPANY = "company"  # not co-fundable
+    CHAMBER = "chamber"  # chambre consulaire (CCI, CMA): not co-fundable
+    FOUNDATION = "foundation"  # not co-fundable
+    ASSOCIATION = "association"  # not co-fundable
+
+
+class OrderStatus(StrEnum):
+    DRAFT = "draft"  # created, quote given, may still be cancelled at no cost
+    SUBMITTED = "submitted"  # sent without co-funding: invoice issued, awaiting payment
+    COFUNDING_PENDING = "cofunding_pending"  # State share reserved, awaiting the operator
+    COFUNDING_APPROVED = "cofunding_approved"  # State pays its share: invoice issued
+    COFUNDING_REFUSED = "cofunding_refused"  # goes on without it: the sponsor pays all
+    CONFIRMED = "confirmed"  # fully paid: issuance prints it
+    ISSUED = "issued"  # booklets printed (issuance.booklets_issued received)
+    DISPATCHED = "dispatched"  # booklets sent to the sponsor
+    CANCELLED = "cancelled"  # before confirmation; payments received are to be returned
+
+
+class CofundingDecision(StrEnum):
+    APPROVE = "approve"
+    REFUSE = "refuse"
+
+
+class Payer(StrEnum):
+    SPONSOR = "sponsor"
+    STATE = "state"
+
+
+# -- the payloads ------------------------------------------------------------------------------
 CODE = r"[a-z][a-z0-9_]{1,49}"  # a venue type or service category code of the catalog
 REFERENCE = r"[A-Za-z0-9][A-Za-z0-9 ._/:-]{0,63}"
 MAX_PAYMENT_CENTS = 10_000_000_000  # 100 M EUR: above any order's due
-
-
-def territory_field(**kwargs):
-    return fields.String(
-        validate=whole(f"{DEPARTMENT}|{TOWN}", error="not a department or INSEE town code"),
-        **kwargs,
-    )
-
-
-def town_field(**kwargs):
-    return fields.String(validate=whole(TOWN, error="not an INSEE town code"), **kwargs)
 
 
 def id_field(prefix, **kwargs):
