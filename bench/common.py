@@ -404,3 +404,24 @@ def reset_peak(pid):
         return True
     except OSError:
         return False
+
+
+def read_checked(answer, url, started, block=1024 * 1024):
+    """Read a file's answer a block at a time (never held whole), its sha256 checked against the
+    ``ETag`` and its size against ``Content-Length``: ``(seconds to the headers, seconds in
+    all, bytes)`` from ``started`` (``time.perf_counter()`` when it was asked)."""
+    import hashlib
+
+    digest, size = hashlib.sha256(), 0
+    with answer:
+        first = time.perf_counter() - started
+        if answer.status_code != 200:
+            raise RuntimeError(f"{url}: {answer.status_code} {answer.text[:300]}")
+        for chunk in answer.iter_content(block):
+            digest.update(chunk)
+            size += len(chunk)
+        etag = answer.headers["ETag"].strip('"')
+        length = int(answer.headers["Content-Length"])
+    if size != length or digest.hexdigest() != etag:
+        raise RuntimeError(f"{url}: {size} bytes of {length}, digest {digest.hexdigest()}")
+    return first, time.perf_counter() - started, size

@@ -25,7 +25,6 @@ import warnings
 warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
 
 import argparse  # noqa: E402
-import hashlib  # noqa: E402
 import secrets  # noqa: E402
 import time  # noqa: E402
 
@@ -55,21 +54,10 @@ def download(url, key):
     import requests
 
     started = time.perf_counter()
-    digest, size = hashlib.sha256(), 0
-    with requests.get(
+    answer = requests.get(
         url, headers={"Authorization": f"Bearer {key}"}, stream=True, timeout=3600
-    ) as answer:
-        first = time.perf_counter() - started
-        if answer.status_code != 200:
-            raise RuntimeError(f"{url}: {answer.status_code} {answer.text[:300]}")
-        for block in answer.iter_content(MIB):
-            digest.update(block)
-            size += len(block)
-        etag = answer.headers["ETag"].strip('"')
-        length = int(answer.headers["Content-Length"])
-    if size != length or digest.hexdigest() != etag:
-        raise RuntimeError(f"{url}: {size} bytes of {length}, digest {digest.hexdigest()}")
-    return first, time.perf_counter() - started, size
+    )
+    return common.read_checked(answer, url, started)
 
 
 def main(argv=None):

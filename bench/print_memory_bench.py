@@ -32,7 +32,6 @@ import warnings
 warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
 
 import argparse  # noqa: E402
-import hashlib  # noqa: E402
 import secrets  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
@@ -86,9 +85,8 @@ def create_order(repo, order_id, booklets):
     """Write an issued order of ``booklets`` booklets straight into issuance's store: its two
     serial blocks, its booklets (``insert_many`` of ``INSERT_BATCH``), its issue ``published``."""
     from services.issuance import api, domain
-    from services.issuance.domain import BOOKLETS, COUPONS, BookletStatus
+    from services.issuance.domain import BOOKLETS, COUPONS
     from shared.events import OrderConfirmed
-    from shared.history import history_entry
     from shared.serials import booklet_serial, coupon_serial
     from shared.times import now
 
@@ -98,25 +96,11 @@ def create_order(repo, order_id, booklets):
     for sequence, size in ((BOOKLETS, booklets), (COUPONS, booklets * PER_BOOKLET)):
         block = repo.allocate_block(sequence, order_id, size, domain.next_block)
         blocks[sequence] = {"first": block["first"], "last": block["last"]}
-    at = issue["issued_at"]
-    shared = {
-        "order_id": order_id,
-        "sponsor_id": issue["sponsor_id"],
-        "sponsor_name": issue["sponsor_name"],
+    shared = {  # as issuance writes them, one line of 10.00 coupons
+        **api.issued_booklet_fields(issue),
         "line_no": 1,
         "coupons_per_booklet": PER_BOOKLET,
         "face_value_cents": 1000,
-        "status": BookletStatus.ISSUED.value,
-        "distributor_id": None,
-        "issued_at": at,
-        "valid_from": issue["valid_from"],
-        "valid_until": issue["valid_until"],
-        "activated_at": None,
-        "profile": None,
-        "cancelled_at": None,
-        "cancel_reason": None,
-        "history": [history_entry(None, BookletStatus.ISSUED, api.SYSTEM_ACTOR, at)],
-        "version": 1,
     }
     first_booklet, first_coupon = blocks[BOOKLETS]["first"], blocks[COUPONS]["first"]
     for start in range(0, booklets, INSERT_BATCH):
@@ -149,7 +133,7 @@ def download(url, key, deadline=7200):
     import requests
 
     started = time.perf_counter()
-    digest, size, tries = hashlib.sha256(), 0, 0
+    tries = 0
     while True:
         tries += 1
         answer = requests.get(
@@ -160,18 +144,7 @@ def download(url, key, deadline=7200):
             time.sleep(5)
             continue
         break
-    with answer:
-        first = time.perf_counter() - started
-        if answer.status_code != 200:
-            raise RuntimeError(f"{url}: {answer.status_code} {answer.text[:300]}")
-        for block in answer.iter_content(MIB):
-            digest.update(block)
-            size += len(block)
-        etag = answer.headers["ETag"].strip('"')
-        length = int(answer.headers["Content-Length"])
-    if size != length or digest.hexdigest() != etag:
-        raise RuntimeError(f"{url}: {size} bytes of {length}, digest {digest.hexdigest()}")
-    return first, time.perf_counter() - started, size, tries
+    return (*common.read_checked(answer, url, started), tries)
 
 
 def mb(value):

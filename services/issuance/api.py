@@ -131,11 +131,10 @@ def _blocks(issue):
     )
 
 
-def _create_booklets(repo, issue):
+def issued_booklet_fields(issue):
+    """What every booklet of an issue starts with, its serials, line and coupons apart."""
     at = issue["issued_at"]
-    planned = domain.plan_booklets(issue["lines"], *_blocks(issue))
-    entry = history_entry(None, BookletStatus.ISSUED, SYSTEM_ACTOR, at)
-    common = {
+    return {
         "order_id": issue["order_id"],
         "sponsor_id": issue["sponsor_id"],
         "sponsor_name": issue["sponsor_name"],
@@ -148,9 +147,14 @@ def _create_booklets(repo, issue):
         "profile": None,
         "cancelled_at": None,
         "cancel_reason": None,
-        "history": [entry],
+        "history": [history_entry(None, BookletStatus.ISSUED, SYSTEM_ACTOR, at)],
         "version": 1,
     }
+
+
+def _create_booklets(repo, issue):
+    planned = domain.plan_booklets(issue["lines"], *_blocks(issue))
+    common = issued_booklet_fields(issue)
     for chunk in domain.batches(planned, 1000):
         repo.insert_booklets([{**booklet, **common} for booklet in chunk])
     return _advance(repo, issue, IssueStatus.CREATED, {})
