@@ -168,6 +168,20 @@ def _form(request, *names, limit=500):
     return {name: (request.form.get(name) or "").strip()[:limit] for name in names}
 
 
+def _attempt(action):
+    """Make a form's call: ``(True, None)`` when done, else ``(False, code)``, the code of the
+    refusal to show on the form again. A missing order is a 404, not a form problem."""
+    try:
+        action()
+    except InvalidInput:
+        return False, "validation_error"
+    except NotFound:
+        raise
+    except AppError as exc:
+        return False, exc.code
+    return True, None
+
+
 def _file_response(visit, document, mimetype, fallback, read_chunk=None):
     """A document as a download: whole when it came whole, else read a chunk per RPC while it
     is sent (``read_chunk(index)``: a stored file's chunk, ``{"content_b64": ...}``)."""
@@ -326,15 +340,11 @@ class FinancePages:
             problem = "reason"
         else:
             payload = {"decision": values["decision"], "reason": values["reason"]}
-            try:
-                call(self.ordering_rpc.decide_cofunding, order_id, payload, person.actor())
+            done, problem = _attempt(
+                lambda: call(self.ordering_rpc.decide_cofunding, order_id, payload, person.actor())
+            )
+            if done:
                 return visit.redirect(f"/operateur/commandes/{order_id}?fait=decision")
-            except InvalidInput:
-                problem = "validation_error"
-            except NotFound:
-                raise
-            except AppError as exc:
-                problem = exc.code
         order = self._fin_order(person, order_id)
         return self._fin_order_page(visit, order, 400, decision_problem=problem, values=values)
 
@@ -363,15 +373,11 @@ class FinancePages:
                 "amount_cents": amount,
                 "reference": values["reference"],
             }
-            try:
-                call(self.ordering_rpc.record_payment, order_id, payload, person.actor())
+            done, problem = _attempt(
+                lambda: call(self.ordering_rpc.record_payment, order_id, payload, person.actor())
+            )
+            if done:
                 return visit.redirect(f"/operateur/commandes/{order_id}?fait=paiement")
-            except InvalidInput:
-                problem = "validation_error"
-            except NotFound:
-                raise
-            except AppError as exc:
-                problem = exc.code
         order = self._fin_order(person, order_id)
         return self._fin_order_page(visit, order, 400, payment_problem=problem, values=values)
 
