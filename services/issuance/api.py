@@ -567,13 +567,21 @@ class OrderBooklets:
     def digest(self):
         return self._digest
 
+    def chunk_query(self, start, stop):
+        """What the store is asked for booklets ``start`` to ``stop`` (``0 <= start < stop <=
+        len``): ``(from sequence, limit, skip, before sequence or None)``, the range of the
+        blocks of ``step`` booklets the chunk spans, no more."""
+        block, skip = divmod(start, self.step)
+        after = (stop - 1) // self.step + 1  # the first block past the chunk, if there is one
+        before = self.bounds[after] if after < len(self.bounds) else None
+        return self.bounds[block], stop - start, skip, before
+
     def chunk(self, start, stop):
         """Booklets ``start`` to ``stop`` (excluded) of the order, read from the store now."""
         stop = min(stop, self.count)
         if not 0 <= start < stop:
             return []
-        block, skip = divmod(start, self.step)
-        found = self.repo.order_booklets_from(self.order_id, self.bounds[block], stop - start, skip)
+        found = self.repo.order_booklets_from(self.order_id, *self.chunk_query(start, stop))
         if len(found) != stop - start:  # booklets of an issued order are never removed
             raise RuntimeError(f"order {self.order_id}: booklets changed while printing")
         return found

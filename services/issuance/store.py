@@ -212,13 +212,22 @@ class IssuanceRepository(Repository):
         cursor = self.db.booklets.find({"order_id": order_id}, self.PRINT_FIELDS)
         return cursor.sort("sequence", ASCENDING).batch_size(self.PRINT_BATCH)
 
-    def order_booklets_from(self, order_id, sequence, limit, skip=0):
+    def order_booklets_from(self, order_id, sequence, limit, skip=0, before=None):
         """Up to ``limit`` booklets of the order from booklet sequence ``sequence`` on (after
-        ``skip`` of them), in serial order (:attr:`PRINT_FIELDS`): one chunk of a print file, by
-        the ``(order_id, sequence)`` index."""
-        query = {"order_id": order_id, "sequence": {"$gte": sequence}}
+        ``skip`` of them) and, when given, before sequence ``before``, in serial order
+        (:attr:`PRINT_FIELDS`): one chunk of a print file, by the ``(order_id, sequence)`` index.
+
+        ``before`` bounds what the server reads: a server that sorts what the index range gives
+        before it skips and limits (SecantusDB) would otherwise read the rest of the order for
+        each chunk, the whole file's reads growing with the square of the order."""
+        return list(self.order_chunk_cursor(order_id, sequence, limit, skip, before))
+
+    def order_chunk_cursor(self, order_id, sequence, limit, skip=0, before=None):
+        """The cursor of :meth:`order_booklets_from` (its ``explain()`` shows what it reads)."""
+        sequences = {"$gte": sequence} if before is None else {"$gte": sequence, "$lt": before}
+        query = {"order_id": order_id, "sequence": sequences}
         cursor = self.db.booklets.find(query, self.PRINT_FIELDS).sort("sequence", ASCENDING)
-        return list(cursor.skip(skip).limit(limit))
+        return cursor.skip(skip).limit(limit)
 
     def record_order_prints(self, order_id, entries):
         """Add the print entry of each status (``entries[status]``) to the audit trail of every

@@ -89,6 +89,20 @@ def test_the_print_queries_are_served_by_the_order_index(repo):
         assert "COLLSCAN" not in text, text
 
 
+def test_each_chunk_reads_only_the_blocks_it_spans(repo):
+    """A chunk asks the store for the range of its blocks of ``step`` booklets, not for the rest
+    of the order: a server that sorts the range before it limits (SecantusDB) would otherwise
+    read the order's remaining booklets for each chunk, a 100,000-booklet file taking hours."""
+    issue(repo, "ord_r", ((10, 23),))
+    source = api.OrderBooklets(repo, "ord_r", step=4)
+    for start, stop in ((0, 4), (4, 8), (8, 12), (5, 7), (6, 10), (20, 23)):
+        plan = repo.order_chunk_cursor("ord_r", *source.chunk_query(start, stop)).explain()
+        examined = plan["executionStats"]["totalDocsExamined"]
+        spanned = ((stop - 1) // 4 - start // 4 + 1) * 4
+        assert stop - start <= examined <= spanned, (start, stop, examined)
+        assert len(source.chunk(start, stop)) == stop - start
+
+
 def test_the_maker_of_a_long_print_file_keeps_it_from_being_taken_over(repo, monkeypatch):
     """A file of 100,000 booklets takes longer than PRINT_STALE_SECONDS: while it is drawn its
     ``started_at`` is refreshed, so another request waits instead of making it a second time."""
