@@ -271,11 +271,11 @@ def rpc_methods(cls):
     """``[(method, [(parameter, default or None, schema class or None)], result)]``."""
     from nameko.rpc import Rpc
 
-    module = sys.modules[cls.__module__]
     methods = []
     for name, member in inspect.getmembers(cls, inspect.isfunction):
         if not any(isinstance(e, Rpc) for e in getattr(member, "nameko_entrypoints", ())):
             continue
+        module = sys.modules[member.__module__]  # a part of the service may be a mixin's module
         schemas = loaded_schemas(member, module)
         params = []
         for param in list(inspect.signature(member).parameters.values())[1:]:

@@ -4,7 +4,8 @@ It learns orders, booklets, venues and redemptions from events (every handler id
 the ledger, and runs settlement and expiry runs on the operator's request. Run events
 (``settlement.run_completed``, ``settlement.coupons_expired``) are sent in batches after the run
 is completed; a timer sends again those a crash or a broker outage left unsent (consumers are
-idempotent).
+idempotent). Its documents over RPC (the SEPA file, statements, credit notes) are in
+``rpc_documents.py``.
 """
 
 import logging
@@ -16,37 +17,23 @@ from nameko.events import EventDispatcher
 from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 
-from services.settlement import api, files, periods, schedule
-from services.settlement.documents import (
-    render_credit_note_pdf,
-    render_fund_statement_pdf,
-    render_run_summary_pdf,
-    render_statement_pdf,
-)
-from services.settlement.sepa import credit_transfer_xml
+from services.settlement import api, periods, schedule
+from services.settlement.rpc_documents import DocumentRpc
 from services.settlement.settings import SettlementSettings
 from services.settlement.store import SettlementRepository
-from shared.contracts.errors_settlement import DocumentNotFound
 from shared.contracts.schemas_settlement import (
     AlertsOut,
     AlertsQuery,
     BalanceOut,
-    CreditNoteQuery,
-    CreditNoteRef,
-    CreditNoteSummary,
     DashboardOut,
     ExpiryRunInput,
     ExpiryRunOut,
     ExpiryRunStartedOut,
-    FundStatementRef,
     RunInput,
     RunListQuery,
     RunOut,
     RunRef,
     RunStartedOut,
-    StatementRef,
-    VenueStatementQuery,
-    VenueStatementSummary,
 )
 from shared.entrypoints import event_handler, rpc
 from shared.events import (
@@ -85,7 +72,7 @@ class Background(DependencyProvider):
         return self.container.spawn_managed_thread
 
 
-class SettlementService(BookletAndVenueHandlers):
+class SettlementService(BookletAndVenueHandlers, DocumentRpc):
     name = "settlement"
     events_api = api  # issuance's booklet events and catalog's venue events (shared.handlers)
 
@@ -244,59 +231,6 @@ class SettlementService(BookletAndVenueHandlers):
         return RunOut().dump(_times(run, "created_at", "completed_at"))
 
     @rpc
-    def sepa_file(self, run_id):
-        """The run's SEPA credit transfer file (pain.001.001.03): payouts, refunds, fund.
-
-        The cooperation fund's contributions are transferred when its account is configured."""
-        RunRef().load_or_raise({"run_id": run_id})
-        run = api.get_run(self.store, run_id)
-        if run["status"] != "completed":
-            raise DocumentNotFound("the run is not completed", details={"run_id": run_id})
-        transfers = api.sepa_transfers(run)
-        if not transfers:
-            raise DocumentNotFound(
-                "the run pays nobody: no transfer file", details={"run_id": run_id}
-            )
-        return self._file(
-            run_id,
-            f"{run_id}.xml",
-            lambda: credit_transfer_xml(
-                self.settings.debtor(),
-                transfers,
-                message_id=run_id,
-                execution_date=periods.local_date(run["completed_at"], self.settings.zone),
-            ),
-            "sepa",
-        )
-
-    @rpc
-    def statement_pdf(self, run_id, venue_id):
-        """A venue's payout statement of a run (PDF)."""
-        StatementRef().load_or_raise({"run_id": run_id, "venue_id": venue_id})
-        snapshot, lines = api.statement(self.store, run_id, venue_id)
-        return self._pdf(snapshot["reference"], lambda: render_statement_pdf(snapshot, lines))
-
-    @rpc
-    def fund_statement_pdf(self, run_id, department):
-        """A department's cooperation fund statement of a run (PDF).
-
-        The run's contributions (1 % of the face value of the orders confirmed since the last
-        run) and the transfer to the fund's account, if configured."""
-        FundStatementRef().load_or_raise({"run_id": run_id, "department": department})
-        snapshot, lines = api.fund_statement(self.store, run_id, department)
-        return self._pdf(snapshot["reference"], lambda: render_fund_statement_pdf(snapshot, lines))
-
-    @rpc
-    def run_summary_pdf(self, run_id):
-        """The operator's summary of a run (PDF)."""
-        RunRef().load_or_raise({"run_id": run_id})
-        run = api.get_run(self.store, run_id)
-        doc = self.store.get_document("run_summary", run_id)
-        if run["status"] != "completed" or doc is None:
-            raise DocumentNotFound(details={"run_id": run_id})
-        return self._pdf(doc["reference"], lambda: render_run_summary_pdf(doc["snapshot"]))
-
-    @rpc
     def run_expiry(self, payload, actor=None):
         """Expire coupons past validity and grace month (and of cancelled booklets) as of
         ``as_of``; refund their funders; one credit note each. ``as_of`` is a day of the
@@ -327,61 +261,6 @@ class SettlementService(BookletAndVenueHandlers):
 
     def _expiry_out(self, run):
         return ExpiryRunOut().dump(_times(run, "created_at", "completed_at"))
-
-    @rpc
-    def credit_note_pdf(self, expiry_run_id, funder_id):
-        """A funder's credit note of an expiry run (PDF)."""
-        CreditNoteRef().load_or_raise({"expiry_run_id": expiry_run_id, "funder_id": funder_id})
-        snapshot = api.credit_note(self.store, expiry_run_id, funder_id)
-        return self._pdf(snapshot["reference"], lambda: render_credit_note_pdf(snapshot))
-
-    @rpc
-    def list_credit_notes(self, query):
-        """Credit notes (expiry refunds and cancelled orders), newest first; ``funder_id``
-        filters (``sponsor:<id>`` or ``state``)."""
-        data = CreditNoteQuery().load_or_raise(query)
-        notes, total = api.credit_notes(
-            self.store, data["funder_id"], data["limit"], data["offset"]
-        )
-        page = {"total": total, "limit": data["limit"], "offset": data["offset"]}
-        return {"credit_notes": CreditNoteSummary(many=True).dump(notes), **page}
-
-    @rpc
-    def list_venue_statements(self, query):
-        """A venue's payout statements (one per run that paid it), newest first."""
-        data = VenueStatementQuery().load_or_raise(query)
-        statements, total = api.venue_statements(
-            self.store, data["venue_id"], data["limit"], data["offset"]
-        )
-        page = {"total": total, "limit": data["limit"], "offset": data["offset"]}
-        return {"statements": VenueStatementSummary(many=True).dump(statements), **page}
-
-    @rpc
-    def credit_note_pdf_by_reference(self, reference, funder_id=None):
-        """A credit note by its reference (``funder_id``: it must be that funder's)."""
-        snapshot = api.credit_note_by_reference(self.store, reference, funder_id)
-        return self._pdf(reference, lambda: render_credit_note_pdf(snapshot))
-
-    # -- documents as files -------------------------------------------------------------------
-    def _pdf(self, reference, render):
-        return self._file(reference, f"{reference}.pdf", render, "pdf")
-
-    def _file(self, reference, filename, render, kind):
-        """A document's file record, made and stored once (services/settlement/files.py)."""
-        return files.stored(self.store.db, reference, filename, render, kind)
-
-    @rpc
-    def document_file_chunk(self, file_id, index):
-        """One chunk (1 MiB, ``index`` from 0) of a document's stored file, in base64:
-        ``{file_id, index, content_b64}``. The ``file_id`` is the one a document's record gave
-        (the caller was allowed that document)."""
-        found = files.chunk(self.store.db, file_id, index)
-        if found is None:
-            raise DocumentNotFound(
-                "no such file or chunk",
-                details={"file_id": str(file_id)[:120], "index": str(index)[:20]},
-            )
-        return found
 
     @rpc
     def ledger_balance(self):
