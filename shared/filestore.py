@@ -59,10 +59,12 @@ class FileStore:
         return self.find(file_id)
 
     def chunk(self, file_id, index):
-        """Bytes ``index * chunk_bytes`` to the next ``chunk_bytes`` of a stored file."""
-        stream = self.bucket.open_download_stream(file_id)
-        try:
-            stream.seek(index * self.chunk_bytes)
-            return stream.read(self.chunk_bytes)
-        finally:
-            stream.close()
+        """Bytes ``index * chunk_bytes`` to the next ``chunk_bytes`` of a stored file (empty past
+        its end): its GridFS chunk ``index``, one document read by the bucket's ``(files_id, n)``
+        index. Not through GridFS's download stream: that asks for every chunk from ``index`` on,
+        and a server answers up to 16 MB a batch (15 chunks of 1 MiB read, and decoded, for the
+        one handed out: a 476 MB file took issuance's peak memory from 237 to 342 MB)."""
+        found = self.db[f"{self.name}.chunks"].find_one(
+            {"files_id": file_id, "n": index}, {"_id": 0, "data": 1}
+        )
+        return b"" if found is None else bytes(found["data"])

@@ -12,6 +12,7 @@ import gridfs
 from bson.binary import Binary
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from shared.filestore import FileStore
 from shared.mongo import ASCENDING, DESCENDING, Repository, update_and_get
 from shared.outbox import OUTBOX_FIELD
 
@@ -347,13 +348,9 @@ class IssuanceRepository(Repository):
         return done
 
     def read_print_chunk(self, file_id, index):
-        """Bytes ``index * CHUNK_BYTES`` to the next CHUNK_BYTES of a stored print file."""
-        stream = self._bucket().open_download_stream(file_id)
-        try:
-            stream.seek(index * self.CHUNK_BYTES)
-            return stream.read(self.CHUNK_BYTES)
-        finally:
-            stream.close()
+        """Bytes ``index * CHUNK_BYTES`` to the next CHUNK_BYTES of a stored print file: one
+        chunk document (:meth:`shared.filestore.FileStore.chunk`)."""
+        return FileStore(self.db, self.PRINT_BUCKET, self.CHUNK_BYTES).chunk(file_id, index)
 
     def ping(self):
         self.db.command("ping")
