@@ -384,12 +384,15 @@ def _euros(cents):
     return f"{cents / 100:,.2f} EUR".replace(",", " ")
 
 
+def _day_option(flag, text):
+    """A required day (YYYY-MM-DD) of the operator's timezone."""
+    return click.option(flag, required=True, type=click.DateTime(formats=["%Y-%m-%d"]), help=text)
+
+
 @main.command()
-@click.option(
+@_day_option(
     "--period-end",
-    required=True,
-    type=click.DateTime(formats=["%Y-%m-%d"]),
-    help="Last day paid, a day of the operator's timezone (OPERATOR_TIMEZONE, Europe/Paris by "
+    "Last day paid, a day of the operator's timezone (OPERATOR_TIMEZONE, Europe/Paris by "
     "default): every redemption before the next local midnight.",
 )
 @click.pass_context
@@ -410,11 +413,9 @@ def settle(ctx, period_end):
 
 
 @main.command()
-@click.option(
+@_day_option(
     "--as-of",
-    required=True,
-    type=click.DateTime(formats=["%Y-%m-%d"]),
-    help="Expire coupons whose validity and grace month ended before this day began (local "
+    "Expire coupons whose validity and grace month ended before this day began (local "
     "midnight, operator's timezone).",
 )
 @click.pass_context
