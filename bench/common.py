@@ -346,11 +346,9 @@ PRINT_DIGEST_KEY = "bench-digest-key-0123456789"
 @contextlib.contextmanager
 def issuance_and_gateway(bench, workers, rpc_timeout):
     """Issuance and the gateway, each an ``aptic run --service`` process of its own, over a
-    storage server and a RabbitMQ vhost of this bench; stopped at the end. Yields a namespace:
-    ``config`` (AMQP_URI, MONGO_URI, MONGO_DB_PREFIX), ``port`` (the gateway's), ``processes``
-    and ``key`` (an operator's API key)."""
-    from types import SimpleNamespace
-
+    storage server and a RabbitMQ vhost of this bench; stopped at the end. Yields ``(config,
+    port, processes, key)``: ``config`` (AMQP_URI, MONGO_URI, MONGO_DB_PREFIX), the gateway's
+    port, the processes by name and an operator's API key."""
     from nameko.standalone.rpc import ClusterRpcProxy
 
     folder = Path(tempfile.mkdtemp(prefix=f"aptic-bench-{bench}-"))
@@ -379,7 +377,7 @@ def issuance_and_gateway(bench, workers, rpc_timeout):
             config = {"AMQP_URI": amqp_uri, "MONGO_URI": store.uri, "MONGO_DB_PREFIX": prefix}
             with ClusterRpcProxy(config, timeout=60) as cluster:
                 key = cluster.gateway.create_api_key("operator", None, "bench")["api_key"]
-            yield SimpleNamespace(config=config, port=port, processes=processes, key=key)
+            yield config, port, processes, key
         finally:
             for process in processes.values():
                 process.stop()

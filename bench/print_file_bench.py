@@ -73,12 +73,7 @@ def main(argv=None):
 
     print(f"# print file bench: {common.machine()}", flush=True)
     with common.issuance_and_gateway("printfile", args.workers, 3600) as platform:
-        config, port, processes, key = (
-            platform.config,
-            platform.port,
-            platform.processes,
-            platform.key,
-        )
+        config, port, processes, key = platform
         db = get_database(config, "issuance", True)
         dispatch = event_dispatcher(config)
         pids = {name: p.process.pid for name, p in processes.items()}

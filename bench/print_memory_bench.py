@@ -179,12 +179,7 @@ def main(argv=None):
     print(f"# print memory bench: {common.machine()}; sizes {args.sizes}", flush=True)
     rows = []
     with common.issuance_and_gateway("printmemory", args.workers, 7200) as platform:
-        config, port, processes, key = (
-            platform.config,
-            platform.port,
-            platform.processes,
-            platform.key,
-        )
+        config, port, processes, key = platform
         db = get_database(config, "issuance", True)
         IssuanceRepository.ensure_indexes(db)
         repo = IssuanceRepository(db)
