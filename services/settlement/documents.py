@@ -41,75 +41,54 @@ def _local(snapshot, tz, *keys):
     }
 
 
-def render_statement_html(statement, lines):
-    """``lines``: any iterable (a store cursor), read once."""
-    tz = _zone(statement)
+def _html(template, name, snapshot, lines=(), line_time=None):
+    """``template`` rendered with the snapshot as ``name`` and its ``lines`` (any iterable, a store
+    cursor: read once), their times (``issued_at``, each line's ``line_time``) as local days."""
+    tz = _zone(snapshot)
     return (
         environment()
-        .get_template("statement.html")
+        .get_template(template)
         .render(
-            s=_local(statement, tz, "issued_at"),
-            lines=(_local(line, tz, "redeemed_at") for line in lines),
+            {name: _local(snapshot, tz, "issued_at")},
+            lines=(_local(line, tz, line_time) for line in lines),
         )
     )
+
+
+def _pdf(html, title, snapshot):
+    """The PDF of ``html``, titled with the document's kind and reference, by its issuer."""
+    reference = snapshot["reference"]
+    return html_to_pdf(html, title=f"{title} {reference}", author=snapshot["issuer"]["name"])
+
+
+def render_statement_html(statement, lines):
+    return _html("statement.html", "s", statement, lines, "redeemed_at")
 
 
 def render_statement_pdf(statement, lines):
-    return html_to_pdf(
-        render_statement_html(statement, lines),
-        title=f"Relevé de paiement {statement['reference']}",
-        author=statement["issuer"]["name"],
-    )
+    return _pdf(render_statement_html(statement, lines), "Relevé de paiement", statement)
 
 
 def render_credit_note_html(note):
-    return (
-        environment()
-        .get_template("credit_note.html")
-        .render(n=_local(note, _zone(note), "issued_at"))
-    )
+    return _html("credit_note.html", "n", note)
 
 
 def render_credit_note_pdf(note):
-    return html_to_pdf(
-        render_credit_note_html(note),
-        title=f"Avoir {note['reference']}",
-        author=note["issuer"]["name"],
-    )
+    return _pdf(render_credit_note_html(note), "Avoir", note)
 
 
 def render_fund_statement_html(statement, lines):
-    """``lines``: any iterable (a store cursor), read once."""
-    tz = _zone(statement)
-    return (
-        environment()
-        .get_template("fund_statement.html")
-        .render(
-            s=_local(statement, tz, "issued_at"),
-            lines=(_local(line, tz, "confirmed_at") for line in lines),
-        )
-    )
+    return _html("fund_statement.html", "s", statement, lines, "confirmed_at")
 
 
 def render_fund_statement_pdf(statement, lines):
-    return html_to_pdf(
-        render_fund_statement_html(statement, lines),
-        title=f"Relevé du fonds de coopération {statement['reference']}",
-        author=statement["issuer"]["name"],
-    )
+    title = "Relevé du fonds de coopération"
+    return _pdf(render_fund_statement_html(statement, lines), title, statement)
 
 
 def render_run_summary_html(summary):
-    return (
-        environment()
-        .get_template("run_summary.html")
-        .render(r=_local(summary, _zone(summary), "issued_at"))
-    )
+    return _html("run_summary.html", "r", summary)
 
 
 def render_run_summary_pdf(summary):
-    return html_to_pdf(
-        render_run_summary_html(summary),
-        title=f"Synthèse du règlement {summary['reference']}",
-        author=summary["issuer"]["name"],
-    )
+    return _pdf(render_run_summary_html(summary), "Synthèse du règlement", summary)
