@@ -26,6 +26,20 @@ def _(text):
 SUPPRESSED = _("moins de 5")  # what a hidden cell reads, on the page and in the CSV
 
 
+# the dashboard's columns: settlement's key, its heading
+COLUMNS = {
+    "beneficiaries": _("Bénéficiaires"),
+    "distributed": _("Carnets remis"),
+    "booklets": _("Carnets émis"),
+    "coupons": _("Chèques émis"),
+    "handed_out": _("Chèques remis"),
+    "redeemed": _("Chèques encaissés"),
+    "expired": _("Chèques expirés"),
+    "outstanding": _("Chèques en circulation"),
+}
+COUPONS = ("handed_out", "redeemed", "expired", "outstanding")  # a coupon's life
+USE = ("beneficiaries", "redeemed")  # where and how the coupons were used
+
 # the dashboard's tables: (name in the address, settlement's key, the row's key, title, columns)
 TABLES = (
     (
@@ -33,66 +47,31 @@ TABLES = (
         "by_month",
         "month",
         _("Par mois"),
-        (
-            ("beneficiaries", _("Bénéficiaires")),
-            ("distributed", _("Carnets remis")),
-            ("handed_out", _("Chèques remis")),
-            ("redeemed", _("Chèques encaissés")),
-        ),
+        ("beneficiaries", "distributed", "handed_out", "redeemed"),
     ),
     (
         "emissions",
         "issued_by_month",
         "month",
         _("Émis par mois (vos commandes)"),
-        (("booklets", _("Carnets émis")), ("coupons", _("Chèques émis"))),
+        ("booklets", "coupons"),
     ),
-    (
-        "lieux",
-        "by_venue",
-        "venue",
-        _("Par lieu"),
-        (("beneficiaries", _("Bénéficiaires")), ("redeemed", _("Chèques encaissés"))),
-    ),
-    (
-        "ateliers",
-        "by_category",
-        "category",
-        _("Par type d'atelier"),
-        (("beneficiaries", _("Bénéficiaires")), ("redeemed", _("Chèques encaissés"))),
-    ),
-    (
-        "territoires",
-        "by_territory",
-        "territory",
-        _("Par territoire (département du lieu)"),
-        (("beneficiaries", _("Bénéficiaires")), ("redeemed", _("Chèques encaissés"))),
-    ),
+    ("lieux", "by_venue", "venue", _("Par lieu"), USE),
+    ("ateliers", "by_category", "category", _("Par type d'atelier"), USE),
+    ("territoires", "by_territory", "territory", _("Par territoire (département du lieu)"), USE),
     (
         "ages",
         "by_age_band",
         "age_band",
         _("Par tranche d'âge des bénéficiaires"),
-        (
-            ("beneficiaries", _("Bénéficiaires")),
-            ("handed_out", _("Chèques remis")),
-            ("redeemed", _("Chèques encaissés")),
-            ("expired", _("Chèques expirés")),
-            ("outstanding", _("Chèques en circulation")),
-        ),
+        ("beneficiaries", *COUPONS),
     ),
     (
         "publics",
         "by_public_category",
         "public_category",
         _("Par public"),
-        (
-            ("beneficiaries", _("Bénéficiaires")),
-            ("handed_out", _("Chèques remis")),
-            ("redeemed", _("Chèques encaissés")),
-            ("expired", _("Chèques expirés")),
-            ("outstanding", _("Chèques en circulation")),
-        ),
+        ("beneficiaries", *COUPONS),
     ),
 )
 TOTALS = (
@@ -166,7 +145,7 @@ def tables(board, gettext):
                         if suppressed
                         else key_label(key_name, row.get(key_name), gettext)
                     ),
-                    "cells": [None if suppressed else row.get(c, 0) for c, _ in columns],
+                    "cells": [None if suppressed else row.get(c, 0) for c in columns],
                     "suppressed": suppressed,
                 }
             )
@@ -174,7 +153,7 @@ def tables(board, gettext):
             {
                 "name": name,
                 "title": gettext(title),
-                "columns": [gettext(label) for _, label in columns],
+                "columns": [gettext(COLUMNS[c]) for c in columns],
                 "rows": rows,
             }
         )
