@@ -23,3 +23,28 @@ def test_every_venue_type_and_category_is_documented():
     text = (ROOT / "docs/catalog.md").read_text()
     for code in [*VENUE_TYPES, *SERVICE_CATEGORIES]:
         assert f"`{code}`" in text, code
+
+
+def test_the_money_rules_name_functions_and_tests_that_exist():
+    """docs/rules.md gives each rule its function and its test: both must exist, so that a renamed
+    function or test breaks this check rather than leave the page pointing at nothing."""
+    import importlib
+    import re
+
+    rows = [
+        line
+        for line in (ROOT / "docs/rules.md").read_text().splitlines()
+        if re.match(r"\| [1-7]\. ", line)
+    ]
+    assert [row[2] for row in rows] == list("1234567")
+    for row in rows:
+        function_cell, test_cell = row.split(" | ")[-2:]
+        names = re.findall(r"`([\w/]+)\.(\w+)`", function_cell)
+        assert names, row
+        for path, name in names:
+            module = importlib.import_module(path.replace("/", "."))
+            assert callable(getattr(module, name)), (path, name)
+        for path, name in re.findall(r"`(tests/[\w/]+\.py)::(\w+)`", test_cell):
+            source = (ROOT / path).read_text()
+            assert f"def {name}(" in source, (path, name)
+        assert "tests/" in test_cell, row

@@ -1,5 +1,5 @@
 """Settlement without a broker: events into the ledger, settlement and expiry runs, worked
-examples of DOMAIN.md rules 3-7 read back from the ledger, idempotency of handlers and runs."""
+examples of the money rules 3-7 (docs/rules.md) read back from the ledger, idempotency of handlers and runs."""
 
 from datetime import UTC, date, datetime
 

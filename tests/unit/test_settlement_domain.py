@@ -1,4 +1,4 @@
-"""Worked examples of DOMAIN.md money rules 1-7 on the settlement domain (no broker)."""
+"""Worked examples of the money rules 1-7 (docs/rules.md) on the settlement domain (no broker)."""
 
 import pytest
 

@@ -1,5 +1,5 @@
 """Routes of settlement: settlement and expiry runs, their documents, the ledger's balance and the
-sponsors' expiry alerts (see API.md)."""
+sponsors' expiry alerts (docs/gateway.md, docs/settlement.md)."""
 
 from services.gateway.answers import listing
 from services.gateway.http import (
