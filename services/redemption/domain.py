@@ -1,6 +1,5 @@
 """Redemption rules: validity windows, sponsors' rules, brute-force guards. No I/O."""
 
-import calendar
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -11,6 +10,7 @@ from shared.contracts.errors_redemption import (
     CouponNotYetValid,
     RuleBroken,
 )
+from shared.validity import grace_until
 
 
 @dataclass(frozen=True)
@@ -59,19 +59,6 @@ def claim_key(venue_id, idempotency_key):
     return f"{venue_id}:{idempotency_key}"
 
 
-def parse_time(text):
-    """ISO 8601 text -> NAIVE UTC datetime: kept only for settlement, which still imports it (it
-    moves to ``shared.times`` on its own). Redemption itself uses ``shared.times.parse`` (aware)."""
-    return times.parse(text).replace(tzinfo=None)
-
-
-def add_month(moment):
-    """The same day and time one calendar month later (last day of the month if needed)."""
-    year, month = (moment.year + 1, 1) if moment.month == 12 else (moment.year, moment.month + 1)
-    day = min(moment.day, calendar.monthrange(year, month)[1])
-    return moment.replace(year=year, month=month, day=day)
-
-
 def check_validity(valid_from, valid_until, now, accepted_at=None):
     """Refuse a coupon outside its validity ``[valid_from, valid_until)``.
 
@@ -85,12 +72,12 @@ def check_validity(valid_from, valid_until, now, accepted_at=None):
         raise CouponNotYetValid(details={"valid_from": times.iso(valid_from)})
     if moment >= valid_until:
         raise CouponExpired(details={"valid_until": times.iso(valid_until)})
-    if now >= add_month(valid_until):
+    if now >= grace_until(valid_until):
         raise CouponExpired(
             "the grace month for late submission is over",
             details={
                 "valid_until": times.iso(valid_until),
-                "grace_until": times.iso(add_month(valid_until)),
+                "grace_until": times.iso(grace_until(valid_until)),
             },
         )
 

@@ -6,6 +6,7 @@ import pytest
 
 from services.redemption import domain
 from shared.contracts.errors_redemption import CouponExpired, CouponNotYetValid, RuleBroken
+from shared.validity import add_month, grace_until
 
 FROM, UNTIL = datetime(2026, 1, 15, tzinfo=UTC), datetime(2027, 1, 15, tzinfo=UTC)
 VENUE = {"department": "33", "town_code": "33063", "venue_type": "library"}
@@ -45,9 +46,13 @@ def test_grace_month_for_coupons_accepted_in_time():
     assert caught.value.code == "invalid_accepted_at"
 
 
-def test_add_month_keeps_the_day_or_the_last_one():
-    assert domain.add_month(datetime(2027, 1, 31, tzinfo=UTC)) == datetime(2027, 2, 28, tzinfo=UTC)
-    assert domain.add_month(datetime(2026, 12, 5, tzinfo=UTC)) == datetime(2027, 1, 5, tzinfo=UTC)
+def test_the_grace_month_keeps_the_day_or_takes_the_last_one():
+    # shared.validity: redemption accepts late submissions, settlement expires after it
+    assert grace_until(datetime(2027, 1, 31, tzinfo=UTC)) == datetime(2027, 2, 28, tzinfo=UTC)
+    assert grace_until(datetime(2026, 12, 5, tzinfo=UTC)) == datetime(2027, 1, 5, tzinfo=UTC)
+    assert add_month(datetime(2028, 1, 31, 23, 0, tzinfo=UTC)) == datetime(
+        2028, 2, 29, 23, 0, tzinfo=UTC
+    )
 
 
 @pytest.mark.parametrize(
