@@ -25,7 +25,7 @@ def test_every_venue_type_and_category_is_documented():
         assert f"`{code}`" in text, code
 
 
-def test_the_money_rules_name_functions_and_tests_that_exist():
+def test_the_rules_name_functions_and_tests_that_exist():
     """docs/rules.md gives each rule its function and its test: both must exist, so that a renamed
     function or test breaks this check rather than leave the page pointing at nothing."""
     import importlib
@@ -34,17 +34,18 @@ def test_the_money_rules_name_functions_and_tests_that_exist():
     rows = [
         line
         for line in (ROOT / "docs/rules.md").read_text().splitlines()
-        if re.match(r"\| [1-7]\. ", line)
+        if line.startswith("| ") and "`tests/" in line
     ]
-    assert [row[2] for row in rows] == list("1234567")
+    money = [row[2] for row in rows if re.match(r"\| [1-7]\. ", row)]
+    assert money == list("1234567") and len(rows) > 7
     for row in rows:
         function_cell, test_cell = row.split(" | ")[-2:]
         names = re.findall(r"`([\w/]+)\.(\w+)`", function_cell)
-        assert names, row
+        tests = re.findall(r"`(tests/[\w/]+\.py)(?:::(\w+))?`", test_cell)
+        assert names and tests, row
         for path, name in names:
             module = importlib.import_module(path.replace("/", "."))
             assert callable(getattr(module, name)), (path, name)
-        for path, name in re.findall(r"`(tests/[\w/]+\.py)::(\w+)`", test_cell):
+        for path, name in tests:
             source = (ROOT / path).read_text()
-            assert f"def {name}(" in source, (path, name)
-        assert "tests/" in test_cell, row
+            assert not name or f"def {name}(" in source, (path, name)
