@@ -8,14 +8,14 @@ from nameko.extensions import DependencyProvider
 
 class ConfigSettings:
     """A mixin for a service's frozen dataclass of settings: ``from_config`` reads each field
-    from the config key of its name in upper case, cast to the field's type; a key missing,
-    empty or None leaves the field's default."""
+    from the config key of its name in upper case (or the one its metadata names: ``config``),
+    cast to the field's type; a key missing, empty or None leaves the field's default."""
 
     @classmethod
     def from_config(cls, config):
         values = {}
         for field in dataclasses.fields(cls):
-            value = config.get(field.name.upper())
+            value = config.get(field.metadata.get("config", field.name.upper()))
             if value in (None, ""):
                 continue
             if field.type is bool and isinstance(value, str):  # bool("false") is True

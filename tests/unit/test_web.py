@@ -162,3 +162,25 @@ def test_every_text_of_the_templates_survives_formatting():
             except (TypeError, ValueError) as exc:
                 broken.append((filename, text, str(exc)))
     assert broken == []
+
+
+def test_settings_read_their_config_keys_and_make_a_secret_when_none_is_set():
+    settings = Settings.from_config(
+        {
+            "WEB_SECRET": "k" * 32,
+            "PUBLIC_WEB_URL": "https://pass.example.org",
+            "COOKIE_SECURE": "true",
+            "SESSION_HOURS": "3",
+            "TRUSTED_PROXIES": 1,
+            "WEB_LANGUAGE": "",  # empty: the default
+        }
+    )
+    assert (settings.secret, settings.public_url, settings.language) == (
+        "k" * 32,
+        "https://pass.example.org",
+        "fr",
+    )
+    assert settings.cookie_secure is True and settings.session_hours == 3
+    assert settings.trusted_proxies == 1 and "k" * 32 not in repr(settings)
+    first, second = Settings.from_config({}), Settings.from_config({"WEB_SECRET": None})
+    assert len(first.secret) == 64 and first.secret != second.secret
