@@ -123,16 +123,6 @@ def identifier(**kwargs):
     return fields.String(validate=validate.Length(min=1, max=64), **kwargs)
 
 
-def utcnow():
-    """Now, aware, in UTC, to the millisecond (what MongoDB keeps): ``shared.times.now``."""
-    return times.now()
-
-
-def iso(value):
-    """ISO 8601 UTC text with a ``Z`` of an aware or naive-UTC datetime: ``shared.times.iso``."""
-    return times.iso(value)
-
-
 class UtcDateTime(fields.DateTime):
     """A time in an answer: the stored datetime (aware, or naive UTC) as ISO 8601 UTC text with a
     ``Z``, exactly as :func:`shared.times.iso` writes it (``2026-11-22T10:15:00.123000Z``;
