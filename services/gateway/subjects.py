@@ -6,11 +6,8 @@ ordering for sponsors and distributors). An unknown one is that service's ``404`
 answer is ``503 service_unavailable``, and nothing is done.
 """
 
-from nameko.exceptions import UnknownService
-
 from services.gateway.auth import KeyInput
 from services.gateway.rpc import call
-from shared.errors import Unavailable
 
 # who asks, when a caller's own actor is not at hand (``aptic keys create`` calls over RPC)
 GATEWAY_OPERATOR = {
@@ -21,26 +18,16 @@ GATEWAY_OPERATOR = {
 }
 
 
-def _ask(method, *args, **kwargs):
-    try:
-        return call(method, *args, **kwargs)
-    except UnknownService:  # the service's queue does not even exist: not running
-        raise Unavailable(
-            f"the {method.service_name} service is not running",
-            details={"service": method.service_name},
-        ) from None
-
-
 def require_subject(gateway, role, subject_id, actor=None):
     """The record of the sponsor, distributor or venue ``subject_id`` (as ``role`` names it), as
     its owning service answers an operator; ``None`` for an operator key (bound to nobody)."""
     actor = actor or GATEWAY_OPERATOR
     if role == "venue":
-        return _ask(gateway.catalog_rpc.get_venue, subject_id, public=False)
+        return call(gateway.catalog_rpc.get_venue, subject_id, public=False)
     if role == "sponsor":
-        return _ask(gateway.ordering_rpc.get_sponsor, subject_id, actor)
+        return call(gateway.ordering_rpc.get_sponsor, subject_id, actor)
     if role == "distributor":
-        return _ask(gateway.ordering_rpc.get_distributor, subject_id, actor)
+        return call(gateway.ordering_rpc.get_distributor, subject_id, actor)
     return None
 
 

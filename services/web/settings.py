@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from shared.settings import ConfigSettings
 
 DEFAULT_TILE_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
-TILE_ATTRIBUTION = "© OpenStreetMap"
 
 
 def _key(name, default):
@@ -24,7 +23,6 @@ class Settings(ConfigSettings):
     cookie_secure: bool = False  # cookies only over HTTPS (COOKIE_SECURE): true in production
     session_hours: int = 12  # a session ends this long after login (SESSION_HOURS)
     language: str = _key("WEB_LANGUAGE", "fr")  # the pages' language: a catalog in translations/
-    rpc_timeout: float = 30.0  # RPC_TIMEOUT
     trusted_proxies: int = 0  # proxies appending X-Forwarded-For in front (TRUSTED_PROXIES)
 
     @classmethod
