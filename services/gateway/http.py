@@ -45,15 +45,6 @@ def wants_async(request):
     return "respond-async" in {p.strip().split("=", 1)[0].lower() for p in prefer.split(",")}
 
 
-def file_response(content, mimetype, filename):
-    return Response(
-        content,
-        status=200,
-        mimetype=mimetype,
-        headers={"Content-Disposition": f'inline; filename="{filename}"'},
-    )
-
-
 def stored_file_response(request, record, mimetype, read_chunk):
     """A file stored by a service, answered as it is read: ``read_chunk(index)`` (an RPC) gives
     its bytes ``chunk_bytes`` at a time, pulled while the answer is sent, so that neither the
