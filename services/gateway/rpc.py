@@ -6,9 +6,6 @@ import logging
 
 from services.gateway.errors import known_remote_error
 from shared import rpc
-from shared.rpc import DEFAULT_RPC_TIMEOUT, configured_timeout
-
-__all__ = ["DEFAULT_RPC_TIMEOUT", "call", "configured_timeout", "decode_file"]
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,10 @@ import eventlet
 import pytest
 from nameko.exceptions import RemoteError, UnknownService
 
-from services.gateway.rpc import DEFAULT_RPC_TIMEOUT, call, configured_timeout
+from services.gateway.rpc import call
 from services.web.rpc import call as web_call
 from shared.errors import NotFound, Unavailable
+from shared.rpc import DEFAULT_RPC_TIMEOUT, configured_timeout
 
 
 class SilentMethod:
