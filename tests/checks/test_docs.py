@@ -1,5 +1,7 @@
 """The docs say what the code does."""
 
+import importlib
+import re
 from pathlib import Path
 
 from aptic.catalogue import render
@@ -28,9 +30,6 @@ def test_every_venue_type_and_category_is_documented():
 def test_the_rules_name_functions_and_tests_that_exist():
     """docs/rules.md gives each rule its function and its test: both must exist, so that a renamed
     function or test breaks this check rather than leave the page pointing at nothing."""
-    import importlib
-    import re
-
     rows = [
         line
         for line in (ROOT / "docs/rules.md").read_text().splitlines()
